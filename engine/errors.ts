@@ -1,0 +1,57 @@
+/**
+ * Errors of the engine. Spec problems are data (`Diagnostic`), not exceptions; the classes
+ * here are for the few failures that stop work altogether.
+ */
+
+/** Every code `ingest validate` can report. Stable: users grep for them and CI keys on them. */
+export const SPEC_CODES = {
+  // Reading the file
+  'file-too-large': 'The file exceeds the size bound for a spec (1 MiB).',
+  'invalid-encoding': 'The file is not valid UTF-8.',
+  'empty-file': 'The file holds no YAML document.',
+  'yaml-syntax': 'The YAML is malformed.',
+  'duplicate-key': 'A mapping has the same key twice.',
+  'alias-limit': 'YAML aliases expand beyond the allowed bound (alias bomb protection).',
+  'multiple-documents': 'The file holds more than one YAML document; a spec is one document.',
+  'not-a-mapping': 'The top level of a spec must be a mapping.',
+  // Shape (JSON Schema)
+  'unknown-field': 'A field that this object does not define.',
+  'missing-field': 'A required field is absent.',
+  'wrong-type': 'A value has the wrong type (string, number, list, mapping...).',
+  'invalid-value': 'A value is not one of the allowed values or does not match the expected format.',
+  'out-of-range': 'A number, string or list is outside its allowed range or length.',
+  'unknown-type': 'A source or sink `type` that Ingest does not know.',
+  'invalid-step': 'A transform step must have exactly one known step kind.',
+  // Meaning (semantic checks)
+  'duplicate-id': 'The same id is used by two components (sources, transforms and sinks share one namespace).',
+  'name-too-long': 'The pipeline name combined with a component id exceeds an AWS resource name limit.',
+  'unknown-input': 'An `inputs` entry names no source or transform.',
+  'transform-cycle': 'Transforms feed each other in a cycle.',
+  'unreachable-sink': 'A sink receives records from no source.',
+  'unused-source': 'A source feeds no transform or sink (warning).',
+  'undeclared-parameter': 'A `${param.x}` reference names no declared parameter.',
+  'invalid-expression': 'A CEL expression does not compile or does not type-check.',
+  'unknown-variable': 'A CEL expression uses a variable other than `record` and `meta`.',
+  'unknown-function': 'A CEL expression calls a function that is not declared.',
+  'invalid-template': 'A Handlebars template does not compile.',
+  'unknown-helper': 'A Handlebars template uses a helper that is not registered.',
+  'overlapping-s3-sources': 'Two S3 sources match the same objects, which would be ingested twice.',
+  'upsert-keys-required': '`mode: upsert` needs `keys`.',
+  'keys-not-in-columns': 'Every upsert key must be one of the `columns`.',
+  'invalid-identifier': 'A SQL identifier (schema, table, column) is not a valid identifier.',
+  'batch-out-of-range': 'Batch, window or retry settings outside the ranges AWS accepts.',
+  'batch-window-too-short': 'Cross-invocation batches need `max_seconds` of at least 60.',
+  'schema-file': 'A `validate` step names a JSON Schema file that cannot be read or compiled.',
+  'duplicate-test-name': 'Two test cases share a name.',
+  'unknown-test-target': 'A test case names a source or sink the spec does not declare.',
+} as const;
+
+export type SpecCode = keyof typeof SPEC_CODES;
+
+/** A usage or I/O failure of a command: exit code 2, one line, no stack trace. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

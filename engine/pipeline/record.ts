@@ -1,0 +1,80 @@
+/**
+ * What flows through a pipeline. A source decodes an event into `Decoded` items; each item is
+ * a record to transform, a record filtered at the source (for instance a DynamoDB event kind the
+ * source does not want), or a record that could not be decoded and goes to the dead letters.
+ */
+
+/** A record as transforms and sinks see it: always a JSON object. */
+export type RecordValue = { [field: string]: unknown };
+
+/**
+ * Where a record came from. Exposed to CEL and Handlebars as `meta`, so keys are snake_case.
+ * `position` is a stable, printable identity of the record within its source; object names and
+ * dead-letter keys derive from it, so a retried invocation produces the same names.
+ */
+export type RecordMeta = KinesisMeta | DynamoDbMeta | S3Meta;
+
+interface BaseMeta {
+  /** The id of the source in the spec. */
+  source: string;
+  /** ISO-8601 time the record arrived at its source (Kinesis approximate arrival, DynamoDB creation, S3 event time). */
+  arrival_time: string;
+  /** Stable identity within the source, e.g. `shardId-000000000000/4959...:2` or `bucket/key:17`. */
+  position: string;
+}
+
+export interface KinesisMeta extends BaseMeta {
+  event: 'kinesis';
+  stream: string;
+  shard: string;
+  sequence: string;
+  /** Index of the user record inside a KPL aggregate, or of the log event inside a CloudWatch Logs payload. */
+  sub_sequence?: number;
+  partition_key: string;
+}
+
+export interface DynamoDbMeta extends BaseMeta {
+  event: 'dynamodb';
+  table: string;
+  sequence: string;
+  event_name: 'insert' | 'modify' | 'remove';
+  keys: RecordValue;
+}
+
+export interface S3Meta extends BaseMeta {
+  event: 's3';
+  bucket: string;
+  key: string;
+  /** 1-based line (jsonl, csv, text) or element index (json array, 0-based). */
+  line: number;
+  etag?: string;
+}
+
+/** Stable codes for records that fail. Closed set: used as a metric dimension and in dead letters. */
+export type FailureCode =
+  // decode
+  | 'invalid-base64'
+  | 'invalid-json'
+  | 'not-an-object'
+  | 'invalid-csv'
+  | 'invalid-utf8'
+  | 'invalid-gzip'
+  | 'truncated-object'
+  | 'object-not-found'
+  | 'record-too-large'
+  | 'invalid-aggregate'
+  | 'invalid-cloudwatch-logs'
+  | 'invalid-attribute-value'
+  // transform
+  | 'transform-error'
+  | 'invalid-record'
+  // sink
+  | 'sink-rejected'
+  | 'sink-error';
+
+export type Stage = 'decode' | 'transform' | 'sink';
+
+export type Decoded =
+  | { outcome: 'record'; value: RecordValue; meta: RecordMeta; raw: Uint8Array }
+  | { outcome: 'filtered'; meta: RecordMeta; raw: Uint8Array; reason: string }
+  | { outcome: 'dead_letter'; meta: RecordMeta; raw: Uint8Array; code: FailureCode; message: string };

@@ -1,0 +1,24 @@
+import type { Readable } from 'node:stream';
+
+/** An object read from a store. `body` must be consumed or destroyed by the caller. */
+export interface StoredObject {
+  body: Readable;
+  size?: number;
+  etag?: string;
+}
+
+export interface PutOptions {
+  contentType: string;
+  contentEncoding?: string;
+}
+
+/**
+ * The object storage the engine reads sources from and writes sinks and dead letters to.
+ * Adapters: S3 (SDK v3), the local filesystem (`.ingest/s3/<bucket>/<key>`), memory (tests, benchmarks).
+ */
+export interface ObjectStore {
+  /** Opens an object for streaming. Resolves to `undefined` when the object does not exist; rejects on any other failure. */
+  get(bucket: string, key: string): Promise<StoredObject | undefined>;
+  /** Writes a whole object, replacing any object of the same key. Large bodies use multipart upload where the adapter supports it. */
+  put(bucket: string, key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void>;
+}
