@@ -41,7 +41,8 @@ export const SPEC_CODES = {
   'invalid-identifier': 'A SQL identifier (schema, table, column) is not a valid identifier.',
   'batch-out-of-range': 'Batch, window or retry settings outside the ranges AWS accepts.',
   'batch-window-too-short': 'Cross-invocation batches need `max_seconds` of at least 60.',
-  'schema-file': 'A `validate` step names a JSON Schema file that cannot be read or compiled.',
+  'missing-file': 'A file the spec refers to (a JSON Schema of a `validate` step, a test event) cannot be read.',
+  'invalid-schema-file': 'The JSON Schema file of a `validate` step is not valid JSON or does not compile.',
   'duplicate-test-name': 'Two test cases share a name.',
   'unknown-test-target': 'A test case names a source or sink the spec does not declare.',
 } as const;

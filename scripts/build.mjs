@@ -3,7 +3,7 @@ import { build } from 'esbuild';
 import { chmod } from 'node:fs/promises';
 
 await build({
-  entryPoints: { cli: 'cli/main.ts' },
+  entryPoints: { cli: 'cli/ingest.ts' },
   outdir: 'dist',
   bundle: true,
   platform: 'node',

@@ -1,0 +1,12 @@
+import { main } from './main.ts';
+
+// The process entry point. Anything reaching here is a bug in Ingest, not a user error:
+// say so in one line, and show the stack only when asked.
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`ingest: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+  if (process.env.INGEST_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+  else process.stderr.write('Set INGEST_DEBUG=1 for details, and please report this.\n');
+  process.exitCode = 70;
+}

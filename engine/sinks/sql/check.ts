@@ -1,0 +1,35 @@
+import type { CheckContext } from '../../plugin/checks.ts';
+import type { SqlDialect } from './identifier.ts';
+import { identifierRule, isValidIdentifier } from './identifier.ts';
+
+export interface TableSinkSettings {
+  table: string;
+  columns: string[];
+  mode?: 'append' | 'upsert';
+  keys?: string[];
+}
+
+/** Checks shared by the SQL sinks: identifiers, and upsert keys that are present and among the columns. */
+export function checkTableSink(config: TableSinkSettings, dialect: SqlDialect, context: CheckContext): void {
+  const parts = config.table.split('.');
+  if (parts.length > 2 || !parts.every((part) => isValidIdentifier(part, dialect))) {
+    context.report(['table'], 'invalid-identifier', `table \`${config.table}\` must be \`table\` or \`schema.table\`, each part ${identifierRule(dialect)}`);
+  }
+  config.columns.forEach((column, index) => {
+    if (!isValidIdentifier(column, dialect)) context.report(['columns', index], 'invalid-identifier', `column \`${column}\` is not a valid identifier: ${identifierRule(dialect)}`);
+  });
+  if (config.mode === 'upsert' && (!config.keys || config.keys.length === 0)) {
+    context.report(['mode'], 'upsert-keys-required', '`mode: upsert` needs `keys`: the columns that identify a row, e.g. `keys: [event_id]`');
+  }
+  (config.keys ?? []).forEach((key, index) => {
+    if (!config.columns.includes(key)) context.report(['keys', index], 'keys-not-in-columns', `key \`${key}\` is not one of the columns (${config.columns.join(', ')})`);
+  });
+}
+
+/** Cross-invocation batches are sealed by a schedule that fires once a minute. */
+export function checkBatchWindow(config: { batch?: { max_seconds?: number } }, context: CheckContext): void {
+  const seconds = config.batch?.max_seconds;
+  if (seconds !== undefined && seconds < 60) {
+    context.report(['batch', 'max_seconds'], 'batch-window-too-short', `batch.max_seconds is ${seconds}; loads are scheduled at most once a minute, so it must be at least 60`);
+  }
+}
