@@ -20,6 +20,7 @@ export const SPEC_CODES = {
   'wrong-type': 'A value has the wrong type (string, number, list, mapping...).',
   'invalid-value': 'A value is not one of the allowed values or does not match the expected format.',
   'out-of-range': 'A number, string or list is outside its allowed range or length.',
+  'conflicting-fields': 'Two fields that exclude each other are both given (e.g. `workgroup` and `cluster`).',
   'unknown-type': 'A source or sink `type` that Ingest does not know.',
   'invalid-step': 'A transform step must have exactly one known step kind.',
   // Meaning (semantic checks)
@@ -40,7 +41,6 @@ export const SPEC_CODES = {
   'keys-not-in-columns': 'Every upsert key must be one of the `columns`.',
   'invalid-identifier': 'A SQL identifier (schema, table, column) is not a valid identifier.',
   'batch-out-of-range': 'Batch, window or retry settings outside the ranges AWS accepts.',
-  'batch-window-too-short': 'Cross-invocation batches need `max_seconds` of at least 60.',
   'missing-file': 'A file the spec refers to (a JSON Schema of a `validate` step, a test event) cannot be read.',
   'invalid-schema-file': 'The JSON Schema file of a `validate` step is not valid JSON or does not compile.',
   'duplicate-test-name': 'Two test cases share a name.',

@@ -1,6 +1,6 @@
 import type { SpecCode } from '../errors.ts';
-import { checkExpression } from '../expression/cel.ts';
-import { checkTemplate } from '../template/handlebars.ts';
+import { checkExpression } from '../expression/index.ts';
+import { checkTemplate } from '../template/index.ts';
 import { SINK_CHECKS, SOURCE_CHECKS, STEP_CHECKS } from '../plugin/checks.ts';
 import type { CheckContext, SpecFiles } from '../plugin/checks.ts';
 import type { Diagnostic, SpecPath } from './diagnostic.ts';

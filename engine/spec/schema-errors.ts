@@ -1,4 +1,5 @@
 import type { ErrorObject } from 'ajv';
+import schema from '../../ingest.schema.json' with { type: 'json' };
 import type { SpecCode } from '../errors.ts';
 import type { Diagnostic, SpecPath } from './diagnostic.ts';
 import type { LoadedSpec } from './load.ts';
@@ -53,10 +54,16 @@ function convert(spec: LoadedSpec, error: ErrorObject): Diagnostic | undefined {
       return at('missing-field', `${field} is missing required field \`${missing}\`${because}`);
     }
     case 'discriminator': {
-      if (params.error === 'tag') return at('missing-field', `${field} is missing required field \`type\``);
+      // A missing `type` is also reported by `required`.
+      if (params.error === 'tag') return undefined;
       const allowed = discriminatorValues(error);
       const value = String(params.tagValue);
       return at('unknown-type', `unknown ${kindOf(path)} type \`${value}\`${suggest(value, allowed)}; expected one of: ${allowed.join(', ')}`, 'value', [...path, 'type']);
+    }
+    case 'false schema': {
+      const name = String(path.at(-1));
+      const owner = describeField(path.slice(0, -1));
+      return at('conflicting-fields', `\`${name}\` cannot be combined with the other fields of ${owner}; see its description for which to give`, 'key');
     }
     case 'type':
       return at('wrong-type', `${field} must be ${article(String(params.type))}, not ${describeType(error.data)}`);
@@ -139,16 +146,22 @@ function dotted(path: SpecPath): string {
   return path.map((part, index) => (typeof part === 'number' ? `[${part}]` : index === 0 ? part : `.${part}`)).join('');
 }
 
+type BranchSchema = { $ref?: string; properties?: { type?: { const?: string; enum?: string[] } } };
+
 function discriminatorValues(error: ErrorObject): string[] {
-  const branches = (error.parentSchema?.oneOf as { properties?: { type?: { const?: string } } }[] | undefined) ?? [];
-  return branches.map((branch) => branch.properties?.type?.const).filter((value): value is string => typeof value === 'string');
+  const branches = (error.parentSchema?.oneOf as BranchSchema[] | undefined) ?? [];
+  return branches.flatMap((branch) => {
+    const resolved = branch.$ref?.startsWith('#/$defs/') ? (schema.$defs as Record<string, BranchSchema>)[branch.$ref.slice(8)] : branch;
+    const type = resolved?.properties?.type;
+    return type?.const !== undefined ? [type.const] : (type?.enum ?? []);
+  });
 }
 
 function hint(error: ErrorObject): string {
   const description = (error.schema && typeof error.parentSchema?.description === 'string' ? error.parentSchema.description : undefined) as string | undefined;
   if (error.keyword === 'format') return `expected a ${String((error.params as { format: string }).format)}`;
   const pattern = String((error.params as { pattern: string }).pattern);
-  return description ? `${firstSentence(description)} (pattern ${pattern})` : `it must match ${pattern}`;
+  return description ? firstSentence(description) : `it must match ${pattern}`;
 }
 
 function firstSentence(text: string): string {

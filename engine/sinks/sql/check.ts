@@ -25,11 +25,3 @@ export function checkTableSink(config: TableSinkSettings, dialect: SqlDialect, c
     if (!config.columns.includes(key)) context.report(['keys', index], 'keys-not-in-columns', `key \`${key}\` is not one of the columns (${config.columns.join(', ')})`);
   });
 }
-
-/** Cross-invocation batches are sealed by a schedule that fires once a minute. */
-export function checkBatchWindow(config: { batch?: { max_seconds?: number } }, context: CheckContext): void {
-  const seconds = config.batch?.max_seconds;
-  if (seconds !== undefined && seconds < 60) {
-    context.report(['batch', 'max_seconds'], 'batch-window-too-short', `batch.max_seconds is ${seconds}; loads are scheduled at most once a minute, so it must be at least 60`);
-  }
-}

@@ -1,0 +1,40 @@
+import type { TestProject } from 'vitest/node';
+import { CleanupRegistry } from './cleanup-registry.ts';
+import { startMoto } from './moto.ts';
+import { startPostgres } from './postgres.ts';
+import { ENDPOINT_VARIABLES } from './provided-endpoints.ts';
+
+/**
+ * vitest global setup: starts one moto_server and one throwaway PostgreSQL 15
+ * cluster, in parallel, for the whole run, and publishes their addresses with
+ * `project.provide()` and as environment variables (see env.ts for the helpers
+ * tests use). Returns the teardown, which stops both and deletes their files.
+ *
+ * Throws, failing the run, when a server binary is missing or a server does not
+ * start; whatever did start is stopped first. Tests are never skipped.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const startedAt = performance.now();
+  const cleanup = new CleanupRegistry();
+  const [moto, postgres] = await Promise.allSettled([startMoto(cleanup), startPostgres(cleanup)]);
+  if (moto.status === 'rejected' || postgres.status === 'rejected') {
+    await cleanup.stopAll();
+    const reasons = [moto, postgres]
+      .filter((result) => result.status === 'rejected')
+      .map((result) => (result.reason instanceof Error ? result.reason.message : String(result.reason)));
+    throw new Error(`integration test servers did not start\n\n${reasons.join('\n\n')}`);
+  }
+
+  project.provide('ingestMotoUrl', moto.value.url);
+  project.provide('ingestPgUrl', postgres.value.connectionString);
+  process.env[ENDPOINT_VARIABLES.motoUrl] = moto.value.url;
+  process.env[ENDPOINT_VARIABLES.pgUrl] = postgres.value.connectionString;
+  const elapsed = Math.round(performance.now() - startedAt);
+  console.log(`test servers ready in ${elapsed} ms: moto ${moto.value.url}, ${postgres.value.connectionString}`);
+
+  return async function teardown() {
+    await cleanup.stopAll();
+    delete process.env[ENDPOINT_VARIABLES.motoUrl];
+    delete process.env[ENDPOINT_VARIABLES.pgUrl];
+  };
+}
