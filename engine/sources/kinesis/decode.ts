@@ -1,0 +1,194 @@
+import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { Decoded, FailureCode, KinesisMeta, RecordValue } from '../../pipeline/record.ts';
+import type { KinesisDecodeConfig } from './config.ts';
+import { decodePayload } from './decode-payload.ts';
+import { deaggregate } from './deaggregate.ts';
+import { parseCloudWatchLogs, type CloudWatchLogEvent, type CloudWatchLogsPayload } from './parse-cloudwatch-logs.ts';
+
+/**
+ * True when a Lambda event comes from a Kinesis event source mapping
+ * (its first record's `eventSource` is `aws:kinesis`).
+ */
+export function isKinesisEvent(event: unknown): event is KinesisStreamEvent {
+  if (typeof event !== 'object' || event === null) return false;
+  const records = (event as { Records?: unknown }).Records;
+  if (!Array.isArray(records) || records.length === 0) return false;
+  const first: unknown = records[0];
+  return typeof first === 'object' && first !== null && (first as { eventSource?: unknown }).eventSource === 'aws:kinesis';
+}
+
+/** The identifier Lambda expects in `batchItemFailures` for this record: its sequence number. */
+export function kinesisItemId(record: KinesisStreamRecord): string {
+  return record.kinesis.sequenceNumber;
+}
+
+/**
+ * Decodes one Kinesis record of a Lambda event into records. Pure and synchronous; never throws:
+ * every failure is a `dead_letter` item, so one bad record never affects its neighbours.
+ *
+ * One Kinesis record gives one item, or several when it is a KPL aggregate (`deaggregate`) or a
+ * CloudWatch Logs payload (one per log event), in order. Positions are
+ * `<shard>/<sequence>`, with `:<index>` appended per user record and per log event.
+ *
+ * Dead-letter codes: `invalid-event` (no `kinesis.data`/`sequenceNumber`), `invalid-base64`,
+ * `invalid-aggregate` (valid KPL digest, undecodable protobuf or bad partition key index),
+ * `record-too-large` (`max_record_bytes`), `invalid-utf8`, `invalid-json`, `not-an-object`,
+ * `invalid-csv`, `invalid-cloudwatch-logs`. `raw` holds the decoded bytes of the (user) record,
+ * or of the log event as JSON; for `invalid-event` and `invalid-base64`, what could be read.
+ * Filtered items: empty KPL aggregates, CloudWatch Logs control messages and data messages
+ * without events, each with a `reason`.
+ */
+export function decodeKinesisRecord(record: KinesisStreamRecord, sourceId: string, config: KinesisDecodeConfig): Decoded[] {
+  const meta = envelopeMeta(record, sourceId);
+  const kinesis: unknown = record.kinesis;
+  if (typeof kinesis !== 'object' || kinesis === null) {
+    return [deadLetter(meta, utf8Bytes(JSON.stringify(record)), 'invalid-event', 'Kinesis event record has no kinesis field')];
+  }
+  const { data, sequenceNumber } = kinesis as { data?: unknown; sequenceNumber?: unknown };
+  if (typeof sequenceNumber !== 'string' || sequenceNumber === '') {
+    return [deadLetter(meta, utf8Bytes(JSON.stringify(record)), 'invalid-event', 'Kinesis event record has no sequenceNumber')];
+  }
+  if (typeof data !== 'string') {
+    return [deadLetter(meta, utf8Bytes(JSON.stringify(record)), 'invalid-event', 'Kinesis event record has no data string')];
+  }
+  const payload = decodeBase64(data);
+  if (payload === undefined) {
+    return [deadLetter(meta, utf8Bytes(data), 'invalid-base64', 'kinesis.data is not valid base64')];
+  }
+
+  if (!config.deaggregate) return decodeUserRecord(payload, meta, config);
+  const unpacked = deaggregate(payload);
+  switch (unpacked.kind) {
+    case 'plain':
+      return decodeUserRecord(payload, meta, config);
+    case 'invalid':
+      return [deadLetter(meta, payload, 'invalid-aggregate', unpacked.message)];
+    case 'aggregate': {
+      if (unpacked.records.length === 0) {
+        return [{ outcome: 'filtered', meta, raw: payload, reason: 'KPL aggregate holds no user records' }];
+      }
+      return unpacked.records.flatMap((user) => {
+        const partitionKey = 'partitionKey' in user ? user.partitionKey : meta.partition_key;
+        const userMeta: KinesisMeta = {
+          ...meta,
+          sub_sequence: user.subSequence,
+          partition_key: partitionKey,
+          position: `${meta.position}:${user.subSequence}`,
+        };
+        if ('error' in user) return [deadLetter(userMeta, user.data, 'invalid-aggregate', user.error)];
+        return decodeUserRecord(user.data, userMeta, config);
+      });
+    }
+  }
+}
+
+function decodeUserRecord(bytes: Uint8Array, meta: KinesisMeta, config: KinesisDecodeConfig): Decoded[] {
+  if (config.format === 'cloudwatch_logs') return decodeCloudWatchLogs(bytes, meta, config);
+  if (config.max_record_bytes !== undefined && bytes.length > config.max_record_bytes) {
+    return [deadLetter(meta, bytes, 'record-too-large', `record is ${bytes.length} bytes, above max_record_bytes ${config.max_record_bytes}`)];
+  }
+  const decoded = decodePayload(bytes, config.format, config.csv);
+  if (!decoded.ok) return [deadLetter(meta, bytes, decoded.code, decoded.message)];
+  return [{ outcome: 'record', value: decoded.value, meta, raw: bytes }];
+}
+
+function decodeCloudWatchLogs(bytes: Uint8Array, meta: KinesisMeta, config: KinesisDecodeConfig): Decoded[] {
+  const parsed = parseCloudWatchLogs(bytes);
+  if (!parsed.ok) return [deadLetter(meta, bytes, parsed.code, parsed.message)];
+  const { payload } = parsed;
+  if (payload.messageType === 'CONTROL_MESSAGE') {
+    return [{ outcome: 'filtered', meta, raw: bytes, reason: 'CloudWatch Logs control message' }];
+  }
+  if (payload.logEvents.length === 0) {
+    return [{ outcome: 'filtered', meta, raw: bytes, reason: 'CloudWatch Logs data message without log events' }];
+  }
+  return payload.logEvents.map((event, index): Decoded => {
+    const eventMeta: KinesisMeta = {
+      ...meta,
+      // Inside a KPL aggregate the user record index stays the sub-sequence; the position carries both.
+      sub_sequence: meta.sub_sequence ?? index,
+      position: `${meta.position}:${index}`,
+    };
+    const raw = utf8Bytes(JSON.stringify(event));
+    const messageBytes = Buffer.byteLength(event.message, 'utf8');
+    if (config.max_record_bytes !== undefined && messageBytes > config.max_record_bytes) {
+      return deadLetter(eventMeta, raw, 'record-too-large', `log event message is ${messageBytes} bytes, above max_record_bytes ${config.max_record_bytes}`);
+    }
+    return { outcome: 'record', value: logEventRecord(event, payload), meta: eventMeta, raw };
+  });
+}
+
+/**
+ * The record for one log event. `message` stays a string even when it holds JSON: parsing is
+ * the user's choice (a `parse_json` step). `timestamp` becomes ISO-8601 (milliseconds kept).
+ */
+function logEventRecord(event: CloudWatchLogEvent, payload: CloudWatchLogsPayload): RecordValue {
+  const value: RecordValue = {
+    id: event.id,
+    timestamp: isoFromMilliseconds(event.timestamp),
+    message: event.message,
+    log_group: payload.logGroup,
+    log_stream: payload.logStream,
+    owner: payload.owner,
+    subscription_filters: payload.subscriptionFilters,
+  };
+  if (event.extractedFields !== undefined) value.extracted_fields = event.extractedFields;
+  return value;
+}
+
+/** Meta shared by every item of one Kinesis record; tolerant of missing envelope fields. */
+function envelopeMeta(record: KinesisStreamRecord, sourceId: string): KinesisMeta {
+  const kinesis = (record.kinesis ?? {}) as Partial<KinesisStreamRecord['kinesis']>;
+  const sequence = typeof kinesis.sequenceNumber === 'string' ? kinesis.sequenceNumber : '';
+  const shard = shardOf(record.eventID);
+  const arrival = kinesis.approximateArrivalTimestamp;
+  return {
+    event: 'kinesis',
+    source: sourceId,
+    arrival_time: typeof arrival === 'number' ? isoFromMilliseconds(Math.round(arrival * 1000)) : '',
+    position: `${shard}/${sequence}`,
+    stream: streamOf(record.eventSourceARN),
+    shard,
+    sequence,
+    partition_key: typeof kinesis.partitionKey === 'string' ? kinesis.partitionKey : '',
+  };
+}
+
+/** `shardId-000000000006:4959...` → `shardId-000000000006`. */
+function shardOf(eventId: unknown): string {
+  if (typeof eventId !== 'string') return '';
+  const colon = eventId.indexOf(':');
+  return colon === -1 ? '' : eventId.slice(0, colon);
+}
+
+/** `arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream` → `lambda-stream`; `''` when not such an ARN. */
+function streamOf(arn: unknown): string {
+  if (typeof arn !== 'string') return '';
+  const match = /^arn:[^:]+:kinesis:[^:]*:[^:]*:stream\/([^/]+)/.exec(arn);
+  return match?.[1] ?? '';
+}
+
+function isoFromMilliseconds(milliseconds: number): string {
+  const date = new Date(milliseconds);
+  return Number.isNaN(date.getTime()) ? '' : date.toISOString();
+}
+
+// Buffer.from(..., 'base64') skips characters it does not know; check the alphabet first so
+// corrupt data is reported instead of silently shortened.
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function decodeBase64(text: string): Uint8Array | undefined {
+  if (text.length % 4 !== 0 || !BASE64.test(text)) return undefined;
+  const bytes = Buffer.from(text, 'base64');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+const encoder = new TextEncoder();
+
+function utf8Bytes(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+function deadLetter(meta: KinesisMeta, raw: Uint8Array, code: FailureCode, message: string): Decoded {
+  return { outcome: 'dead_letter', meta, raw, code, message };
+}

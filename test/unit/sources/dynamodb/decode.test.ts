@@ -1,0 +1,283 @@
+import { describe, expect, it } from 'vitest';
+import type { Decoded } from '../../../../engine/pipeline/record.ts';
+import { decodeDynamoDbRecord, dynamoDbItemId, isDynamoDbEvent } from '../../../../engine/sources/dynamodb/decode.ts';
+import { config, dynamoDbFixture, keysOnly, modifyWithNewImage, sampleRecord } from './factories.ts';
+
+function only(items: Decoded[]): Decoded {
+  expect(items).toHaveLength(1);
+  return items[0]!;
+}
+
+function valueOf(item: Decoded): unknown {
+  if (item.outcome !== 'record') throw new Error(`expected a record, got ${item.outcome}: ${JSON.stringify(item)}`);
+  return item.value;
+}
+
+describe('decodeDynamoDbRecord', () => {
+  it('decodes an insert of the captured sample into its new image', () => {
+    const item = only(decodeDynamoDbRecord(sampleRecord('INSERT'), 'users', config()));
+
+    expect(valueOf(item)).toEqual({ Id: 101, Message: 'New item!' });
+  });
+
+  it('describes where the record came from in meta', () => {
+    const item = only(decodeDynamoDbRecord(sampleRecord('INSERT'), 'users', config()));
+
+    expect(item.meta).toEqual({
+      event: 'dynamodb',
+      source: 'users',
+      table: 'ExampleTableWithStream',
+      sequence: '4421584500000000017450439091',
+      event_name: 'insert',
+      keys: { Id: 101 },
+      arrival_time: '2015-04-09T00:00:00.000Z',
+      position: 'ExampleTableWithStream/4421584500000000017450439091',
+    });
+  });
+
+  it('keeps the Lambda record as UTF-8 JSON in raw', () => {
+    const record = sampleRecord('INSERT');
+
+    const item = only(decodeDynamoDbRecord(record, 'users', config()));
+
+    expect(JSON.parse(new TextDecoder().decode(item.raw))).toEqual(record);
+  });
+
+  it('decodes every record of the captured sample, in order', () => {
+    const event = dynamoDbFixture('dynamodb-insert-modify-remove.json');
+
+    const items = event.Records.flatMap((record) => decodeDynamoDbRecord(record, 'users', config()));
+
+    expect(items.map((item) => item.meta)).toMatchObject([{ event_name: 'insert' }, { event_name: 'modify' }, { event_name: 'remove' }]);
+  });
+
+  it('takes the table from config when the event source ARN names none', () => {
+    const record = sampleRecord('INSERT');
+    record.eventSourceARN = 'eventsource_arn';
+
+    const item = only(decodeDynamoDbRecord(record, 'users', config({ table: 'users-table' })));
+
+    expect(item.meta).toMatchObject({ table: 'users-table', position: 'users-table/4421584500000000017450439091' });
+  });
+
+  it('leaves arrival_time empty when the record has no creation time', () => {
+    const record = sampleRecord('INSERT');
+    delete record.dynamodb!.ApproximateCreationDateTime;
+
+    const item = only(decodeDynamoDbRecord(record, 'users', config()));
+
+    expect(item.meta.arrival_time).toBe('');
+  });
+});
+
+describe('decodeDynamoDbRecord with image new', () => {
+  it('decodes a modify into the new image', () => {
+    expect(valueOf(only(decodeDynamoDbRecord(sampleRecord('MODIFY'), 'users', config())))).toEqual({ Id: 101, Message: 'This item has changed' });
+  });
+
+  it('decodes a remove into the keys, so the delete can reach a search sink', () => {
+    const item = only(decodeDynamoDbRecord(sampleRecord('REMOVE'), 'users', config()));
+
+    expect(valueOf(item)).toEqual({ Id: 101 });
+    expect(item.meta).toMatchObject({ event_name: 'remove' });
+  });
+
+  it('decodes an insert of a KEYS_ONLY stream into the keys', () => {
+    expect(valueOf(only(decodeDynamoDbRecord(keysOnly('INSERT'), 'users', config())))).toEqual({ Id: 101 });
+  });
+});
+
+describe('decodeDynamoDbRecord with image old', () => {
+  it('decodes a modify into the old image', () => {
+    const item = only(decodeDynamoDbRecord(sampleRecord('MODIFY'), 'users', config({ image: 'old' })));
+
+    expect(valueOf(item)).toEqual({ Id: 101, Message: 'New item!' });
+  });
+
+  it('decodes a remove into the old image', () => {
+    const item = only(decodeDynamoDbRecord(sampleRecord('REMOVE'), 'users', config({ image: 'old' })));
+
+    expect(valueOf(item)).toEqual({ Id: 101, Message: 'This item has changed' });
+  });
+
+  it('decodes an insert, which has no old image, into the keys', () => {
+    const item = only(decodeDynamoDbRecord(sampleRecord('INSERT'), 'users', config({ image: 'old' })));
+
+    expect(valueOf(item)).toEqual({ Id: 101 });
+  });
+});
+
+describe('decodeDynamoDbRecord with image both', () => {
+  it('decodes a modify into both images', () => {
+    const item = only(decodeDynamoDbRecord(sampleRecord('MODIFY'), 'users', config({ image: 'both' })));
+
+    expect(valueOf(item)).toEqual({
+      new: { Id: 101, Message: 'This item has changed' },
+      old: { Id: 101, Message: 'New item!' },
+    });
+  });
+
+  it('sets the old image of an insert to null', () => {
+    const item = only(decodeDynamoDbRecord(sampleRecord('INSERT'), 'users', config({ image: 'both' })));
+
+    expect(valueOf(item)).toEqual({ new: { Id: 101, Message: 'New item!' }, old: null });
+  });
+
+  it('sets the new image of a remove to null', () => {
+    const item = only(decodeDynamoDbRecord(sampleRecord('REMOVE'), 'users', config({ image: 'both' })));
+
+    expect(valueOf(item)).toEqual({ new: null, old: { Id: 101, Message: 'This item has changed' } });
+  });
+
+  it('sets both images of a KEYS_ONLY stream to null and keeps the keys in meta', () => {
+    const item = only(decodeDynamoDbRecord(keysOnly('MODIFY'), 'users', config({ image: 'both' })));
+
+    expect(valueOf(item)).toEqual({ new: null, old: null });
+    expect(item.meta).toMatchObject({ keys: { Id: 101 } });
+  });
+});
+
+describe('decodeDynamoDbRecord with events', () => {
+  it('filters an event kind that is not in events, with a reason', () => {
+    const item = only(decodeDynamoDbRecord(sampleRecord('REMOVE'), 'users', config({ events: ['insert', 'modify'] })));
+
+    expect(item).toMatchObject({ outcome: 'filtered', reason: 'event remove is not in events (insert, modify)' });
+  });
+
+  it('keeps the keys in the meta of a filtered record', () => {
+    const item = only(decodeDynamoDbRecord(sampleRecord('REMOVE'), 'users', config({ events: ['insert'] })));
+
+    expect(item.meta).toMatchObject({ event_name: 'remove', keys: { Id: 101 } });
+  });
+});
+
+describe('decodeDynamoDbRecord on attribute values', () => {
+  it('decodes every AttributeValue type of the aws-lambda-go sample', () => {
+    const [, record] = dynamoDbFixture('dynamodb-all-types.json').Records;
+
+    const item = only(decodeDynamoDbRecord(record!, 'users', config()));
+
+    expect(valueOf(item)).toEqual({
+      val: 'data',
+      asdf1: 'AAEqQQ==',
+      b2: 'test',
+      asdf2: ['AAEqQQ==', 'QSoBAA=='],
+      key: 'binary',
+      Binary: 'AAEqQQ==',
+      Boolean: true,
+      BinarySet: ['AAEqQQ=='],
+      List: ['Cookies', 'Coffee', 3.14159],
+      Map: { Name: 'Joe', Age: 35 },
+      FloatNumber: 123.45,
+      IntegerNumber: 123,
+      NumberSet: [1234, 567.8],
+      Null: null,
+      String: 'Hello',
+      StringSet: ['Giraffe', 'Zebra'],
+      EmptyStringSet: [],
+    });
+  });
+
+  it('keeps an integer beyond 2^53 as its exact decimal string', () => {
+    const item = only(decodeDynamoDbRecord(modifyWithNewImage({ big: { N: '12345678901234567890' } }), 'users', config()));
+
+    expect(valueOf(item)).toMatchObject({ big: '12345678901234567890' });
+  });
+
+  it('decodes 0.1 as the number 0.1', () => {
+    const item = only(decodeDynamoDbRecord(modifyWithNewImage({ price: { N: '0.1' } }), 'users', config()));
+
+    expect(valueOf(item)).toMatchObject({ price: 0.1 });
+  });
+
+  it('keeps an attribute named __proto__ as an ordinary field', () => {
+    const item = only(decodeDynamoDbRecord(modifyWithNewImage(JSON.parse('{"__proto__": {"S": "x"}}')), 'users', config()));
+
+    const value = valueOf(item) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(value, '__proto__')?.value).toBe('x');
+  });
+
+  it('dead-letters an image with an undecodable attribute as invalid-attribute-value, naming it', () => {
+    const item = only(decodeDynamoDbRecord(modifyWithNewImage({ tags: { L: [{ S: 'a' }, { BOOL: 'yes' }] } }), 'users', config()));
+
+    expect(item).toMatchObject({ outcome: 'dead_letter', code: 'invalid-attribute-value', message: 'NewImage.tags[1] has BOOL that is not true or false' });
+  });
+
+  it('dead-letters an undecodable record without affecting its neighbours', () => {
+    const records = [sampleRecord('INSERT'), modifyWithNewImage({ n: { N: 'twelve' } }), sampleRecord('REMOVE')];
+
+    const items = records.flatMap((record) => decodeDynamoDbRecord(record, 'users', config()));
+
+    expect(items.map((item) => item.outcome)).toEqual(['record', 'dead_letter', 'record']);
+  });
+
+  it('keeps the whole Lambda record as raw of an undecodable record', () => {
+    const record = modifyWithNewImage({ n: { N: 'twelve' } });
+
+    const item = only(decodeDynamoDbRecord(record, 'users', config()));
+
+    expect(JSON.parse(new TextDecoder().decode(item.raw))).toEqual(record);
+  });
+
+  it('ignores an undecodable attribute in an image the record does not use', () => {
+    const record = sampleRecord('MODIFY');
+    record.dynamodb!.OldImage = { broken: { X: '1' } } as never;
+
+    const item = only(decodeDynamoDbRecord(record, 'users', config({ image: 'new' })));
+
+    expect(item.outcome).toBe('record');
+  });
+
+  it('dead-letters undecodable keys as invalid-attribute-value', () => {
+    const record = sampleRecord('INSERT');
+    record.dynamodb!.Keys = { Id: {} } as never;
+
+    const item = only(decodeDynamoDbRecord(record, 'users', config()));
+
+    expect(item).toMatchObject({ outcome: 'dead_letter', code: 'invalid-attribute-value', message: 'Keys.Id has no type (S, N, B, BOOL, NULL, L, M, SS, NS, BS)' });
+  });
+});
+
+describe('decodeDynamoDbRecord on bad envelopes', () => {
+  it('dead-letters a record without dynamodb as invalid-event', () => {
+    const record = sampleRecord('INSERT');
+    delete record.dynamodb;
+
+    expect(only(decodeDynamoDbRecord(record, 'users', config()))).toMatchObject({ outcome: 'dead_letter', code: 'invalid-event' });
+  });
+
+  it('dead-letters an unknown eventName as invalid-event', () => {
+    const record = sampleRecord('MODIFY');
+    (record as { eventName: string }).eventName = 'UPSERT';
+
+    expect(only(decodeDynamoDbRecord(record, 'users', config()))).toMatchObject({ outcome: 'dead_letter', code: 'invalid-event' });
+  });
+
+  it('dead-letters a record without a sequence number as invalid-event', () => {
+    const record = sampleRecord('INSERT');
+    delete record.dynamodb!.SequenceNumber;
+
+    expect(only(decodeDynamoDbRecord(record, 'users', config()))).toMatchObject({ outcome: 'dead_letter', code: 'invalid-event' });
+  });
+});
+
+describe('isDynamoDbEvent', () => {
+  it('recognises a captured DynamoDB Streams event', () => {
+    expect(isDynamoDbEvent(dynamoDbFixture('dynamodb-insert-modify-remove.json'))).toBe(true);
+  });
+
+  it('rejects a Kinesis event', () => {
+    expect(isDynamoDbEvent({ Records: [{ eventSource: 'aws:kinesis' }] })).toBe(false);
+  });
+
+  it.each([[null], [{}], [{ Records: [] }]])('rejects %j', (event) => {
+    expect(isDynamoDbEvent(event)).toBe(false);
+  });
+});
+
+describe('dynamoDbItemId', () => {
+  it('is the stream sequence number Lambda expects in batchItemFailures', () => {
+    expect(dynamoDbItemId(sampleRecord('MODIFY'))).toBe('4421584500000000017450439092');
+  });
+});
