@@ -1,0 +1,101 @@
+import type { RecordValue } from '../../pipeline/record.ts';
+import type { StepPlugin } from '../../plugin/types.ts';
+import { RecordError } from '../../plugin/types.ts';
+import { describeType, isPlainObject, leafOf, parentOf, parseFieldPath } from '../field-path.ts';
+
+/** `flatten: { field?, separator? }`. */
+export interface FlattenConfig {
+  /** The object field to flatten; the whole record when absent. */
+  readonly field?: string;
+  /** Joins the keys of nested objects [`_`]. */
+  readonly separator?: string;
+}
+
+/**
+ * Turns nested objects into one level of keys joined by `separator`: `{a: {b: {c: 1}}, d: 2}`
+ * becomes `{a_b_c: 1, d: 2}`. Lists are values, not traversed; an empty object stays as it is
+ * (`{a: {}}` is unchanged), so no key disappears.
+ *
+ * Without `field` the whole record is flattened. With `field` only that object is, and its keys
+ * take its place beside it, prefixed with its name: `{id: 1, geo: {lat: 1, lon: 2}}` becomes
+ * `{id: 1, geo_lat: 1, geo_lon: 2}` (for a dotted field `a.geo`, inside `a`). A missing or null
+ * field, or an empty object, is left alone; any other non-object fails the record with
+ * `transform-error`.
+ *
+ * Two values that would land under the same key (`{a_b: 1, a: {b: 2}}`) fail the record with
+ * `transform-error` rather than silently losing one of them.
+ */
+export const flattenStep: StepPlugin<FlattenConfig> = {
+  kind: 'flatten',
+  compile(config) {
+    const separator = config?.separator ?? '_';
+    if (typeof separator !== 'string' || separator === '') throw new Error('flatten: separator must be a non-empty string');
+    const path = config?.field === undefined ? undefined : parseFieldPath(config.field);
+    if (path === undefined) return (record) => flattenObject(record, separator);
+    const leaf = leafOf(path);
+    return (record) => {
+      const parent = parentOf(record, path);
+      if (parent === undefined || !Object.hasOwn(parent, leaf)) return record;
+      const value = parent[leaf];
+      if (value === null) return record;
+      if (!isPlainObject(value)) {
+        throw new RecordError('transform-error', `field \`${path.text}\` holds ${describeType(value)}, not an object`);
+      }
+      if (!isNonEmptyObject(value)) return record;
+      const flat: RecordValue = {};
+      addEntries(flat, value, leaf, separator);
+      // Check every key before changing anything, so a failed record is left as it was.
+      for (const key of Object.keys(flat)) {
+        if (key !== leaf && Object.hasOwn(parent, key)) {
+          throw new RecordError('transform-error', `two fields flatten to the same key \`${key}\``);
+        }
+      }
+      delete parent[leaf];
+      for (const key of Object.keys(flat)) defineField(parent, key, flat[key]);
+      return record;
+    };
+  },
+};
+
+function flattenObject(source: RecordValue, separator: string): RecordValue {
+  // Nothing to do for an already flat object: return it without copying.
+  let nested = false;
+  for (const key in source) {
+    if (Object.hasOwn(source, key) && isNonEmptyObject(source[key])) {
+      nested = true;
+      break;
+    }
+  }
+  if (!nested) return source;
+  const target: RecordValue = {};
+  addEntries(target, source, '', separator);
+  return target;
+}
+
+function addEntries(target: RecordValue, source: RecordValue, prefix: string, separator: string): void {
+  for (const key of Object.keys(source)) {
+    const value = source[key];
+    const flatKey = prefix === '' ? key : prefix + separator + key;
+    if (isNonEmptyObject(value)) {
+      addEntries(target, value, flatKey, separator);
+      continue;
+    }
+    if (Object.hasOwn(target, flatKey)) {
+      throw new RecordError('transform-error', `two fields flatten to the same key \`${flatKey}\``);
+    }
+    defineField(target, flatKey, value);
+  }
+}
+
+function defineField(target: RecordValue, key: string, value: unknown): void {
+  // A key read from the record may be `__proto__` (JSON.parse makes it an own property);
+  // defining it keeps it a plain field instead of invoking the prototype setter.
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+function isNonEmptyObject(value: unknown): value is RecordValue {
+  if (!isPlainObject(value)) return false;
+  for (const key in value) if (Object.hasOwn(value, key)) return true;
+  return false;
+}

@@ -1,0 +1,93 @@
+import { createHmac, hash } from 'node:crypto';
+import type { StepPlugin } from '../../plugin/types.ts';
+import { parseFieldPaths, leafOf, parentOf } from '../field-path.ts';
+
+/** `hash: { fields, algorithm?, salt? }`. */
+export interface HashConfig {
+  /** Field paths whose values are replaced by their digest. */
+  readonly fields: readonly string[];
+  /** [`sha256`], the only one supported. */
+  readonly algorithm?: 'sha256';
+  /** The HMAC key: a `${param.name}` reference, so the secret stays out of the spec. */
+  readonly salt?: string;
+}
+
+const PARAMETER_REFERENCE = /\$\{param\.([^}]*)\}/g;
+
+/**
+ * Pseudonymizes fields: each value becomes a lowercase hex digest, so the same value always maps
+ * to the same digest (joins and counts still work) while the value itself is gone. With a `salt`
+ * the digest is HMAC-SHA256 keyed by the salt, which cannot be reversed by hashing guesses without
+ * the key; without one it is plain SHA-256, which can (emails and phone numbers are easy to
+ * guess): always set a salt for personal data. Missing fields and `null` are left alone (a digest
+ * of null would only say "null").
+ *
+ * The hashed text of a value (UTF-8): a string is itself; a number its JSON text (shortest
+ * round-trip decimal: `1.5`, `100`); a boolean `true`/`false`; an object or list compact JSON with
+ * object keys sorted at every level, so key order never changes a digest (a DynamoDB set as a
+ * sorted list, binary as base64). The same digest can be recomputed elsewhere, e.g. PostgreSQL
+ * `encode(hmac(email, salt, 'sha256'), 'hex')`.
+ *
+ * `${param.name}` references in `salt` are replaced by the resolved parameter values when the step
+ * compiles; a reference to a parameter without a value throws then.
+ */
+export const hashStep: StepPlugin<HashConfig> = {
+  kind: 'hash',
+  compile(config, environment) {
+    const algorithm = config.algorithm ?? 'sha256';
+    if (algorithm !== 'sha256') throw new Error(`hash: unsupported algorithm ${JSON.stringify(algorithm)} (supported: sha256)`);
+    const salt = config.salt === undefined ? undefined : resolveSalt(config.salt, environment.parameters);
+    const digest = salt === undefined ? (text: string) => hash('sha256', text, 'hex') : (text: string) => createHmac('sha256', salt).update(text).digest('hex');
+    const paths = parseFieldPaths(config.fields);
+    const leaves = paths.map(leafOf);
+    const count = paths.length;
+    return (record) => {
+      for (let index = 0; index < count; index++) {
+        const parent = parentOf(record, paths[index]!);
+        const leaf = leaves[index]!;
+        if (parent === undefined || !Object.hasOwn(parent, leaf)) continue;
+        const value = parent[leaf];
+        if (value === null || value === undefined) continue;
+        parent[leaf] = digest(canonicalString(value));
+      }
+      return record;
+    };
+  },
+};
+
+function resolveSalt(salt: string, parameters: Readonly<Record<string, string>>): string {
+  if (typeof salt !== 'string') throw new Error('hash: salt must be a string');
+  return salt.replace(PARAMETER_REFERENCE, (_reference, name: string) => {
+    const value = Object.hasOwn(parameters, name) ? parameters[name] : undefined;
+    if (value === undefined) throw new Error(`hash: salt refers to parameter \`${name}\`, which has no value`);
+    return String(value);
+  });
+}
+
+/** The text hashed for a value; see `hashStep`. */
+function canonicalString(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return String(value);
+    default:
+      return canonicalJson(value);
+  }
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((element) => (element === undefined ? 'null' : canonicalJson(element))).join(',')}]`;
+  // Binary attributes and sets come from DynamoDB unmarshalling: hash them as their JSON-ish forms.
+  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'));
+  if (value instanceof Set) return `[${[...value].map(canonicalJson).sort().join(',')}]`;
+  if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
+    const object = value as Record<string, unknown>;
+    const keys = Object.keys(object).filter((key) => object[key] !== undefined).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(object[key])}`).join(',')}}`;
+  }
+  if (typeof value === 'bigint') return value.toString();
+  return JSON.stringify(value) ?? 'null';
+}

@@ -1,0 +1,68 @@
+import { createHash, createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { hashStep } from '../../../engine/transforms/hash/step.ts';
+import type { HashConfig } from '../../../engine/transforms/hash/step.ts';
+import { anEnvironment, compile, run } from './factories.ts';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const hmac = (key: string, text: string) => createHmac('sha256', key).update(text).digest('hex');
+
+function hashWith(config: Partial<HashConfig> & { fields: string[] }, parameters: Record<string, string> = { pii_salt: 's3cret' }) {
+  return compile(hashStep, { salt: '${param.pii_salt}', ...config }, anEnvironment({ parameters }));
+}
+
+describe('hash', () => {
+  it('has the YAML key as its kind', () => {
+    expect(hashStep.kind).toBe('hash');
+  });
+
+  it('replaces a string by its hex HMAC-SHA256 keyed by the salt', () => {
+    expect(run(hashWith({ fields: ['email'] }), { email: 'a@example.com' })).toEqual({ email: hmac('s3cret', 'a@example.com') });
+  });
+
+  it('hashes a number in its shortest decimal form', () => {
+    expect(run(hashWith({ fields: ['phone'] }), { phone: 1.5 })).toEqual({ phone: hmac('s3cret', '1.5') });
+  });
+
+  it('hashes an object as compact JSON with sorted keys', () => {
+    expect(run(hashWith({ fields: ['address'] }), { address: { zip: '1', city: 'X' } })).toEqual({ address: hmac('s3cret', '{"city":"X","zip":"1"}') });
+  });
+
+  it('gives a DynamoDB set the same digest whatever its order', () => {
+    const step = hashWith({ fields: ['tags'] });
+    expect(run(step, { tags: new Set(['b', 'a']) })).toEqual(run(step, { tags: new Set(['a', 'b']) }));
+  });
+
+  it('hashes a nested field by its dotted path', () => {
+    expect(run(hashWith({ fields: ['user.email'] }), { user: { email: 'e', id: 1 } })).toEqual({ user: { email: hmac('s3cret', 'e'), id: 1 } });
+  });
+
+  it('leaves missing fields and null alone', () => {
+    expect(run(hashWith({ fields: ['email', 'phone'] }), { phone: null })).toEqual({ phone: null });
+  });
+
+  it('gives the same digest for the same value across records', () => {
+    const step = hashWith({ fields: ['email'] });
+    expect(run(step, { email: 'x' })).toEqual(run(step, { email: 'x' }));
+  });
+
+  it('uses a salt without references as written', () => {
+    expect(run(hashWith({ fields: ['v'], salt: 'pepper' }), { v: 'x' })).toEqual({ v: hmac('pepper', 'x') });
+  });
+
+  it('uses plain SHA-256 when no salt is configured', () => {
+    expect(run(compile(hashStep, { fields: ['v'] }), { v: 'x' })).toEqual({ v: sha256('x') });
+  });
+
+  it('throws when compiling with a salt parameter that has no value', () => {
+    expect(() => hashWith({ fields: ['v'] }, {})).toThrow(/parameter `pii_salt`, which has no value/);
+  });
+
+  it('throws when compiling with an algorithm other than sha256', () => {
+    expect(() => hashWith({ fields: ['v'], algorithm: 'md5' as 'sha256' })).toThrow(/unsupported algorithm "md5"/);
+  });
+
+  it('refuses a prototype field path when compiling', () => {
+    expect(() => hashWith({ fields: ['constructor.name'] })).toThrow(/prototype safety/);
+  });
+});
