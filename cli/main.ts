@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../engine/errors.ts';
-import { validateCommand } from './commands/validate.ts';
 import { OUTPUT_FORMATS } from './output.ts';
 import type { OutputFormat } from './output.ts';
 
@@ -31,7 +30,60 @@ Exit status: 0 all valid, 1 a spec is invalid, 2 usage or I/O error.`,
     run(paths, values) {
       const format = String(values.format) as OutputFormat;
       if (!OUTPUT_FORMATS.includes(format)) throw new UsageError(`unknown --format ${format}; expected one of: ${OUTPUT_FORMATS.join(', ')}`);
-      return validateCommand(paths, { format, strict: values.strict === true }, out);
+      return import('./commands/validate.ts').then(({ validateCommand }) => validateCommand(paths, { format, strict: values.strict === true }, out));
+    },
+  },
+  test: {
+    summary: "run the specs' own test cases, in memory, without AWS",
+    usage: `ingest test <paths...>
+
+Runs the tests: of each spec file, and of every *.yaml/*.yml under each directory.
+Sinks are captured in memory and compared with each case's expect; nothing touches AWS.
+Ends with the line 'N passed, N failed'.
+
+Exit status: 0 all passed, 1 a test failed or a spec is invalid, 2 usage or I/O error.`,
+    options: {},
+    run: (paths) => import('./commands/test.ts').then(({ testCommand }) => testCommand(paths, out)),
+  },
+  run: {
+    summary: 'invoke the pipeline in-process on an event or local input files',
+    usage: `ingest run <spec> --event <file.json> [--local] [--param name=value ...]
+ingest run <spec> --local --input <source>=<file> [--input ...]
+
+Runs the Lambda handler in this process.
+  --event <file>           a Lambda event as AWS delivers it (Kinesis, DynamoDB Streams, SQS, S3, SNS)
+  --local                  no AWS: objects are files under .ingest/s3/<bucket>/<key>; sinks without
+                           a local adapter append their records to .ingest/sinks/<sink>.jsonl
+  --input <source>=<file>  with --local: the file becomes the event of that source (an S3 object,
+                           or one Kinesis record / DynamoDB insert per line)
+  --param <name>=<value>   a parameter value (declared defaults fill the rest)
+  --verbose                print the handler's JSON logs and metrics to stderr
+
+Without --local the handler talks to AWS; AWS_ENDPOINT_URL points it elsewhere (moto).
+Prints the outcome counts per component and the objects written.
+
+Exit status: 0 all records settled, 1 records failed or the spec is invalid, 2 usage or I/O error.`,
+    options: {
+      event: { type: 'string' },
+      local: { type: 'boolean', default: false },
+      input: { type: 'string', multiple: true, default: [] },
+      param: { type: 'string', multiple: true, default: [] },
+      verbose: { type: 'boolean', default: false },
+    },
+    run: async (positionals, values) => {
+      const { runCommand } = await import('./commands/run.ts');
+      return runCommand(
+        positionals,
+        {
+          ...(typeof values.event === 'string' ? { event: values.event } : {}),
+          local: values.local === true,
+          inputs: values.input as unknown as string[],
+          parameters: values.param as unknown as string[],
+          verbose: values.verbose === true,
+          workdir: process.cwd(),
+        },
+        out,
+      );
     },
   },
   schema: {

@@ -1,17 +1,29 @@
-// Builds the `ingest` binary into dist/. Runs from `prepare`, so `npm ci` leaves a working binary.
+// Builds the `ingest` binary (dist/cli.js) and the Lambda bundle (dist/lambda/index.mjs).
+// Runs from `prepare`, so `npm ci` leaves both ready.
 import { build } from 'esbuild';
 import { chmod } from 'node:fs/promises';
 
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'warning' };
+
 await build({
+  ...common,
   entryPoints: { cli: 'cli/ingest.ts' },
   outdir: 'dist',
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
   packages: 'external',
   sourcemap: 'linked',
   banner: { js: '#!/usr/bin/env node' },
-  logLevel: 'warning',
 });
 await chmod('dist/cli.js', 0o755);
+
+// The Lambda bundle carries its dependencies (pinned SDK clients included), minified, and a
+// `require` for the CommonJS modules inside it.
+await build({
+  ...common,
+  entryPoints: { index: 'engine/lambda.ts' },
+  outdir: 'dist/lambda',
+  outExtension: { '.js': '.mjs' },
+  minify: true,
+  sourcemap: 'linked',
+  metafile: false,
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+});

@@ -65,6 +65,9 @@ export type FailureCode =
   | 'invalid-aggregate'
   | 'invalid-cloudwatch-logs'
   | 'invalid-attribute-value'
+  /** A Lambda event record lacks a field its decoder needs (AWS never sends these; hand-written test events may). */
+  | 'invalid-event'
+  | 'unmatched-object'
   // transform
   | 'transform-error'
   | 'invalid-record'

@@ -187,3 +187,22 @@ describe('parameter references in AWS resource names', () => {
     expect(validate(invalid)).toBe(false);
   });
 });
+
+describe('defaults behind references', () => {
+  it('repeats the default of a referenced definition on the property, where ajv and editors apply it', async () => {
+    const { readFileSync } = await import('node:fs');
+    const schema = JSON.parse(readFileSync(new URL('../../../ingest.schema.json', import.meta.url), 'utf8')) as { $defs: Record<string, { default?: unknown }> };
+    const missing: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (!node || typeof node !== 'object') return;
+      const properties = (node as { properties?: Record<string, { $ref?: string; default?: unknown }> }).properties;
+      for (const [name, property] of Object.entries(properties ?? {})) {
+        const target = property.$ref?.startsWith('#/$defs/') ? schema.$defs[property.$ref.slice(8)] : undefined;
+        if (target && 'default' in target && !('default' in property)) missing.push(`${path}/properties/${name}`);
+      }
+      for (const [key, child] of Object.entries(node)) walk(child, `${path}/${key}`);
+    };
+    walk(schema, '#');
+    expect(missing).toEqual([]);
+  });
+});

@@ -1,0 +1,180 @@
+import { readFileSync, statSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { UsageError } from '../../engine/errors.ts';
+import { createHandler } from '../../engine/handler.ts';
+import type { InvocationSummary } from '../../engine/handler.ts';
+import { dynamoDbInsertEvent, kinesisEvent, s3ObjectCreatedEvent } from '../../engine/local/events.ts';
+import { FileSink } from '../../engine/local/file-sink.ts';
+import { RecordingObjectStore } from '../../engine/local/recording-object-store.ts';
+import { dynamoDbTableName } from '../../engine/sources/dynamodb/table-name.ts';
+import { FsObjectStore } from '../../engine/ports/fs-object-store.ts';
+import { S3ObjectStore } from '../../engine/ports/s3-object-store.ts';
+import { loadSpec } from '../../engine/spec/load.ts';
+import { resolveSpec } from '../../engine/spec/resolve.ts';
+import type { ResolvedSpec } from '../../engine/spec/resolved-spec.ts';
+import { filesBeside, validateLoadedSpec } from '../../engine/spec/validate.ts';
+import { SINK_PLUGINS } from '../../engine/plugin/registry.ts';
+import { displayPath, reason } from '../files.ts';
+import { formatDiagnostics } from '../output.ts';
+
+export interface RunOptions {
+  event?: string;
+  local: boolean;
+  inputs: string[];
+  parameters: string[];
+  verbose: boolean;
+  /** Working directory of the local object store (`.ingest/`). */
+  workdir: string;
+}
+
+/**
+ * `ingest run <spec>`: invokes the handler in-process. With `--event`, a captured Lambda event
+ * runs against the AWS endpoint the environment names (`AWS_ENDPOINT_URL` for moto). With
+ * `--local`, objects live under `.ingest/s3/<bucket>/<key>` and nothing reaches AWS; `--input
+ * <source>=<file>` turns a file into the event that source would receive.
+ */
+export async function runCommand(positionals: readonly string[], options: RunOptions, out: (text: string) => void): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError('run needs exactly one spec file');
+  if (!options.event && options.inputs.length === 0) throw new UsageError('run needs --event <file.json> or --local --input <source>=<file>');
+  if (options.inputs.length > 0 && !options.local) throw new UsageError('--input runs locally: add --local');
+  const specPath = positionals[0]!;
+  const spec = loadValidSpec(specPath, options.parameters, out);
+  if (!spec) return 1;
+
+  const localRoot = join(options.workdir, '.ingest');
+  const store = new RecordingObjectStore(options.local ? new FsObjectStore(join(localRoot, 's3')) : new S3ObjectStore(awsS3Client()));
+  const substitutes = new Map<string, string>();
+  const handler = createHandler(spec, {
+    ports: { objects: store },
+    files: filesBeside(specPath),
+    sinkOverride: (id, config) => {
+      if (!options.local || SINK_PLUGINS.has(config.type)) return undefined;
+      const path = join(localRoot, 'sinks', `${id}.jsonl`);
+      substitutes.set(id, `${config.type} is not available locally yet; records appended to ${relative(options.workdir, path)}`);
+      return new FileSink(path);
+    },
+    write: options.verbose ? (line) => process.stderr.write(line + '\n') : () => {},
+  });
+
+  const events = options.event ? [readJson(options.event)] : await inputEvents(spec, options.inputs, store);
+  store.written.length = 0; // the inputs just staged are not outputs
+  let exitCode = 0;
+  for (const event of events) {
+    let summary: InvocationSummary;
+    try {
+      summary = await handler.invoke(event);
+    } catch (error) {
+      out(`invocation failed: ${(error as Error).message}`);
+      exitCode = 1;
+      continue;
+    }
+    printSummary(spec, summary, substitutes, store, options, out);
+    if (summary.counts.failed > 0) exitCode = 1;
+  }
+  return exitCode;
+}
+
+function loadValidSpec(path: string, parameterArguments: string[], out: (text: string) => void): ResolvedSpec | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${reason(error)}`, { cause: error });
+  }
+  const loaded = loadSpec(displayPath(path), bytes);
+  const diagnostics = loaded.ok ? validateLoadedSpec(loaded.spec, filesBeside(path)) : loaded.diagnostics;
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  if (!loaded.ok || errors.length > 0) {
+    out(formatDiagnostics(errors, 'text'));
+    return undefined;
+  }
+  const parameters: Record<string, string> = {};
+  for (const argument of parameterArguments) {
+    const [name, ...value] = argument.split('=');
+    if (!name || value.length === 0) throw new UsageError(`--param takes name=value, got ${argument}`);
+    parameters[name] = value.join('=');
+  }
+  return resolveSpec(loaded.spec.value, parameters);
+}
+
+function awsS3Client(): S3Client {
+  // A custom endpoint (moto, LocalStack) serves buckets by path, not by virtual host.
+  return new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3) });
+}
+
+function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${reason(error)}`, { cause: error });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${path} is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Turns each `--input <source>=<file>` into the event that source would receive from AWS. */
+async function inputEvents(spec: ResolvedSpec, inputs: readonly string[], store: RecordingObjectStore): Promise<unknown[]> {
+  const events: unknown[] = [];
+  for (const input of inputs) {
+    const separator = input.indexOf('=');
+    if (separator <= 0) throw new UsageError(`--input takes <source>=<file>, got ${input}`);
+    const [sourceId, file] = [input.slice(0, separator), input.slice(separator + 1)];
+    const source = Object.hasOwn(spec.sources, sourceId) ? spec.sources[sourceId] : undefined;
+    if (!source) throw new UsageError(`--input names source ${sourceId}, which the spec does not declare (sources: ${Object.keys(spec.sources).join(', ')})`);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch (error) {
+      throw new UsageError(`cannot read ${file}: ${reason(error)}`, { cause: error });
+    }
+    const lines = () => bytes.toString('utf8').split('\n').filter((line) => line.trim() !== '');
+    switch (source.type) {
+      case 's3': {
+        let key = `${source.prefix ?? ''}${basename(file)}`;
+        if (source.suffix && !key.endsWith(source.suffix)) key += source.suffix;
+        await store.put(source.bucket, key, bytes, { contentType: 'application/octet-stream' });
+        events.push(s3ObjectCreatedEvent([{ bucket: source.bucket, key, size: statSync(file).size }]));
+        break;
+      }
+      case 'kinesis':
+        events.push(kinesisEvent(source.stream, lines().map((line) => Buffer.from(line))));
+        break;
+      case 'dynamodb': {
+        const items = lines().map((line, index) => {
+          try {
+            return JSON.parse(line) as Record<string, unknown>;
+          } catch {
+            throw new UsageError(`${file}:${index + 1}: each line of a DynamoDB input is one item as JSON`);
+          }
+        });
+        events.push(dynamoDbInsertEvent(dynamoDbTableName(source, sourceId), items, Object.keys(items[0] ?? {}).slice(0, 1)));
+        break;
+      }
+    }
+  }
+  return events;
+}
+
+function printSummary(spec: ResolvedSpec, summary: InvocationSummary, substitutes: Map<string, string>, store: RecordingObjectStore, options: RunOptions, out: (text: string) => void): void {
+  const { counts, metrics, response } = summary;
+  out(`records: ${counts.records_in} in, ${counts.written} written, ${counts.filtered} filtered, ${counts.dead_lettered} dead-lettered, ${counts.failed} failed`);
+  const rows = [['component', 'in', 'out', 'filtered', 'dead-lettered', 'failed']];
+  const ids = [...Object.keys(spec.sources), ...Object.keys(spec.transforms ?? {}), ...Object.keys(spec.sinks)];
+  for (const id of ids) {
+    rows.push([id, ...(['records_in', 'records_out', 'filtered', 'dead_lettered', 'failed'] as const).map((counter) => String(metrics.get(id, counter)))]);
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  for (const row of rows) out(row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
+  for (const note of substitutes.values()) out(`note: ${note}`);
+  const written = store.written.splice(0);
+  if (written.length > 0) {
+    out('objects written:');
+    for (const { bucket, key } of written) out(options.local ? `  ${relative(options.workdir, join(options.workdir, '.ingest', 's3', bucket, key))}` : `  s3://${bucket}/${key}`);
+  }
+  if (response) out(`response: ${JSON.stringify(response)}`);
+}

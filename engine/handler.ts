@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { compileExpression } from './expression/index.ts';
+import { InvocationMetrics, jsonLogger } from './observe.ts';
+import type { Logger } from './observe.ts';
+import type { SpecFiles } from './plugin/checks.ts';
+import { SINK_PLUGINS, STEP_PLUGINS } from './plugin/registry.ts';
+import type { Invocation, Ports, Sink } from './plugin/types.ts';
+import { CapturingDeadLetterWriter, MissingDeadLetterWriter, StoreDeadLetterWriter } from './pipeline/dead-letters.ts';
+import type { DeadLetterWriter } from './pipeline/dead-letters.ts';
+import type { OutcomeCounts } from './pipeline/outcome.ts';
+import { runInvocation } from './pipeline/pipeline.ts';
+import type { BatchItem, CompiledGraph, CompiledSink, CompiledTransform, Consumer, InvocationResult } from './pipeline/pipeline.ts';
+import type { ResolvedSink, ResolvedSpec } from './spec/resolved-spec.ts';
+import { parameterValues } from './spec/resolved-spec.ts';
+import { dispatchEvent } from './sources/dispatch.ts';
+import { compileTemplate } from './template/index.ts';
+
+export interface HandlerOptions {
+  ports: Ports;
+  /** Files beside the spec (JSON Schemas of `validate` steps). */
+  files: SpecFiles;
+  /** Deployment parameter values; declared defaults fill the rest. */
+  parameters?: Readonly<Record<string, string>>;
+  /**
+   * Replaces the sink built from the spec, for `ingest test` (capture in memory) and local runs
+   * (sinks that have no local adapter). Return `undefined` to keep the spec's sink.
+   */
+  sinkOverride?: (id: string, config: ResolvedSink) => Sink | undefined;
+  /** Capture dead letters in memory instead of writing them to the spec's `dead_letter` location. */
+  captureDeadLetters?: boolean;
+  /** Where log lines go; stdout by default. */
+  write?: (line: string) => void;
+  clock?: () => Date;
+}
+
+/** A Lambda handler response for the stream and queue sources. */
+export interface BatchResponse {
+  batchItemFailures: { itemIdentifier: string }[];
+}
+
+export interface InvocationSummary extends InvocationResult {
+  response: BatchResponse | undefined;
+  metrics: InvocationMetrics;
+  deadLetters?: CapturingDeadLetterWriter['letters'];
+}
+
+export interface IngestHandler {
+  (event: unknown, context?: Partial<Context>): Promise<BatchResponse | undefined>;
+  /** Runs one invocation and returns everything it did (the CLI and tests use this). */
+  invoke(event: unknown, context?: Partial<Context>): Promise<InvocationSummary>;
+  /** Runs already-decoded batch items, bypassing event decoding (`ingest test` feeds `given` records this way). */
+  process(items: Iterable<BatchItem> | AsyncIterable<BatchItem>, requestId?: string): Promise<InvocationSummary>;
+}
+
+/** Thrown when an invocation must fail as a whole so that Lambda retries it. */
+export class InvocationFailedError extends Error {
+  override name = 'InvocationFailedError';
+}
+
+/**
+ * Builds everything once per cold start (compiled steps, expressions, templates, sinks) and
+ * returns the Lambda handler. For Kinesis, DynamoDB and SQS events the handler resolves to
+ * `batchItemFailures` naming exactly the items to retry. It rejects only when nothing could be
+ * processed, for an event no source declares, or for a failed direct (non-batch) invocation.
+ */
+export function createHandler(spec: ResolvedSpec, options: HandlerOptions): IngestHandler {
+  const parameters = parameterValues(spec, options.parameters ?? {});
+  const graph = compileGraph(spec, options, parameters);
+  const deadLetterPrefix = compileTemplate(spec.dead_letter?.prefix ?? `${spec.name}/{{stage}}/`);
+  const clock = options.clock ?? (() => new Date());
+
+  const begin = (requestId: string) => {
+    const now = clock();
+    const invocation: Invocation = { state: new Map(), now, requestId };
+    const logger = jsonLogger({ level: spec.runtime.log_level, requestId, pipeline: spec.name, ...(options.write ? { write: options.write } : {}) });
+    const capture = options.captureDeadLetters ? new CapturingDeadLetterWriter() : undefined;
+    const deadLetters: DeadLetterWriter = capture
+      ?? (spec.dead_letter ? new StoreDeadLetterWriter(options.ports.objects, spec.dead_letter.bucket, deadLetterPrefix, now) : new MissingDeadLetterWriter());
+    return { invocation, logger, capture, deadLetters, metrics: new InvocationMetrics(), started: performance.now() };
+  };
+
+  const finish = (run: ReturnType<typeof begin>, kind: string, result: InvocationResult, partialBatch: boolean): InvocationSummary => {
+    const { logger, metrics } = run;
+    const duration = Math.round(performance.now() - run.started);
+    const failedItems = result.items.filter((item) => item.failed);
+    logger.log('info', 'invocation complete', { event: kind, items: result.items.length, failed_items: failedItems.length, ...result.counts, duration_ms: duration });
+    for (const line of metrics.toEmbeddedMetricFormat(spec.name, run.invocation.now.getTime())) (options.write ?? writeStdout)(line);
+    checkReconciled(result.counts, logger);
+    const response = partialBatch
+      ? { batchItemFailures: failedItems.filter((item) => item.id !== undefined).map((item) => ({ itemIdentifier: item.id! })) }
+      : undefined;
+    return { ...result, response, metrics, ...(run.capture ? { deadLetters: run.capture.letters } : {}) };
+  };
+
+  const invoke = async (event: unknown, context: Partial<Context> = {}): Promise<InvocationSummary> => {
+    const run = begin(context.awsRequestId ?? randomUUID());
+    const dispatched = dispatchEvent(event, spec.sources, options.ports.objects);
+    const result = await runInvocation({ graph, ...run }, dispatched.items);
+    const summary = finish(run, dispatched.kind, result, dispatched.partialBatch);
+    const failed = result.items.filter((item) => item.failed).length;
+    if (failed > 0 && (!dispatched.partialBatch || failed === result.items.length)) {
+      throw new InvocationFailedError(`${failed} of ${result.items.length} batch items failed (${result.counts.failed} records); the invocation is retried as a whole`);
+    }
+    return summary;
+  };
+
+  const handler = (async (event: unknown, context?: Partial<Context>) => (await invoke(event, context)).response) as IngestHandler;
+  handler.invoke = invoke;
+  handler.process = async (items, requestId = randomUUID()) => {
+    const run = begin(requestId);
+    return finish(run, 'records', await runInvocation({ graph, ...run }, items), true);
+  };
+  return handler;
+}
+
+function writeStdout(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+function checkReconciled(counts: OutcomeCounts, logger: Logger): void {
+  const settled = counts.written + counts.filtered + counts.dead_lettered + counts.failed;
+  if (settled !== counts.records_in) {
+    logger.log('error', 'outcome counts do not reconcile: this is a bug in Ingest', { ...counts });
+  }
+}
+
+/** Compiles transforms and sinks and wires consumers, in spec order. */
+function compileGraph(spec: ResolvedSpec, options: HandlerOptions, parameters: Record<string, string>): CompiledGraph {
+  const consumers = new Map<string, Consumer[]>();
+  const addConsumer = (input: string, consumer: Consumer) => {
+    const list = consumers.get(input) ?? [];
+    list.push(consumer);
+    consumers.set(input, list);
+  };
+  const environment = { files: options.files, parameters };
+
+  for (const [id, definition] of Object.entries(spec.transforms ?? {})) {
+    const transform: CompiledTransform = {
+      id,
+      steps: definition.steps.map((step) => {
+        const [kind, config] = Object.entries(step)[0]!;
+        const plugin = STEP_PLUGINS.get(kind);
+        if (!plugin) throw new Error(`transform ${id}: unknown step kind ${kind}`);
+        return { kind, run: plugin.compile(config, environment) };
+      }),
+    };
+    for (const input of definition.inputs) addConsumer(input, { kind: 'transform', transform });
+  }
+
+  const sinks: CompiledSink[] = [];
+  for (const [id, config] of Object.entries(spec.sinks)) {
+    const sink = options.sinkOverride?.(id, config) ?? buildSink(id, config, options.ports);
+    const compiled: CompiledSink = {
+      id,
+      sink,
+      onError: config.on_error,
+      ...(config.where ? { where: compileExpression(config.where, { expect: 'bool' }) } : {}),
+    };
+    sinks.push(compiled);
+    for (const input of config.inputs) addConsumer(input, { kind: 'sink', sink: compiled });
+  }
+  return { pipeline: spec.name, consumers, sinks };
+}
+
+function buildSink(id: string, config: ResolvedSink, ports: Ports): Sink {
+  const plugin = SINK_PLUGINS.get(config.type);
+  if (!plugin) throw new Error(`sink ${id}: the ${config.type} sink is not available in this version of the runtime yet`);
+  return plugin.create(id, config, ports);
+}

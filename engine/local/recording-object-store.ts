@@ -1,0 +1,18 @@
+import type { Readable } from 'node:stream';
+import type { ObjectStore, PutOptions, StoredObject } from '../ports/object-store.ts';
+
+/** Wraps a store and remembers every object written through it, for the summary of a local run. */
+export class RecordingObjectStore implements ObjectStore {
+  readonly written: { bucket: string; key: string }[] = [];
+
+  constructor(private readonly inner: ObjectStore) {}
+
+  get(bucket: string, key: string): Promise<StoredObject | undefined> {
+    return this.inner.get(bucket, key);
+  }
+
+  async put(bucket: string, key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void> {
+    await this.inner.put(bucket, key, body, options);
+    this.written.push({ bucket, key });
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Logs and metrics. Plugins do not log: the pipeline observes around them and reports here.
+ * Logs are one JSON object per line with the Lambda request id; metrics are CloudWatch Embedded
+ * Metric Format documents, which CloudWatch turns into metrics without any API call.
+ */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
+}
+
+/** A structured JSON logger writing one line per entry to `write` (stdout in Lambda). */
+export function jsonLogger(options: { level: LogLevel; requestId: string; pipeline: string; write?: (line: string) => void }): Logger {
+  const write = options.write ?? ((line: string) => process.stdout.write(line + '\n'));
+  const threshold = LEVELS[options.level];
+  return {
+    log(level, message, fields) {
+      if (LEVELS[level] < threshold) return;
+      write(JSON.stringify({ level, time: new Date().toISOString(), pipeline: options.pipeline, request_id: options.requestId, message, ...fields }));
+    },
+  };
+}
+
+/** Counters every component reports per invocation. */
+export const COUNTERS = ['records_in', 'records_out', 'filtered', 'dead_lettered', 'failed', 'bytes'] as const;
+export type Counter = (typeof COUNTERS)[number];
+
+const METRIC_NAMES: Record<Counter | 'duration_ms', { name: string; unit: string }> = {
+  records_in: { name: 'RecordsIn', unit: 'Count' },
+  records_out: { name: 'RecordsOut', unit: 'Count' },
+  filtered: { name: 'RecordsFiltered', unit: 'Count' },
+  dead_lettered: { name: 'RecordsDeadLettered', unit: 'Count' },
+  failed: { name: 'RecordsFailed', unit: 'Count' },
+  bytes: { name: 'Bytes', unit: 'Bytes' },
+  duration_ms: { name: 'Duration', unit: 'Milliseconds' },
+};
+
+/** Per-invocation metrics, keyed by component id. */
+export class InvocationMetrics {
+  private readonly components = new Map<string, Record<Counter | 'duration_ms', number>>();
+
+  count(component: string, counter: Counter | 'duration_ms', amount = 1): void {
+    let counters = this.components.get(component);
+    if (!counters) {
+      counters = { records_in: 0, records_out: 0, filtered: 0, dead_lettered: 0, failed: 0, bytes: 0, duration_ms: 0 };
+      this.components.set(component, counters);
+    }
+    counters[counter] += amount;
+  }
+
+  get(component: string, counter: Counter | 'duration_ms'): number {
+    return this.components.get(component)?.[counter] ?? 0;
+  }
+
+  /** One EMF document per component, namespace `Ingest`, dimensions Pipeline and Component. */
+  toEmbeddedMetricFormat(pipeline: string, timestamp: number): string[] {
+    return [...this.components].map(([component, counters]) => {
+      const names = Object.keys(counters) as (Counter | 'duration_ms')[];
+      const document: Record<string, unknown> = {
+        _aws: {
+          Timestamp: timestamp,
+          CloudWatchMetrics: [
+            {
+              Namespace: 'Ingest',
+              Dimensions: [['Pipeline', 'Component']],
+              Metrics: names.map((name) => ({ Name: METRIC_NAMES[name].name, Unit: METRIC_NAMES[name].unit })),
+            },
+          ],
+        },
+        Pipeline: pipeline,
+        Component: component,
+      };
+      for (const name of names) document[METRIC_NAMES[name].name] = counters[name];
+      return JSON.stringify(document);
+    });
+  }
+}

@@ -1,0 +1,207 @@
+import type { CompiledExpression } from '../expression/index.ts';
+import type { InvocationMetrics, Logger } from '../observe.ts';
+import type { Invocation, Sink, SinkWriter, Step } from '../plugin/types.ts';
+import { RecordError } from '../plugin/types.ts';
+import type { DeadLetterWriter } from './dead-letters.ts';
+import { ItemOutcome, RecordTracker, emptyCounts } from './outcome.ts';
+import type { Outcome, OutcomeCounts } from './outcome.ts';
+import type { Decoded, FailureCode, RecordMeta, RecordValue } from './record.ts';
+
+export interface CompiledTransform {
+  id: string;
+  steps: { kind: string; run: Step }[];
+}
+
+export interface CompiledSink {
+  id: string;
+  where?: CompiledExpression;
+  onError: 'retry' | 'dead_letter';
+  sink: Sink;
+}
+
+/** The spec's graph, compiled once per cold start: who consumes each source and transform. */
+export interface CompiledGraph {
+  pipeline: string;
+  /** Consumers of each source or transform id, in spec order. */
+  consumers: ReadonlyMap<string, readonly Consumer[]>;
+  sinks: readonly CompiledSink[];
+}
+
+export type Consumer = { kind: 'transform'; transform: CompiledTransform } | { kind: 'sink'; sink: CompiledSink };
+
+/** One unit of retry (Kinesis record, DynamoDB record, SQS message) and the records decoded from it. */
+export interface BatchItem {
+  id: string | undefined;
+  records: Iterable<Decoded> | AsyncIterable<Decoded>;
+}
+
+export interface InvocationResult {
+  items: ItemOutcome[];
+  counts: OutcomeCounts;
+}
+
+/** What one invocation runs with: writers are per invocation, the graph per cold start. */
+export interface RunContext {
+  graph: CompiledGraph;
+  invocation: Invocation;
+  deadLetters: DeadLetterWriter;
+  metrics: InvocationMetrics;
+  logger: Logger;
+}
+
+/**
+ * Runs decoded records through transforms into sinks, and settles every record into exactly one
+ * outcome. A failure of one record (bad payload, throwing step, rejected write) never affects its
+ * neighbours. An item whose decoding fails outright (the object store is unreachable) is marked
+ * failed as a whole. Resolves once every sink and the dead letters are closed.
+ */
+export async function runInvocation(context: RunContext, items: Iterable<BatchItem> | AsyncIterable<BatchItem>): Promise<InvocationResult> {
+  const { graph, invocation, metrics, logger } = context;
+  const writers = new Map<CompiledSink, SinkWriter>();
+  for (const sink of graph.sinks) writers.set(sink, sink.sink.open(invocation));
+  const counts = emptyCounts();
+  const outcomeContext = {
+    deadLetters: context.deadLetters,
+    metrics,
+    logger,
+    onFinal: (outcome: Outcome) => {
+      counts[outcome]++;
+    },
+  };
+
+  const results: ItemOutcome[] = [];
+  for await (const item of items) {
+    const outcome = new ItemOutcome(item.id);
+    results.push(outcome);
+    try {
+      for await (const decoded of item.records) {
+        counts.records_in++;
+        const tracker = new RecordTracker(outcome, outcomeContext);
+        const source = decoded.meta.source;
+        metrics.count(source, 'records_in');
+        metrics.count(source, 'bytes', decoded.raw.byteLength);
+        if (decoded.outcome === 'record') {
+          metrics.count(source, 'records_out');
+          const pending = route(source, decoded.value, decoded.meta, decoded.raw, tracker, context, writers);
+          if (pending) await pending;
+        } else if (decoded.outcome === 'filtered') {
+          metrics.count(source, 'filtered');
+        } else {
+          metrics.count(source, 'dead_lettered');
+          const letter = { stage: 'decode', code: decoded.code, message: decoded.message, component: source, source, position: decoded.meta.position, meta: decoded.meta, raw: decoded.raw } as const;
+          const pending = tracker.deadLetter(letter);
+          if (pending) await pending;
+        }
+        tracker.doneRouting();
+      }
+    } catch (error) {
+      // Not a bad record but a failure to read the item at all: retry the whole item.
+      outcome.failed = true;
+      logger.log('error', 'batch item could not be read; it will be retried', { item: item.id, error: (error as Error).message });
+    }
+  }
+
+  for (const [sink, writer] of writers) {
+    const started = performance.now();
+    await writer.close();
+    metrics.count(sink.id, 'duration_ms', performance.now() - started);
+  }
+  await context.deadLetters.close();
+  return { items: results, counts };
+}
+
+/**
+ * Offers a record to every consumer of `from`. Fan-out hands each consumer its own copy (steps
+ * mutate records in place); the last consumer gets the original. Returns a promise only when a
+ * sink write is in flight, so the common path stays synchronous.
+ */
+function route(
+  from: string,
+  record: RecordValue,
+  meta: RecordMeta,
+  raw: Uint8Array,
+  tracker: RecordTracker,
+  context: RunContext,
+  writers: Map<CompiledSink, SinkWriter>,
+): Promise<void> | void {
+  const consumers = context.graph.consumers.get(from);
+  if (!consumers) return;
+  let pending: Promise<void>[] | undefined;
+  const wait = (promise: Promise<void> | void) => {
+    if (promise) (pending ??= []).push(promise);
+  };
+  const last = consumers.length - 1;
+  consumers.forEach((consumer, index) => {
+    const own = index === last ? record : structuredClone(record);
+    if (consumer.kind === 'transform') wait(transform(consumer.transform, own, meta, raw, tracker, context, writers));
+    else wait(deliver(consumer.sink, own, meta, raw, tracker, context, writers));
+  });
+  return pending && Promise.all(pending).then(() => undefined);
+}
+
+function transform(
+  compiled: CompiledTransform,
+  record: RecordValue,
+  meta: RecordMeta,
+  raw: Uint8Array,
+  tracker: RecordTracker,
+  context: RunContext,
+  writers: Map<CompiledSink, SinkWriter>,
+): Promise<void> | void {
+  const { metrics, invocation } = context;
+  metrics.count(compiled.id, 'records_in');
+  let current: RecordValue[] = [record];
+  for (const [index, step] of compiled.steps.entries()) {
+    const next: RecordValue[] = [];
+    for (const input of current) {
+      let result;
+      try {
+        result = step.run(input, meta, invocation);
+      } catch (error) {
+        metrics.count(compiled.id, 'dead_lettered');
+        const code: FailureCode = error instanceof RecordError ? error.code : 'transform-error';
+        const message = `step ${index + 1} (${step.kind}) of transform ${compiled.id}: ${(error as Error).message}`;
+        return tracker.deadLetter({ stage: 'transform', code, message, component: compiled.id, source: meta.source, position: meta.position, meta, raw, record: input });
+      }
+      if (result === undefined) continue;
+      if (Array.isArray(result)) next.push(...result);
+      else next.push(result);
+    }
+    current = next;
+    if (current.length === 0) {
+      metrics.count(compiled.id, 'filtered');
+      return;
+    }
+  }
+  metrics.count(compiled.id, 'records_out', current.length);
+  let pending: Promise<void>[] | undefined;
+  for (const output of current) {
+    const promise = route(compiled.id, output, meta, raw, tracker, context, writers);
+    if (promise) (pending ??= []).push(promise);
+  }
+  return pending && Promise.all(pending).then(() => undefined);
+}
+
+function deliver(
+  sink: CompiledSink,
+  record: RecordValue,
+  meta: RecordMeta,
+  raw: Uint8Array,
+  tracker: RecordTracker,
+  context: RunContext,
+  writers: Map<CompiledSink, SinkWriter>,
+): Promise<void> | void {
+  if (sink.where) {
+    let selected: unknown;
+    try {
+      selected = sink.where(record, meta);
+    } catch (error) {
+      const message = `\`where\` of sink ${sink.id}: ${(error as Error).message}`;
+      return tracker.deadLetter({ stage: 'transform', code: 'transform-error', message, component: sink.id, source: meta.source, position: meta.position, meta, raw, record });
+    }
+    if (selected !== true) return;
+  }
+  context.metrics.count(sink.id, 'records_in');
+  const ticket = tracker.sinkTicket(sink.id, sink.onError, () => ({ source: meta.source, position: meta.position, meta, raw, record }));
+  return writers.get(sink)!.add({ record, meta, ticket });
+}

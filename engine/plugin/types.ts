@@ -1,0 +1,96 @@
+import type { ObjectStore } from '../ports/object-store.ts';
+import type { FailureCode, RecordMeta, RecordValue } from '../pipeline/record.ts';
+import type { SpecFiles } from './checks.ts';
+
+/**
+ * State of one handler invocation, fresh each time. Steps and sinks keep per-invocation state
+ * here (dedupe's seen keys), never in module scope, so warm invocations do not leak into each other.
+ */
+export interface Invocation {
+  /** Scratch space keyed by the object that owns it (a step's compiled closure, a sink). */
+  readonly state: Map<object, unknown>;
+  /** The invocation's clock reading, used for `now` in templates and expressions. */
+  readonly now: Date;
+  /** Lambda request id, or a generated id outside Lambda. */
+  readonly requestId: string;
+}
+
+/** What a step returns: the record (possibly the same object, mutated), several records (explode), or `undefined` when filtered. */
+export type StepResult = RecordValue | RecordValue[] | undefined;
+
+/**
+ * A compiled transform step. Called once per record; may mutate and return `record` (the pipeline
+ * hands each branch its own copy). Throws to fail the record: a `RecordError` carries a specific
+ * failure code, anything else becomes `transform-error`. Never does I/O.
+ */
+export type Step = (record: RecordValue, meta: RecordMeta, invocation: Invocation) => StepResult;
+
+/** What compiling a step may use: files beside the spec (validate schemas) and resolved parameter values. */
+export interface StepEnvironment {
+  files: SpecFiles;
+  parameters: Readonly<Record<string, string>>;
+}
+
+/** A step kind: compiles its config once per cold start. Throws on a config the validator should have rejected. */
+export interface StepPlugin<Config = any> {
+  kind: string;
+  compile(config: Config, environment: StepEnvironment): Step;
+}
+
+/** Thrown by steps and decoders to fail one record with a specific code. */
+export class RecordError extends Error {
+  override name = 'RecordError';
+  constructor(
+    readonly code: FailureCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** How a sink failed a record. `retryable` failures follow the sink's `on_error`; others are dead-lettered. */
+export interface SinkFailure {
+  code: FailureCode;
+  message: string;
+  retryable: boolean;
+}
+
+/**
+ * The receipt of one record handed to a sink. The sink settles every ticket exactly once,
+ * before `close()` resolves: `written` once the record is durably stored, or `failed`.
+ */
+export interface Ticket {
+  written(): void;
+  failed(failure: SinkFailure): void;
+}
+
+export interface SinkEntry {
+  record: RecordValue;
+  meta: RecordMeta;
+  ticket: Ticket;
+}
+
+/** A sink's work within one invocation. */
+export interface SinkWriter {
+  /** Accepts a record. May write a full object or batch before resolving; failures settle tickets, they do not reject. */
+  add(entry: SinkEntry): Promise<void> | void;
+  /** Writes everything still pending and settles all remaining tickets. */
+  close(): Promise<void>;
+}
+
+/** Adapters the engine talks to instead of AWS directly. */
+export interface Ports {
+  objects: ObjectStore;
+}
+
+/** A sink built once per cold start; `open` starts its work for one invocation. */
+export interface Sink {
+  open(invocation: Invocation): SinkWriter;
+}
+
+export interface SinkPlugin<Config = any> {
+  type: string;
+  /** Builds the sink (compiles templates, prepares clients). Throws on a config the validator should have rejected. */
+  create(id: string, config: Config, ports: Ports): Sink;
+}
