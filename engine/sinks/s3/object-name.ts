@@ -1,0 +1,68 @@
+/**
+ * Names of the objects the S3 sink writes, derived from the identity of the records they hold so
+ * that a retried invocation rewrites the same keys. See docs/decisions/0007-s3-object-names.md.
+ */
+import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import type { RecordMeta } from '../../pipeline/record.ts';
+
+/** S3's limit on the length of a key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+
+const MAX_SOURCE_CHARS = 64;
+const MAX_POSITION_CHARS = 96;
+const DIGEST_CHARS = 16;
+/** The longest suffix a format and compression produce (`.jsonl.gz`), with room to spare. */
+const MAX_SUFFIX_CHARS = 16;
+const MAX_COUNT_CHARS = 16;
+
+/** The longest object name (the part after the prefix), in bytes: all of it is ASCII. */
+export const MAX_NAME_BYTES = MAX_SOURCE_CHARS + 1 + MAX_POSITION_CHARS + 1 + DIGEST_CHARS + 1 + MAX_COUNT_CHARS + MAX_SUFFIX_CHARS;
+
+/** The longest rendered prefix that still leaves room for any object name within `MAX_KEY_BYTES`. */
+export const MAX_PREFIX_BYTES = MAX_KEY_BYTES - MAX_NAME_BYTES;
+
+// Letters, digits, `-` and `_` need no URL encoding and carry no meaning in S3 or in shells; `.`
+// is kept for the suffix alone and `/` for the prefix alone.
+const UNSAFE = /[^A-Za-z0-9_-]/g;
+
+/**
+ * The identity of one object's records, accumulated in write order. Feeds the object's name:
+ * `<source>-<first position>-<digest>-<count><suffix>`, where the digest covers the sink id and
+ * the source and position of every record, and the first position is kept readable (unsafe
+ * characters become `_`, long ones keep their end, which holds the sequence or line number).
+ */
+export class ObjectIdentity {
+  private readonly hash: Hash;
+  private first: RecordMeta | undefined;
+  private records = 0;
+
+  constructor(sinkId: string) {
+    this.hash = createHash('sha256').update(`${sinkId}\0`);
+  }
+
+  /** Number of records added. */
+  get count(): number {
+    return this.records;
+  }
+
+  /** Adds the next record of the object. */
+  add(meta: RecordMeta): void {
+    this.first ??= meta;
+    this.hash.update(`${meta.source}\0${meta.position}\n`);
+    this.records++;
+  }
+
+  /** The object's name, to append to its prefix. Call once, after the last `add`. */
+  name(suffix: string): string {
+    const source = readable(this.first?.source ?? 'empty', MAX_SOURCE_CHARS);
+    const position = readable(this.first?.position ?? '', MAX_POSITION_CHARS);
+    const digest = this.hash.digest('hex').slice(0, DIGEST_CHARS);
+    return `${source}-${position}-${digest}-${this.records}${suffix}`;
+  }
+}
+
+function readable(text: string, limit: number): string {
+  const safe = text.replace(UNSAFE, '_');
+  return safe.length > limit ? safe.slice(safe.length - limit) : safe;
+}

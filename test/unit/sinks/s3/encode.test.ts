@@ -1,0 +1,55 @@
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { ObjectBody, compressBody, encodeJsonLine, jsonLinesFormat, objectPutOptions, objectSuffix } from '../../../../engine/sinks/s3/encode.ts';
+
+describe('encodeJsonLine', () => {
+  it('encodes a value as one JSON line', () => {
+    expect(encodeJsonLine({ a: 'x\ny', b: [1] })).toBe('{"a":"x\\ny","b":[1]}\n');
+  });
+
+  it('throws for a value that has no JSON text', () => {
+    expect(() => encodeJsonLine(undefined)).toThrow(TypeError);
+  });
+});
+
+describe('ObjectBody', () => {
+  it('keeps every appended byte in order across slabs', () => {
+    const body = new ObjectBody();
+    const lines = Array.from({ length: 2000 }, (_, index) => `line ${index} ✓ ${'x'.repeat(index % 50)}\n`);
+
+    for (const line of lines) body.append(line);
+
+    expect(body.toBuffer().toString('utf8')).toBe(lines.join(''));
+    expect(body.byteLength).toBe(Buffer.byteLength(lines.join('')));
+  });
+
+  it('holds a single text larger than the largest slab', () => {
+    const body = new ObjectBody();
+    const text = 'y'.repeat(3 * 1024 * 1024);
+
+    body.append('a');
+    body.append(text);
+
+    expect(body.toBuffer().toString('utf8')).toBe('a' + text);
+  });
+
+  it('is empty until something is appended', () => {
+    expect(new ObjectBody().toBuffer().byteLength).toBe(0);
+  });
+});
+
+describe('object content', () => {
+  it('gzips a body that gunzips to the same bytes', async () => {
+    const body = Buffer.from('{"a":1}\n'.repeat(1000));
+
+    const compressed = await compressBody(body, 'gzip');
+
+    expect(gunzipSync(compressed).equals(body)).toBe(true);
+  });
+
+  it('names and labels JSON lines by compression', () => {
+    expect(objectSuffix(jsonLinesFormat, 'gzip')).toBe('.jsonl.gz');
+    expect(objectSuffix(jsonLinesFormat, 'none')).toBe('.jsonl');
+    expect(objectPutOptions(jsonLinesFormat, 'none')).toEqual({ contentType: 'application/x-ndjson' });
+  });
+});
