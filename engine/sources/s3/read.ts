@@ -1,0 +1,151 @@
+import type { Decoded } from '../../pipeline/record.ts';
+import type { ObjectStore } from '../../ports/object-store.ts';
+import { DEFAULT_MAX_RECORD_BYTES, type S3SourceConfig } from './config.ts';
+import { decodeCsvObject } from './decode-csv-object.ts';
+import type { S3ObjectRef } from './event.ts';
+import { streamJsonElements } from './stream-json-elements.ts';
+import { splitLines, type Line } from './split-lines.ts';
+import { objectBytes } from './object-bytes.ts';
+import { ObjectContext } from './object-context.ts';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const BOM = [0xef, 0xbb, 0xbf] as const;
+
+/**
+ * Reads one object of an `s3` source as records, streaming: the object is never held whole,
+ * and nothing is read ahead of what the consumer pulls beyond one chunk and one record, so
+ * memory is bounded by the consumer's batch and `max_record_bytes`. Stopping the iteration
+ * early closes the object.
+ *
+ * Formats (all UTF-8; a byte-order mark at the start is ignored; gzip per `compression`):
+ * - `jsonl`: one JSON object per line; blank lines skipped. Per line: `invalid-utf8`,
+ *   `invalid-json`, `not-an-object`. `line` is the 1-based line, `raw` the line.
+ * - `json`: one object, or an array of objects streamed element by element. Per element:
+ *   `not-an-object`, `record-too-large`. Malformed JSON ends the object with one `invalid-json`
+ *   (elements before it stay good). `line` is the 0-based element index, `raw` the element
+ *   re-serialised as JSON.
+ * - `csv`: see `decodeCsvObject`; values are strings.
+ * - `text`: `{ message: line }` per non-empty line (a trailing `\r` removed); `invalid-utf8`.
+ * Every format: a line or element larger than `max_record_bytes` → `record-too-large`, with
+ * its first `max_record_bytes` bytes as raw (none for JSON elements).
+ *
+ * Object-level outcomes, each one dead letter after the records already read (which stay good):
+ * - `object-not-found`: the store has no such object. It was deleted (or overwritten by a
+ *   delete marker) between the event and the read; it is not retried, since retrying cannot
+ *   bring it back. `line` 0, empty raw.
+ * - `invalid-gzip`: corrupt gzip data, or gzip data that ends before its end marker.
+ * - `truncated-object`: the body stream failed, or ended short of the size the store announced.
+ *
+ * Rejects (and throws mid-iteration) only for failures that a retry may cure: the store's
+ * `get` rejecting (access denied, throttling, network), so the caller reports the batch item
+ * as failed rather than dead-lettering its records.
+ */
+export async function* readObjectRecords(
+  store: ObjectStore,
+  ref: S3ObjectRef,
+  sourceId: string,
+  config: S3SourceConfig,
+): AsyncGenerator<Decoded> {
+  const maxRecordBytes = config.max_record_bytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const stored = await store.get(ref.bucket, ref.key);
+  if (stored === undefined) {
+    const context = new ObjectContext(ref, sourceId, ref.etag, maxRecordBytes);
+    yield context.deadLetter(0, undefined, 'object-not-found', `s3://${ref.bucket}/${ref.key} does not exist: it was deleted after the event was sent`);
+    return;
+  }
+  const etag = stored.etag?.replace(/^"|"$/g, '') ?? ref.etag;
+  const context = new ObjectContext(ref, sourceId, etag, maxRecordBytes);
+  const bytes = objectBytes(stored, config.compression);
+  switch (config.format) {
+    case 'jsonl':
+      yield* decodeLines(bytes, context, (line) => decodeJsonLine(line, context));
+      return;
+    case 'text':
+      yield* decodeLines(bytes, context, (line) => decodeTextLine(line, context));
+      return;
+    case 'json':
+      yield* decodeJsonDocument(bytes, context);
+      return;
+    case 'csv':
+      yield* decodeCsvObject(bytes, context, config.csv);
+      return;
+  }
+}
+
+async function* decodeLines(
+  bytes: AsyncIterable<Uint8Array>,
+  context: ObjectContext,
+  decodeLine: (line: Line) => Decoded | undefined,
+): AsyncGenerator<Decoded> {
+  for await (const item of splitLines(bytes, context.maxRecordBytes)) {
+    if (item.kind === 'stopped') {
+      yield context.deadLetter(item.number, item.partial, item.error.code, `${item.error.message}; stopped in line ${item.number}`);
+      return;
+    }
+    if (item.number === 1 && startsWithBom(item.bytes)) item.bytes = item.bytes.subarray(BOM.length);
+    if (item.oversized) {
+      yield context.deadLetter(
+        item.number,
+        item.bytes,
+        'record-too-large',
+        `line ${item.number} is ${item.length} bytes, larger than max_record_bytes (${context.maxRecordBytes}); raw holds its first ${item.bytes.byteLength} bytes`,
+      );
+      continue;
+    }
+    const decoded = decodeLine(item);
+    if (decoded !== undefined) yield decoded;
+  }
+}
+
+function decodeJsonLine(line: Line, context: ObjectContext): Decoded | undefined {
+  let text: string;
+  try {
+    text = utf8.decode(line.bytes);
+  } catch {
+    return context.deadLetter(line.number, line.bytes, 'invalid-utf8', `line ${line.number} is not valid UTF-8`);
+  }
+  if (text.trim() === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return context.deadLetter(line.number, line.bytes, 'invalid-json', `line ${line.number} is not valid JSON: ${(error as Error).message}`);
+  }
+  return context.recordOrNotAnObject(line.number, value, line.bytes, `line ${line.number}`);
+}
+
+function decodeTextLine(line: Line, context: ObjectContext): Decoded | undefined {
+  if (line.bytes.byteLength === 0) return undefined;
+  try {
+    return context.record(line.number, { message: utf8.decode(line.bytes) }, line.bytes);
+  } catch {
+    return context.deadLetter(line.number, line.bytes, 'invalid-utf8', `line ${line.number} is not valid UTF-8`);
+  }
+}
+
+async function* decodeJsonDocument(bytes: AsyncIterable<Uint8Array>, context: ObjectContext): AsyncGenerator<Decoded> {
+  for await (const element of streamJsonElements(bytes, context.maxRecordBytes)) {
+    switch (element.kind) {
+      case 'value': {
+        const raw = Buffer.from(JSON.stringify(element.value));
+        yield context.recordOrNotAnObject(element.index, element.value, raw, `element ${element.index}`);
+        break;
+      }
+      case 'too-large':
+        yield context.deadLetter(
+          element.index,
+          undefined,
+          'record-too-large',
+          `element ${element.index} is larger than max_record_bytes (${context.maxRecordBytes}); it was skipped unread`,
+        );
+        break;
+      case 'stopped':
+        yield context.deadLetter(element.index, undefined, element.code, element.message);
+        return;
+    }
+  }
+}
+
+function startsWithBom(bytes: Uint8Array): boolean {
+  return bytes[0] === BOM[0] && bytes[1] === BOM[1] && bytes[2] === BOM[2];
+}
