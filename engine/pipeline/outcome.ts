@@ -1,4 +1,4 @@
-import type { Counter, InvocationMetrics, Logger } from '../observe.ts';
+import type { InvocationMetrics, Logger } from '../observe.ts';
 import type { SinkFailure, Ticket } from '../plugin/types.ts';
 import type { DeadLetter, DeadLetterWriter } from './dead-letters.ts';
 
@@ -22,6 +22,38 @@ export class ItemOutcome {
   failed = false;
   readonly counts = emptyCounts();
   constructor(readonly id: string | undefined) {}
+}
+
+/** What a dead letter of a record holds besides the failure itself. */
+export type LetterBase = Omit<DeadLetter, 'stage' | 'code' | 'message' | 'component'>;
+
+/**
+ * The ticket a sink receives with each record. A class rather than closures: one small object
+ * per record and sink on the hot path.
+ */
+class SinkTicket implements Ticket {
+  private settled = false;
+
+  constructor(
+    private readonly tracker: RecordTracker,
+    private readonly sinkId: string,
+    private readonly onError: 'retry' | 'dead_letter',
+    private readonly letter: LetterBase,
+  ) {}
+
+  written(): void {
+    this.settle(undefined);
+  }
+
+  failed(failure: SinkFailure): void {
+    this.settle(failure);
+  }
+
+  private settle(failure: SinkFailure | undefined): void {
+    if (this.settled) throw new Error(`sink ${this.sinkId} settled a ticket twice`);
+    this.settled = true;
+    this.tracker.settleSink(this.sinkId, this.onError, this.letter, failure);
+  }
 }
 
 /** What the pipeline needs to settle a record: where dead letters go, how sinks treat retryable failures, where to count. */
@@ -52,32 +84,24 @@ export class RecordTracker {
   }
 
   /** A ticket for one sink; `onError` decides what a retryable sink failure becomes. */
-  sinkTicket(sinkId: string, onError: 'retry' | 'dead_letter', letter: () => Omit<DeadLetter, 'stage' | 'code' | 'message' | 'component'>): Ticket {
+  sinkTicket(sinkId: string, onError: 'retry' | 'dead_letter', letter: LetterBase): Ticket {
     this.pending++;
-    let settled = false;
-    const settle = (counter: Counter) => {
-      if (settled) throw new Error(`sink ${sinkId} settled a ticket twice`);
-      settled = true;
-      this.context.metrics.count(sinkId, counter);
-    };
-    return {
-      written: () => {
-        settle('records_out');
-        this.written = true;
-        this.release();
-      },
-      failed: (failure: SinkFailure) => {
-        if (failure.retryable && onError === 'retry') {
-          settle('failed');
-          this.markFailed(sinkId, failure);
-          this.release();
-        } else {
-          settle('dead_lettered');
-          void this.deadLetter({ ...letter(), stage: 'sink', code: failure.code, message: failure.message, component: sinkId });
-          this.release();
-        }
-      },
-    };
+    return new SinkTicket(this, sinkId, onError, letter);
+  }
+
+  /** @internal Settles one sink ticket; see `SinkTicket`. */
+  settleSink(sinkId: string, onError: 'retry' | 'dead_letter', letter: LetterBase, failure: SinkFailure | undefined): void {
+    if (failure === undefined) {
+      this.context.metrics.count(sinkId, 'records_out');
+      this.written = true;
+    } else if (failure.retryable && onError === 'retry') {
+      this.context.metrics.count(sinkId, 'failed');
+      this.markFailed(sinkId, failure);
+    } else {
+      this.context.metrics.count(sinkId, 'dead_lettered');
+      void this.deadLetter({ ...letter, stage: 'sink', code: failure.code, message: failure.message, component: sinkId });
+    }
+    this.release();
   }
 
   /** Sends the record to the dead letters; the record's outcome waits for the write. */

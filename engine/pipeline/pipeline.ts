@@ -69,30 +69,43 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     },
   };
 
+  const settle = (decoded: Decoded, outcome: ItemOutcome): Promise<void> | void => {
+    counts.records_in++;
+    const tracker = new RecordTracker(outcome, outcomeContext);
+    const source = decoded.meta.source;
+    metrics.count(source, 'records_in');
+    metrics.count(source, 'bytes', decoded.raw.byteLength);
+    if (decoded.outcome === 'record') {
+      metrics.count(source, 'records_out');
+      const pending = route(source, decoded.value, decoded.meta, decoded.raw, tracker, context, writers);
+      if (pending) return pending.then(() => tracker.doneRouting());
+    } else if (decoded.outcome === 'filtered') {
+      metrics.count(source, 'filtered');
+    } else {
+      metrics.count(source, 'dead_lettered');
+      const pending = tracker.deadLetter({ stage: 'decode', code: decoded.code, message: decoded.message, component: source, source, position: decoded.meta.position, meta: decoded.meta, raw: decoded.raw });
+      if (pending) return pending.then(() => tracker.doneRouting());
+    }
+    tracker.doneRouting();
+  };
+
   const results: ItemOutcome[] = [];
   for await (const item of items) {
     const outcome = new ItemOutcome(item.id);
     results.push(outcome);
     try {
-      for await (const decoded of item.records) {
-        counts.records_in++;
-        const tracker = new RecordTracker(outcome, outcomeContext);
-        const source = decoded.meta.source;
-        metrics.count(source, 'records_in');
-        metrics.count(source, 'bytes', decoded.raw.byteLength);
-        if (decoded.outcome === 'record') {
-          metrics.count(source, 'records_out');
-          const pending = route(source, decoded.value, decoded.meta, decoded.raw, tracker, context, writers);
-          if (pending) await pending;
-        } else if (decoded.outcome === 'filtered') {
-          metrics.count(source, 'filtered');
-        } else {
-          metrics.count(source, 'dead_lettered');
-          const letter = { stage: 'decode', code: decoded.code, message: decoded.message, component: source, source, position: decoded.meta.position, meta: decoded.meta, raw: decoded.raw } as const;
-          const pending = tracker.deadLetter(letter);
+      if (Array.isArray(item.records)) {
+        // Stream sources decode to arrays: iterate synchronously, awaiting only sink writes.
+        for (const decoded of item.records as Decoded[]) {
+          const pending = settle(decoded, outcome);
           if (pending) await pending;
         }
-        tracker.doneRouting();
+      } else {
+        // Objects stream: records arrive as they are read, so memory stays bounded by the sinks' batches.
+        for await (const decoded of item.records) {
+          const pending = settle(decoded, outcome);
+          if (pending) await pending;
+        }
       }
     } catch (error) {
       // Not a bad record but a failure to read the item at all: retry the whole item.
@@ -150,32 +163,43 @@ function transform(
 ): Promise<void> | void {
   const { metrics, invocation } = context;
   metrics.count(compiled.id, 'records_in');
-  let current: RecordValue[] = [record];
+  // One record in, one record out is the common case: no arrays until a step explodes.
+  let single: RecordValue | undefined = record;
+  let many: RecordValue[] | undefined;
   for (const [index, step] of compiled.steps.entries()) {
-    const next: RecordValue[] = [];
-    for (const input of current) {
-      let result;
-      try {
-        result = step.run(input, meta, invocation);
-      } catch (error) {
-        metrics.count(compiled.id, 'dead_lettered');
-        const code: FailureCode = error instanceof RecordError ? error.code : 'transform-error';
-        const message = `step ${index + 1} (${step.kind}) of transform ${compiled.id}: ${(error as Error).message}`;
-        return tracker.deadLetter({ stage: 'transform', code, message, component: compiled.id, source: meta.source, position: meta.position, meta, raw, record: input });
+    try {
+      if (many === undefined) {
+        const result = step.run(single!, meta, invocation);
+        if (Array.isArray(result)) many = result;
+        else single = result;
+      } else {
+        const next: RecordValue[] = [];
+        for (const input of many) {
+          single = input;
+          const result = step.run(input, meta, invocation);
+          if (Array.isArray(result)) next.push(...result);
+          else if (result !== undefined) next.push(result);
+        }
+        many = next;
       }
-      if (result === undefined) continue;
-      if (Array.isArray(result)) next.push(...result);
-      else next.push(result);
+    } catch (error) {
+      metrics.count(compiled.id, 'dead_lettered');
+      const code: FailureCode = error instanceof RecordError ? error.code : 'transform-error';
+      const message = `step ${index + 1} (${step.kind}) of transform ${compiled.id}: ${(error as Error).message}`;
+      return tracker.deadLetter({ stage: 'transform', code, message, component: compiled.id, source: meta.source, position: meta.position, meta, raw, record: single });
     }
-    current = next;
-    if (current.length === 0) {
+    if (many === undefined ? single === undefined : many.length === 0) {
       metrics.count(compiled.id, 'filtered');
       return;
     }
   }
-  metrics.count(compiled.id, 'records_out', current.length);
+  if (many === undefined) {
+    metrics.count(compiled.id, 'records_out');
+    return route(compiled.id, single!, meta, raw, tracker, context, writers);
+  }
+  metrics.count(compiled.id, 'records_out', many.length);
   let pending: Promise<void>[] | undefined;
-  for (const output of current) {
+  for (const output of many) {
     const promise = route(compiled.id, output, meta, raw, tracker, context, writers);
     if (promise) (pending ??= []).push(promise);
   }
@@ -202,6 +226,6 @@ function deliver(
     if (selected !== true) return;
   }
   context.metrics.count(sink.id, 'records_in');
-  const ticket = tracker.sinkTicket(sink.id, sink.onError, () => ({ source: meta.source, position: meta.position, meta, raw, record }));
+  const ticket = tracker.sinkTicket(sink.id, sink.onError, { source: meta.source, position: meta.position, meta, raw, record });
   return writers.get(sink)!.add({ record, meta, ticket });
 }

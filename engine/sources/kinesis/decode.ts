@@ -168,18 +168,25 @@ function streamOf(arn: unknown): string {
   return match?.[1] ?? '';
 }
 
+// Records of one batch mostly share their arrival second: reuse the last formatted time.
+let lastMilliseconds = Number.NaN;
+let lastIso = '';
+
 function isoFromMilliseconds(milliseconds: number): string {
+  if (milliseconds === lastMilliseconds) return lastIso;
   const date = new Date(milliseconds);
-  return Number.isNaN(date.getTime()) ? '' : date.toISOString();
+  lastMilliseconds = milliseconds;
+  lastIso = Number.isNaN(date.getTime()) ? '' : date.toISOString();
+  return lastIso;
 }
 
-// Buffer.from(..., 'base64') skips characters it does not know; check the alphabet first so
-// corrupt data is reported instead of silently shortened.
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
+// Buffer.from(..., 'base64') skips characters it does not know, so corrupt data decodes to
+// fewer bytes than its length promises: compare instead of scanning the alphabet first.
 function decodeBase64(text: string): Uint8Array | undefined {
-  if (text.length % 4 !== 0 || !BASE64.test(text)) return undefined;
+  if (text.length % 4 !== 0) return undefined;
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const bytes = Buffer.from(text, 'base64');
+  if (bytes.byteLength !== (text.length / 4) * 3 - padding) return undefined;
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

@@ -1,0 +1,15 @@
+// Runs a benchmark script the way production code runs: bundled by esbuild (as the Lambda bundle
+// is), not through a development loader that adds its own per-function overhead.
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { basename } from 'node:path';
+
+const entry = process.argv[2];
+if (!entry) {
+  console.error('usage: node scripts/bench.mjs <benchmark.ts>');
+  process.exit(2);
+}
+const outfile = `dist/bench/${basename(entry).replace(/\.ts$/, '.mjs')}`;
+await build({ entryPoints: [entry], outfile, bundle: true, platform: 'node', target: 'node20', format: 'esm', packages: 'external', logLevel: 'warning' });
+const { status } = spawnSync(process.execPath, [outfile, ...process.argv.slice(3)], { stdio: 'inherit' });
+process.exit(status ?? 1);
