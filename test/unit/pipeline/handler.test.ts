@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { createHandler, InvocationFailedError } from '../../../engine/handler.ts';
 import type { HandlerOptions } from '../../../engine/handler.ts';
-import { kinesisEvent, s3ObjectCreatedEvent } from '../../../engine/local/events.ts';
+import { dynamoDbInsertEvent, kinesisEvent, s3ObjectCreatedEvent } from '../../../engine/local/events.ts';
 import { UnknownEventError } from '../../../engine/sources/dispatch.ts';
 import { MemoryObjectStore } from '../../../engine/ports/memory-object-store.ts';
 import type { ObjectStore } from '../../../engine/ports/object-store.ts';
@@ -238,5 +238,29 @@ describe('createHandler with an S3 source', () => {
     const response = await handler(event);
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: event.Records[1]!.messageId }] });
+  });
+});
+
+describe('createHandler with a DynamoDB source', () => {
+  const ddbSpec = () =>
+    resolveSpec({
+      version: 1,
+      name: 'users',
+      dead_letter: { bucket: 'errors' },
+      sources: { users: { type: 'dynamodb', stream_arn: 'arn:aws:dynamodb:us-east-1:123456789012:table/users/stream/2026-01-01T00:00:00.000' } },
+      transforms: { typed: { inputs: ['users'], steps: [{ cast: { age: 'int' } }] } },
+      sinks: { copy: { type: 's3', inputs: ['typed'], bucket: 'out', key: 'u/', compression: 'none' } },
+    });
+
+  it('dead-letters an image whose attribute does not cast, and writes its neighbours', async () => {
+    const store = new MemoryObjectStore();
+    const { handler } = handlerFor(ddbSpec(), store);
+    const event = dynamoDbInsertEvent('users', [{ id: 'a', age: 41 }, { id: 'b', age: new Uint8Array([1, 2]) }, { id: 'c', age: '7' }], ['id']);
+
+    const response = await handler(event);
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(objectsIn(store, 'out')[0]?.lines).toEqual([{ id: 'a', age: 41 }, { id: 'c', age: 7 }]);
+    expect(objectsIn(store, 'errors')[0]?.lines[0]).toMatchObject({ stage: 'transform', code: 'transform-error', record: { id: 'b', age: 'AQI=' } });
   });
 });
