@@ -39,6 +39,7 @@ Exit status: 0 all valid, 1 a spec is invalid, 2 usage or I/O error.`,
 
 Runs the tests: of each spec file, and of every *.yaml/*.yml under each directory.
 Sinks are captured in memory and compared with each case's expect; nothing touches AWS.
+Parameters without a default take the value test-<name>; 'now' is 2026-01-01T00:00:00Z.
 Ends with the line 'N passed, N failed'.
 
 Exit status: 0 all passed, 1 a test failed or a spec is invalid, 2 usage or I/O error.`,

@@ -43,11 +43,24 @@ export async function runSpecTests(loaded: LoadedSpec, spec: ResolvedSpec, files
   return results;
 }
 
+/**
+ * Parameters without a default get the value `test-<name>` in spec tests, so steps that need one
+ * (a hash salt) compile and give reproducible results without real secrets.
+ */
+export function testParameters(spec: ResolvedSpec): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const [name, declaration] of Object.entries(spec.parameters ?? {})) {
+    if (declaration.default === undefined) values[name] = `test-${name}`;
+  }
+  return values;
+}
+
 async function runCase(spec: ResolvedSpec, testCase: TestCase, files: SpecFiles, specPath: string): Promise<string[]> {
   const captures = new Map<string, CaptureSink>();
   const handler = createHandler(spec, {
     ports: { objects: new MemoryObjectStore() },
     files,
+    parameters: testParameters(spec),
     sinkOverride: (id) => {
       const capture = new CaptureSink();
       captures.set(id, capture);
