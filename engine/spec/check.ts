@@ -103,7 +103,9 @@ function checkGraph(sections: Record<Section, [string, Component][]>, owner: Map
       const next = String(input);
       if (owner.get(next) !== 'transforms') return;
       if (state.get(next) === 'visiting') {
-        const cycle = [...trail.slice(trail.indexOf(next)), id, next].join(' -> ');
+        // `path` runs from a transform to its inputs; reversed, the arrows follow the records.
+        const path = [...trail, id];
+        const cycle = [...path.slice(path.indexOf(next)), next].reverse().join(' -> ');
         report(['transforms', id, 'inputs', index], 'transform-cycle', `transforms feed each other in a cycle: ${cycle}`);
       } else if (!state.has(next)) {
         visit(next, [...trail, id]);
@@ -126,7 +128,9 @@ function checkGraph(sections: Record<Section, [string, Component][]>, owner: Map
   }
   for (const [id] of sections.sinks) {
     const inputs = inputsOf.get(id) ?? [];
-    if (inputs.every((input) => owner.has(input)) && !inputs.some((input) => fed.has(input))) {
+    // An input that names nothing or a sink is already reported as unknown-input.
+    const wellFormed = inputs.every((input) => owner.has(input) && owner.get(input) !== 'sinks');
+    if (wellFormed && !inputs.some((input) => fed.has(input))) {
       report(['sinks', id], 'unreachable-sink', `sink \`${id}\` receives records from no source: its inputs (${inputs.join(', ')}) are not fed by any source`, { target: 'key' });
     }
   }
@@ -221,6 +225,12 @@ function checkTests(value: Component, owner: Map<string, Section>, files: SpecFi
     for (const sinkId of Object.keys((testCase.expect as object | undefined) ?? {})) {
       if (owner.get(sinkId) !== 'sinks') report(['tests', index, 'expect', sinkId], 'unknown-test-target', `\`expect\` names \`${sinkId}\`, which is not a sink`, { target: 'key' });
     }
+    list(testCase.expect_dead_letter).forEach((letter, letterIndex) => {
+      const component = (letter as Component).component;
+      if (typeof component === 'string' && !owner.has(component)) {
+        report(['tests', index, 'expect_dead_letter', letterIndex, 'component'], 'unknown-test-target', `\`expect_dead_letter\` names component \`${component}\`, which the spec does not declare`);
+      }
+    });
   });
 }
 

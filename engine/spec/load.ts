@@ -62,7 +62,7 @@ export function loadSpec(file: string, bytes: Uint8Array): LoadResult {
     return {
       ok: false,
       diagnostics: problems.map((problem) => {
-        const at = position(problem.pos[0]);
+        const at = position(skipIndentation(text, problem.pos[0]));
         const code: SpecCode = problem.code === 'DUPLICATE_KEY' ? 'duplicate-key' : 'yaml-syntax';
         const message = problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
         return { file, ...at, severity: 'error' as const, code, message, instancePath: '' };
@@ -137,6 +137,14 @@ function findNode(root: ParsedNode, path: SpecPath, target: 'key' | 'value'): No
     }
   }
   return node;
+}
+
+/** yaml reports a badly indented item at the start of its line; point at the item itself. */
+function skipIndentation(text: string, offset: number): number {
+  if (offset > 0 && text[offset - 1] !== '\n') return offset;
+  let end = offset;
+  while (text[end] === ' ') end++;
+  return end < text.length && text[end] !== '\n' && text[end] !== '\r' ? end : offset;
 }
 
 function firstAliasOffset(doc: Document.Parsed): number {

@@ -80,11 +80,21 @@ function convert(spec: LoadedSpec, error: ErrorObject): Diagnostic | undefined {
       // The nested pattern error carries the message; this wrapper adds nothing.
       return undefined;
     case 'minProperties':
-    case 'maxProperties':
+    case 'maxProperties': {
       if (isStepPath(path)) {
         return at('invalid-step', 'a step has exactly one kind, e.g. `- filter: ...`; split this step into one per kind');
       }
+      // A mapping of exactly one of several named fields (a connection, a `create`): a choice.
+      const choices = Object.keys((error.parentSchema?.properties as object | undefined) ?? {});
+      if (params.limit === 1 && choices.length > 1) {
+        const options = choices.map((choice) => `\`${choice}\``).join(', ');
+        if (error.keyword === 'minProperties') return at('missing-field', `${field} needs one of ${options}`);
+        const given = Object.keys((error.data as object | null) ?? {});
+        const named = given.map((name) => `\`${name}\``);
+        return at('conflicting-fields', `${field} has ${named.slice(0, -1).join(', ')} and ${named.at(-1)!}; give only one of them`, 'key', [...path, given.at(-1)!]);
+      }
       return at('out-of-range', `${field} must have ${error.keyword === 'minProperties' ? 'at least' : 'at most'} ${String(params.limit)} entr${params.limit === 1 ? 'y' : 'ies'}`);
+    }
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
@@ -187,7 +197,10 @@ function quote(value: unknown): string {
   return `\`${text.length > 60 ? text.slice(0, 57) + '...' : text}\``;
 }
 
-/** ` (did you mean \`x\`?)` when one allowed value is within a small edit distance. */
+/**
+ * ` (did you mean \`x\`?)` when one allowed value is within a small edit distance, or else when
+ * one of the two extends the other by whole snake_case words (`bucket_name` → `bucket`).
+ */
 export function suggest(value: string, allowed: readonly string[]): string {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(value.length / 3)) + 1;
@@ -198,7 +211,13 @@ export function suggest(value: string, allowed: readonly string[]): string {
       bestDistance = distance;
     }
   }
+  best ??= allowed.find((candidate) => extendsByWords(value.toLowerCase(), candidate.toLowerCase()));
   return best === undefined ? '' : ` (did you mean \`${best}\`?)`;
+}
+
+function extendsByWords(a: string, b: string): boolean {
+  const [longer, shorter] = a.length >= b.length ? [a, b] : [b, a];
+  return shorter.length >= 3 && (longer.startsWith(`${shorter}_`) || longer.endsWith(`_${shorter}`));
 }
 
 function editDistance(a: string, b: string): number {
