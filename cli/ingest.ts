@@ -2,6 +2,12 @@ import { main } from './main.ts';
 
 // The process entry point. Anything reaching here is a bug in Ingest, not a user error:
 // say so in one line, and show the stack only when asked.
+// A closed pipe (`ingest test examples/ | head`) means the reader has seen enough.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {

@@ -30,7 +30,7 @@ export interface TestCase {
   given?: Record<string, Record<string, unknown>[] | { event: string }>;
   expect?: Record<string, Record<string, unknown>[]>;
   expect_subset?: boolean;
-  expect_dead_letter?: { stage: string; code: string }[];
+  expect_dead_letter?: { stage: string; code?: string; component?: string }[];
   expect_filtered?: number;
 }
 

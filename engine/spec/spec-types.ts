@@ -559,7 +559,7 @@ export interface ValidateStep {
  */
 export interface ValidateStepConfig {
   /**
-   * Path of the JSON Schema file (JSON or YAML), relative to the spec file.
+   * Path of the JSON Schema file (a .json file, draft 2020-12 unless its `$schema` says draft-07), relative to the spec file.
    */
   schema: string;
   /**

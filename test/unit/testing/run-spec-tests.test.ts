@@ -98,3 +98,25 @@ describe('runSpecTests', () => {
     expect(result?.failures).toEqual(['expected 2 filtered records, got 1']);
   });
 });
+
+describe('runSpecTests dead-letter expectations', () => {
+  it('matches an expected dead letter that leaves out the code', async () => {
+    const [result] = await run(`${PIPELINE}  - name: any code
+    given:
+      orders: [{ uid: 1, amount: lots, status: paid }]
+    expect_dead_letter: [{ stage: transform }]
+`);
+
+    expect(result?.failures).toEqual([]);
+  });
+
+  it('fails when the dead letter comes from another component than expected', async () => {
+    const [result] = await run(`${PIPELINE}  - name: wrong component
+    given:
+      orders: [{ uid: 1, amount: lots, status: paid }]
+    expect_dead_letter: [{ stage: transform, code: transform-error, component: archive }]
+`);
+
+    expect(result?.failures[0]).toContain('dead letters differ');
+  });
+});
