@@ -42,8 +42,12 @@ export function kinesisEvent(stream: string, payloads: readonly Uint8Array[], op
   };
 }
 
-/** A DynamoDB Streams event inserting each item (view type NEW_AND_OLD_IMAGES). */
-export function dynamoDbInsertEvent(table: string, items: readonly Record<string, unknown>[], keyNames: readonly string[], options: { arrival?: Date } = {}): DynamoDBStreamEvent {
+/**
+ * A DynamoDB Streams event inserting each item (view type NEW_AND_OLD_IMAGES), from the stream
+ * `streamArn` when given, else from a stream of `table`. Throws when an item cannot be
+ * marshalled (an integer beyond 2^53, a function).
+ */
+export function dynamoDbInsertEvent(table: string, items: readonly Record<string, unknown>[], keyNames: readonly string[], options: { arrival?: Date; streamArn?: string } = {}): DynamoDBStreamEvent {
   const created = Math.floor((options.arrival ?? new Date()).getTime() / 1000);
   return {
     Records: items.map((item, index) => {
@@ -59,11 +63,12 @@ export function dynamoDbInsertEvent(table: string, items: readonly Record<string
           ApproximateCreationDateTime: created,
           Keys: keys as never,
           NewImage: image as never,
-          SequenceNumber: String(111000000000000000000 + index * 100),
+          // BigInt: past 2^53 doubles are 16384 apart, so `+ index * 100` would give every record one number.
+          SequenceNumber: String(111000000000000000000n + BigInt(index) * 100n),
           SizeBytes: JSON.stringify(image).length,
           StreamViewType: 'NEW_AND_OLD_IMAGES',
         },
-        eventSourceARN: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}/stream/2026-01-01T00:00:00.000`,
+        eventSourceARN: options.streamArn ?? `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}/stream/2026-01-01T00:00:00.000`,
       };
     }),
   };
