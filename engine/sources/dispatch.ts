@@ -4,6 +4,7 @@ import type { Decoded, S3Meta } from '../pipeline/record.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { DynamoDbDecodeConfig } from './dynamodb/config.ts';
 import { decodeDynamoDbRecord, dynamoDbItemId, isDynamoDbEvent } from './dynamodb/decode.ts';
+import { dynamoDbTableName } from './dynamodb/table-name.ts';
 import type { KinesisDecodeConfig } from './kinesis/config.ts';
 import { decodeKinesisRecord, isKinesisEvent, kinesisItemId } from './kinesis/decode.ts';
 import type { S3SourceConfig } from './s3/config.ts';
@@ -46,7 +47,8 @@ export function dispatchEvent(event: unknown, sources: Readonly<Record<string, S
   }
   if (isDynamoDbEvent(event)) {
     const arn = event.Records[0]?.eventSourceARN ?? '';
-    const [id, source] = find(declared, 'dynamodb', (candidate) => candidate.stream_arn === arn || sameResource(candidate.table, arn, 'table'), `DynamoDB stream ${arn}`);
+    // A stream re-enabled on its table gets a new ARN: fall back to the table name it names.
+    const [id, source] = find(declared, 'dynamodb', (candidate) => candidate.stream_arn === arn || sameResource(dynamoDbTableName(candidate, ''), arn, 'table'), `DynamoDB stream ${arn}`);
     return {
       kind: 'dynamodb',
       partialBatch: true,

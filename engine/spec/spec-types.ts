@@ -437,7 +437,7 @@ export interface DynamodbSource {
    */
   events?: ('insert' | 'modify' | 'remove')[];
   /**
-   * Which item image becomes the record: `new` (after the change; for removes, the old image is used), `old` (before the change) or `both` (`{ old, new }`).
+   * Which item image becomes the record: `new` (after the change; a remove has none, so its record is the item's keys), `old` (before the change; an insert has none, so its record is the keys) or `both` (`{ old, new }`, a missing side `null`). The keys are always in `meta.keys`.
    */
   image?: 'new' | 'old' | 'both';
 }
