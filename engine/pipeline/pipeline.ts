@@ -166,7 +166,9 @@ function transform(
   // One record in, one record out is the common case: no arrays until a step explodes.
   let single: RecordValue | undefined = record;
   let many: RecordValue[] | undefined;
-  for (const [index, step] of compiled.steps.entries()) {
+  const steps = compiled.steps;
+  for (let index = 0; index < steps.length; index++) {
+    const step = steps[index]!;
     try {
       if (many === undefined) {
         const result = step.run(single!, meta, invocation);
