@@ -5,7 +5,7 @@ import { RecordError } from '../plugin/types.ts';
 import type { DeadLetterWriter } from './dead-letters.ts';
 import { ItemOutcome, RecordTracker, emptyCounts } from './outcome.ts';
 import type { Outcome, OutcomeCounts } from './outcome.ts';
-import type { Decoded, FailureCode, RecordMeta, RecordValue } from './record.ts';
+import type { Decoded, FailureCode, RecordMeta, RecordValue, Stage } from './record.ts';
 
 export interface CompiledTransform {
   id: string;
@@ -69,6 +69,7 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     },
   };
 
+  const router = new Router(context, writers);
   const settle = (decoded: Decoded, outcome: ItemOutcome): Promise<void> | void => {
     counts.records_in++;
     const tracker = new RecordTracker(outcome, outcomeContext);
@@ -77,7 +78,7 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     metrics.count(source, 'bytes', decoded.raw.byteLength);
     if (decoded.outcome === 'record') {
       metrics.count(source, 'records_out');
-      const pending = route(source, decoded.value, decoded.meta, decoded.raw, tracker, context, writers);
+      const pending = router.route(source, decoded.value, { meta: decoded.meta, raw: decoded.raw, tracker });
       if (pending) return pending.then(() => tracker.doneRouting());
     } else if (decoded.outcome === 'filtered') {
       metrics.count(source, 'filtered');
@@ -123,111 +124,109 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
   return { items: results, counts };
 }
 
+/** One input record on its way: what every path it takes needs for dead letters and outcomes. */
+interface Flow {
+  meta: RecordMeta;
+  raw: Uint8Array;
+  tracker: RecordTracker;
+}
+
 /**
- * Offers a record to every consumer of `from`. Fan-out hands each consumer its own copy (steps
- * mutate records in place); the last consumer gets the original. Returns a promise only when a
- * sink write is in flight, so the common path stays synchronous.
+ * Moves records through the compiled graph for one invocation. Every method returns a promise
+ * only when a sink write is in flight, so the common path stays synchronous.
  */
-function route(
-  from: string,
-  record: RecordValue,
-  meta: RecordMeta,
-  raw: Uint8Array,
-  tracker: RecordTracker,
-  context: RunContext,
-  writers: Map<CompiledSink, SinkWriter>,
-): Promise<void> | void {
-  const consumers = context.graph.consumers.get(from);
-  if (!consumers) return;
-  let pending: Promise<void>[] | undefined;
-  const wait = (promise: Promise<void> | void) => {
-    if (promise) (pending ??= []).push(promise);
-  };
-  const last = consumers.length - 1;
-  consumers.forEach((consumer, index) => {
-    const own = index === last ? record : structuredClone(record);
-    if (consumer.kind === 'transform') wait(transform(consumer.transform, own, meta, raw, tracker, context, writers));
-    else wait(deliver(consumer.sink, own, meta, raw, tracker, context, writers));
-  });
-  return pending && Promise.all(pending).then(() => undefined);
-}
+class Router {
+  constructor(
+    private readonly context: RunContext,
+    private readonly writers: Map<CompiledSink, SinkWriter>,
+  ) {}
 
-function transform(
-  compiled: CompiledTransform,
-  record: RecordValue,
-  meta: RecordMeta,
-  raw: Uint8Array,
-  tracker: RecordTracker,
-  context: RunContext,
-  writers: Map<CompiledSink, SinkWriter>,
-): Promise<void> | void {
-  const { metrics, invocation } = context;
-  metrics.count(compiled.id, 'records_in');
-  // One record in, one record out is the common case: no arrays until a step explodes.
-  let single: RecordValue | undefined = record;
-  let many: RecordValue[] | undefined;
-  const steps = compiled.steps;
-  for (let index = 0; index < steps.length; index++) {
-    const step = steps[index]!;
-    try {
-      if (many === undefined) {
-        const result = step.run(single!, meta, invocation);
-        if (Array.isArray(result)) many = result;
-        else single = result;
-      } else {
-        const next: RecordValue[] = [];
-        for (const input of many) {
-          single = input;
-          const result = step.run(input, meta, invocation);
-          if (Array.isArray(result)) next.push(...result);
-          else if (result !== undefined) next.push(result);
+  /** Offers a record to every consumer of `from`. Fan-out hands each consumer its own copy (steps mutate records in place); the last consumer gets the original. */
+  route(from: string, record: RecordValue, flow: Flow): Promise<void> | void {
+    const consumers = this.context.graph.consumers.get(from);
+    if (!consumers) return;
+    let pending: Promise<void>[] | undefined;
+    const last = consumers.length - 1;
+    for (let index = 0; index <= last; index++) {
+      const consumer = consumers[index]!;
+      const own = index === last ? record : structuredClone(record);
+      const promise = consumer.kind === 'transform' ? this.transform(consumer.transform, own, flow) : this.deliver(consumer.sink, own, flow);
+      if (promise) (pending ??= []).push(promise);
+    }
+    return whenAll(pending);
+  }
+
+  private transform(compiled: CompiledTransform, record: RecordValue, flow: Flow): Promise<void> | void {
+    const { metrics, invocation } = this.context;
+    const { meta } = flow;
+    metrics.count(compiled.id, 'records_in');
+    // One record in, one record out is the common case: no arrays until a step explodes.
+    let single: RecordValue | undefined = record;
+    let many: RecordValue[] | undefined;
+    const steps = compiled.steps;
+    for (let index = 0; index < steps.length; index++) {
+      const step = steps[index]!;
+      try {
+        if (many === undefined) {
+          const result = step.run(single!, meta, invocation);
+          if (Array.isArray(result)) many = result;
+          else single = result;
+        } else {
+          const next: RecordValue[] = [];
+          for (const input of many) {
+            single = input;
+            const result = step.run(input, meta, invocation);
+            if (Array.isArray(result)) next.push(...result);
+            else if (result !== undefined) next.push(result);
+          }
+          many = next;
         }
-        many = next;
+      } catch (error) {
+        metrics.count(compiled.id, 'dead_lettered');
+        const code: FailureCode = error instanceof RecordError ? error.code : 'transform-error';
+        const message = `step ${index + 1} (${step.kind}) of transform ${compiled.id}: ${(error as Error).message}`;
+        return this.deadLetter(flow, 'transform', code, message, compiled.id, single);
       }
-    } catch (error) {
-      metrics.count(compiled.id, 'dead_lettered');
-      const code: FailureCode = error instanceof RecordError ? error.code : 'transform-error';
-      const message = `step ${index + 1} (${step.kind}) of transform ${compiled.id}: ${(error as Error).message}`;
-      return tracker.deadLetter({ stage: 'transform', code, message, component: compiled.id, source: meta.source, position: meta.position, meta, raw, record: single });
+      if (many === undefined ? single === undefined : many.length === 0) {
+        metrics.count(compiled.id, 'filtered');
+        return;
+      }
     }
-    if (many === undefined ? single === undefined : many.length === 0) {
-      metrics.count(compiled.id, 'filtered');
-      return;
+    if (many === undefined) {
+      metrics.count(compiled.id, 'records_out');
+      return this.route(compiled.id, single!, flow);
     }
+    metrics.count(compiled.id, 'records_out', many.length);
+    let pending: Promise<void>[] | undefined;
+    for (const output of many) {
+      const promise = this.route(compiled.id, output, flow);
+      if (promise) (pending ??= []).push(promise);
+    }
+    return whenAll(pending);
   }
-  if (many === undefined) {
-    metrics.count(compiled.id, 'records_out');
-    return route(compiled.id, single!, meta, raw, tracker, context, writers);
+
+  private deliver(sink: CompiledSink, record: RecordValue, flow: Flow): Promise<void> | void {
+    const { meta, raw, tracker } = flow;
+    if (sink.where) {
+      let selected: unknown;
+      try {
+        selected = sink.where(record, meta);
+      } catch (error) {
+        return this.deadLetter(flow, 'transform', 'transform-error', `\`where\` of sink ${sink.id}: ${(error as Error).message}`, sink.id, record);
+      }
+      if (selected !== true) return;
+    }
+    this.context.metrics.count(sink.id, 'records_in');
+    const ticket = tracker.sinkTicket(sink.id, sink.onError, { source: meta.source, position: meta.position, meta, raw, record });
+    return this.writers.get(sink)!.add({ record, meta, ticket });
   }
-  metrics.count(compiled.id, 'records_out', many.length);
-  let pending: Promise<void>[] | undefined;
-  for (const output of many) {
-    const promise = route(compiled.id, output, meta, raw, tracker, context, writers);
-    if (promise) (pending ??= []).push(promise);
+
+  private deadLetter(flow: Flow, stage: Stage, code: FailureCode, message: string, component: string, record: RecordValue | undefined): Promise<void> | void {
+    const { meta, raw, tracker } = flow;
+    return tracker.deadLetter({ stage, code, message, component, source: meta.source, position: meta.position, meta, raw, ...(record ? { record } : {}) });
   }
-  return pending && Promise.all(pending).then(() => undefined);
 }
 
-function deliver(
-  sink: CompiledSink,
-  record: RecordValue,
-  meta: RecordMeta,
-  raw: Uint8Array,
-  tracker: RecordTracker,
-  context: RunContext,
-  writers: Map<CompiledSink, SinkWriter>,
-): Promise<void> | void {
-  if (sink.where) {
-    let selected: unknown;
-    try {
-      selected = sink.where(record, meta);
-    } catch (error) {
-      const message = `\`where\` of sink ${sink.id}: ${(error as Error).message}`;
-      return tracker.deadLetter({ stage: 'transform', code: 'transform-error', message, component: sink.id, source: meta.source, position: meta.position, meta, raw, record });
-    }
-    if (selected !== true) return;
-  }
-  context.metrics.count(sink.id, 'records_in');
-  const ticket = tracker.sinkTicket(sink.id, sink.onError, { source: meta.source, position: meta.position, meta, raw, record });
-  return writers.get(sink)!.add({ record, meta, ticket });
+function whenAll(pending: Promise<void>[] | undefined): Promise<void> | undefined {
+  return pending && Promise.all(pending).then(() => undefined);
 }
