@@ -1,6 +1,7 @@
 import type { InvocationMetrics, Logger } from '../observe.ts';
 import type { SinkFailure, Ticket } from '../plugin/types.ts';
-import type { DeadLetter, DeadLetterWriter } from './dead-letters.ts';
+import type { DeadLetterWriter } from './dead-letters.ts';
+import type { FailureCode, RecordMeta, RecordValue, Stage } from './record.ts';
 
 /** The one outcome each input record ends in. */
 export type Outcome = 'written' | 'filtered' | 'dead_lettered' | 'failed';
@@ -24,9 +25,6 @@ export class ItemOutcome {
   constructor(readonly id: string | undefined) {}
 }
 
-/** What a dead letter of a record holds besides the failure itself. */
-export type LetterBase = Omit<DeadLetter, 'stage' | 'code' | 'message' | 'component'>;
-
 /**
  * The ticket a sink receives with each record. A class rather than closures: one small object
  * per record and sink on the hot path.
@@ -38,7 +36,7 @@ class SinkTicket implements Ticket {
     private readonly tracker: RecordTracker,
     private readonly sinkId: string,
     private readonly onError: 'retry' | 'dead_letter',
-    private readonly letter: LetterBase,
+    private readonly record: RecordValue,
   ) {}
 
   written(): void {
@@ -52,7 +50,7 @@ class SinkTicket implements Ticket {
   private settle(failure: SinkFailure | undefined): void {
     if (this.settled) throw new Error(`sink ${this.sinkId} settled a ticket twice`);
     this.settled = true;
-    this.tracker.settleSink(this.sinkId, this.onError, this.letter, failure);
+    this.tracker.settleSink(this.sinkId, this.onError, this.record, failure);
   }
 }
 
@@ -79,18 +77,22 @@ export class RecordTracker {
   constructor(
     private readonly item: ItemOutcome,
     private readonly context: OutcomeContext,
+    /** Where the record came from, for dead letters. */
+    readonly meta: RecordMeta,
+    /** The record's bytes as its source delivered them, for dead letters. */
+    readonly raw: Uint8Array,
   ) {
     item.counts.records_in++;
   }
 
-  /** A ticket for one sink; `onError` decides what a retryable sink failure becomes. */
-  sinkTicket(sinkId: string, onError: 'retry' | 'dead_letter', letter: LetterBase): Ticket {
+  /** A ticket for delivering `record` (this record, as transformed) to one sink; `onError` decides what a retryable failure becomes. */
+  sinkTicket(sinkId: string, onError: 'retry' | 'dead_letter', record: RecordValue): Ticket {
     this.pending++;
-    return new SinkTicket(this, sinkId, onError, letter);
+    return new SinkTicket(this, sinkId, onError, record);
   }
 
   /** @internal Settles one sink ticket; see `SinkTicket`. */
-  settleSink(sinkId: string, onError: 'retry' | 'dead_letter', letter: LetterBase, failure: SinkFailure | undefined): void {
+  settleSink(sinkId: string, onError: 'retry' | 'dead_letter', record: RecordValue, failure: SinkFailure | undefined): void {
     if (failure === undefined) {
       this.context.metrics.count(sinkId, 'records_out');
       this.written = true;
@@ -99,14 +101,19 @@ export class RecordTracker {
       this.markFailed(sinkId, failure);
     } else {
       this.context.metrics.count(sinkId, 'dead_lettered');
-      void this.deadLetter({ ...letter, stage: 'sink', code: failure.code, message: failure.message, component: sinkId });
+      void this.deadLetter('sink', failure.code, failure.message, sinkId, record);
     }
     this.release();
   }
 
-  /** Sends the record to the dead letters; the record's outcome waits for the write. */
-  deadLetter(letter: DeadLetter): Promise<void> | void {
+  /**
+   * Sends the record to the dead letters, with `record` as far as it got (absent when it failed
+   * to decode). The record's outcome waits for the write.
+   */
+  deadLetter(stage: Stage, code: FailureCode, message: string, component: string, record?: RecordValue): Promise<void> | void {
     this.pending++;
+    const { meta, raw } = this;
+    const letter = { stage, code, message, component, source: meta.source, position: meta.position, meta, raw, ...(record ? { record } : {}) };
     return this.context.deadLetters.add(letter, {
       written: () => {
         this.deadLettered = true;

@@ -5,7 +5,7 @@ import { RecordError } from '../plugin/types.ts';
 import type { DeadLetterWriter } from './dead-letters.ts';
 import { ItemOutcome, RecordTracker, emptyCounts } from './outcome.ts';
 import type { Outcome, OutcomeCounts } from './outcome.ts';
-import type { Decoded, FailureCode, RecordMeta, RecordValue, Stage } from './record.ts';
+import type { Decoded, FailureCode, RecordValue } from './record.ts';
 
 export interface CompiledTransform {
   id: string;
@@ -72,19 +72,19 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
   const router = new Router(context, writers);
   const settle = (decoded: Decoded, outcome: ItemOutcome): Promise<void> | void => {
     counts.records_in++;
-    const tracker = new RecordTracker(outcome, outcomeContext);
+    const tracker = new RecordTracker(outcome, outcomeContext, decoded.meta, decoded.raw);
     const source = decoded.meta.source;
     metrics.count(source, 'records_in');
     metrics.count(source, 'bytes', decoded.raw.byteLength);
     if (decoded.outcome === 'record') {
       metrics.count(source, 'records_out');
-      const pending = router.route(source, decoded.value, { meta: decoded.meta, raw: decoded.raw, tracker });
+      const pending = router.route(source, decoded.value, tracker);
       if (pending) return pending.then(() => tracker.doneRouting());
     } else if (decoded.outcome === 'filtered') {
       metrics.count(source, 'filtered');
     } else {
       metrics.count(source, 'dead_lettered');
-      const pending = tracker.deadLetter({ stage: 'decode', code: decoded.code, message: decoded.message, component: source, source, position: decoded.meta.position, meta: decoded.meta, raw: decoded.raw });
+      const pending = tracker.deadLetter('decode', decoded.code, decoded.message, source);
       if (pending) return pending.then(() => tracker.doneRouting());
     }
     tracker.doneRouting();
@@ -124,13 +124,6 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
   return { items: results, counts };
 }
 
-/** One input record on its way: what every path it takes needs for dead letters and outcomes. */
-interface Flow {
-  meta: RecordMeta;
-  raw: Uint8Array;
-  tracker: RecordTracker;
-}
-
 /**
  * Moves records through the compiled graph for one invocation. Every method returns a promise
  * only when a sink write is in flight, so the common path stays synchronous.
@@ -142,7 +135,7 @@ class Router {
   ) {}
 
   /** Offers a record to every consumer of `from`. Fan-out hands each consumer its own copy (steps mutate records in place); the last consumer gets the original. */
-  route(from: string, record: RecordValue, flow: Flow): Promise<void> | void {
+  route(from: string, record: RecordValue, tracker: RecordTracker): Promise<void> | void {
     const consumers = this.context.graph.consumers.get(from);
     if (!consumers) return;
     let pending: Promise<void>[] | undefined;
@@ -150,15 +143,15 @@ class Router {
     for (let index = 0; index <= last; index++) {
       const consumer = consumers[index]!;
       const own = index === last ? record : structuredClone(record);
-      const promise = consumer.kind === 'transform' ? this.transform(consumer.transform, own, flow) : this.deliver(consumer.sink, own, flow);
+      const promise = consumer.kind === 'transform' ? this.transform(consumer.transform, own, tracker) : this.deliver(consumer.sink, own, tracker);
       if (promise) (pending ??= []).push(promise);
     }
     return whenAll(pending);
   }
 
-  private transform(compiled: CompiledTransform, record: RecordValue, flow: Flow): Promise<void> | void {
+  private transform(compiled: CompiledTransform, record: RecordValue, tracker: RecordTracker): Promise<void> | void {
     const { metrics, invocation } = this.context;
-    const { meta } = flow;
+    const { meta } = tracker;
     metrics.count(compiled.id, 'records_in');
     // One record in, one record out is the common case: no arrays until a step explodes.
     let single: RecordValue | undefined = record;
@@ -185,7 +178,7 @@ class Router {
         metrics.count(compiled.id, 'dead_lettered');
         const code: FailureCode = error instanceof RecordError ? error.code : 'transform-error';
         const message = `step ${index + 1} (${step.kind}) of transform ${compiled.id}: ${(error as Error).message}`;
-        return this.deadLetter(flow, 'transform', code, message, compiled.id, single);
+        return tracker.deadLetter('transform', code, message, compiled.id, single);
       }
       if (many === undefined ? single === undefined : many.length === 0) {
         metrics.count(compiled.id, 'filtered');
@@ -194,36 +187,30 @@ class Router {
     }
     if (many === undefined) {
       metrics.count(compiled.id, 'records_out');
-      return this.route(compiled.id, single!, flow);
+      return this.route(compiled.id, single!, tracker);
     }
     metrics.count(compiled.id, 'records_out', many.length);
     let pending: Promise<void>[] | undefined;
     for (const output of many) {
-      const promise = this.route(compiled.id, output, flow);
+      const promise = this.route(compiled.id, output, tracker);
       if (promise) (pending ??= []).push(promise);
     }
     return whenAll(pending);
   }
 
-  private deliver(sink: CompiledSink, record: RecordValue, flow: Flow): Promise<void> | void {
-    const { meta, raw, tracker } = flow;
+  private deliver(sink: CompiledSink, record: RecordValue, tracker: RecordTracker): Promise<void> | void {
+    const { meta } = tracker;
     if (sink.where) {
       let selected: unknown;
       try {
         selected = sink.where(record, meta);
       } catch (error) {
-        return this.deadLetter(flow, 'transform', 'transform-error', `\`where\` of sink ${sink.id}: ${(error as Error).message}`, sink.id, record);
+        return tracker.deadLetter('transform', 'transform-error', `\`where\` of sink ${sink.id}: ${(error as Error).message}`, sink.id, record);
       }
       if (selected !== true) return;
     }
     this.context.metrics.count(sink.id, 'records_in');
-    const ticket = tracker.sinkTicket(sink.id, sink.onError, { source: meta.source, position: meta.position, meta, raw, record });
-    return this.writers.get(sink)!.add({ record, meta, ticket });
-  }
-
-  private deadLetter(flow: Flow, stage: Stage, code: FailureCode, message: string, component: string, record: RecordValue | undefined): Promise<void> | void {
-    const { meta, raw, tracker } = flow;
-    return tracker.deadLetter({ stage, code, message, component, source: meta.source, position: meta.position, meta, raw, ...(record ? { record } : {}) });
+    return this.writers.get(sink)!.add({ record, meta, ticket: tracker.sinkTicket(sink.id, sink.onError, record) });
   }
 }
 
