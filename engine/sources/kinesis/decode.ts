@@ -162,10 +162,16 @@ function shardOf(eventId: unknown): string {
 }
 
 /** `arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream` → `lambda-stream`; `''` when not such an ARN. */
+// Every record of a batch names the same stream: parse its ARN once.
+let lastArn: unknown;
+let lastStream = '';
+
 function streamOf(arn: unknown): string {
-  if (typeof arn !== 'string') return '';
-  const match = /^arn:[^:]+:kinesis:[^:]*:[^:]*:stream\/([^/]+)/.exec(arn);
-  return match?.[1] ?? '';
+  if (arn === lastArn) return lastStream;
+  const match = typeof arn === 'string' ? /^arn:[^:]+:kinesis:[^:]*:[^:]*:stream\/([^/]+)/.exec(arn) : null;
+  lastArn = arn;
+  lastStream = match?.[1] ?? '';
+  return lastStream;
 }
 
 // Records of one batch mostly share their arrival second: reuse the last formatted time.
