@@ -87,6 +87,22 @@ Exit status: 0 all records settled, 1 records failed or the spec is invalid, 2 u
       );
     },
   },
+  package: {
+    summary: 'write the Lambda function package of a spec',
+    usage: `ingest package <spec> --out <directory>
+
+Writes the function package: the generic runtime bundle (index.mjs, handler index.handler),
+spec.json (validated, defaults applied) and validators.mjs (the JSON Schemas of validate steps
+compiled to code), so the function compiles nothing at cold start. Parameters stay references,
+filled at run time from INGEST_PARAM_<name> environment variables.
+
+Exit status: 0 packaged, 1 the spec is invalid, 2 usage or I/O error.`,
+    options: { out: { type: 'string' } },
+    run: async (positionals, values) => {
+      const { packageCommand } = await import('./commands/package.ts');
+      return packageCommand(positionals, typeof values.out === 'string' ? values.out : undefined, out);
+    },
+  },
   schema: {
     summary: 'print the JSON Schema of the spec language',
     usage: `ingest schema

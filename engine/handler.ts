@@ -5,7 +5,7 @@ import { InvocationMetrics, jsonLogger } from './observe.ts';
 import type { Logger } from './observe.ts';
 import type { SpecFiles } from './plugin/checks.ts';
 import { SINK_PLUGINS, STEP_PLUGINS } from './plugin/registry.ts';
-import type { Invocation, Ports, Sink } from './plugin/types.ts';
+import type { Invocation, Ports, RecordValidator, Sink } from './plugin/types.ts';
 import { CapturingDeadLetterWriter, MissingDeadLetterWriter, StoreDeadLetterWriter } from './pipeline/dead-letters.ts';
 import type { DeadLetterWriter } from './pipeline/dead-letters.ts';
 import type { OutcomeCounts } from './pipeline/outcome.ts';
@@ -22,6 +22,8 @@ export interface HandlerOptions {
   files: SpecFiles;
   /** Deployment parameter values; declared defaults fill the rest. */
   parameters?: Readonly<Record<string, string>>;
+  /** Validators of `validate` steps compiled ahead of time (the packaged Lambda); others compile from `files`. */
+  recordValidators?: ReadonlyMap<string, RecordValidator>;
   /**
    * Replaces the sink built from the spec, for `ingest test` (capture in memory) and local runs
    * (sinks that have no local adapter). Return `undefined` to keep the spec's sink.
@@ -133,7 +135,7 @@ function compileGraph(spec: ResolvedSpec, options: HandlerOptions, parameters: R
     list.push(consumer);
     consumers.set(input, list);
   };
-  const environment = { files: options.files, parameters };
+  const environment = { files: options.files, parameters, ...(options.recordValidators ? { recordValidators: options.recordValidators } : {}) };
 
   for (const [id, definition] of Object.entries(spec.transforms ?? {})) {
     const transform: CompiledTransform = {

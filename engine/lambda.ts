@@ -1,13 +1,15 @@
 /**
  * The Lambda entry point, bundled by esbuild into `dist/lambda/index.mjs`. At cold start it reads
- * `spec.json` shipped beside the bundle: a spec validated and resolved at build time (defaults
- * applied, sizes in bytes) plus the files it refers to. No JSON Schema of the spec language is
- * compiled here. Deployment parameters arrive as `INGEST_PARAM_<name>` environment variables.
+ * what `ingest package` ships beside the bundle: `spec.json`, a spec validated and resolved at build
+ * time (defaults applied, sizes in bytes), and `validators.mjs`, the JSON Schemas of `validate`
+ * steps compiled to code. No JSON Schema is compiled here. Deployment parameters arrive as
+ * `INGEST_PARAM_<name>` environment variables.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createHandler } from './handler.ts';
 import { S3ObjectStore } from './ports/s3-object-store.ts';
+import type { RecordValidator } from './plugin/types.ts';
 import type { ResolvedSpec } from './spec/resolved-spec.ts';
 import { substituteParameters } from './spec/resolved-spec.ts';
 
@@ -27,9 +29,14 @@ const parameters = Object.fromEntries(
     .map(([name, value]) => [name.slice(PARAMETER_PREFIX.length).toLowerCase(), value!]),
 );
 const files = new Map(Object.entries(packaged.files));
+const validatorsModule = new URL('./validators.mjs', import.meta.url);
+const recordValidators = existsSync(validatorsModule)
+  ? new Map(Object.entries(((await import(validatorsModule.href)) as { validators: Record<string, RecordValidator> }).validators))
+  : undefined;
 
 export const handler = createHandler(substituteParameters(packaged.spec, parameters), {
   ports: { objects: new S3ObjectStore(new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3) })) },
   files: { exists: (path) => files.has(path), read: (path) => files.get(path) },
   parameters,
+  ...(recordValidators ? { recordValidators } : {}),
 });

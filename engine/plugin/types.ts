@@ -1,3 +1,4 @@
+import type { ErrorObject } from 'ajv';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { FailureCode, RecordMeta, RecordValue } from '../pipeline/record.ts';
 import type { SpecFiles } from './checks.ts';
@@ -25,10 +26,21 @@ export type StepResult = RecordValue | RecordValue[] | undefined;
  */
 export type Step = (record: RecordValue, meta: RecordMeta, invocation: Invocation) => StepResult;
 
+/** A compiled JSON Schema validator, as ajv builds it (or its standalone code exports). */
+export interface RecordValidator {
+  (record: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+
 /** What compiling a step may use: files beside the spec (validate schemas) and resolved parameter values. */
 export interface StepEnvironment {
   files: SpecFiles;
   parameters: Readonly<Record<string, string>>;
+  /**
+   * Validators compiled ahead of time by `ingest package`, keyed by the schema path the spec
+   * gives. A `validate` step uses one when present instead of compiling its schema file.
+   */
+  recordValidators?: ReadonlyMap<string, RecordValidator>;
 }
 
 /** A step kind: compiles its config once per cold start. Throws on a config the validator should have rejected. */

@@ -16,10 +16,15 @@ let withDefaults: ValidateFunction | undefined;
  * Never mutates `value`.
  */
 export function resolveSpec(value: unknown, parameters: Readonly<Record<string, string>> = {}): ResolvedSpec {
+  return substituteParameters(applyDefaults(value), parameters);
+}
+
+/** Defaults applied and sizes in bytes, parameters left as references: what `ingest package` ships. */
+export function applyDefaults(value: unknown): ResolvedSpec {
   withDefaults ??= new Ajv2020({ useDefaults: true, discriminator: true, allowUnionTypes: true, strict: false, validateFormats: false }).compile(schema);
   const copy = structuredClone(value);
   withDefaults(copy);
-  return substituteParameters(sizesInBytes(copy, '') as ResolvedSpec, parameters);
+  return sizesInBytes(copy, '') as ResolvedSpec;
 }
 
 function sizesInBytes(value: unknown, key: string): unknown {

@@ -1,5 +1,5 @@
 import type { ErrorObject } from 'ajv';
-import type { StepPlugin } from '../../plugin/types.ts';
+import type { RecordValidator, StepEnvironment, StepPlugin } from '../../plugin/types.ts';
 import { RecordError } from '../../plugin/types.ts';
 import { compileRecordSchema } from './record-schema.ts';
 
@@ -28,14 +28,7 @@ export const validateStep: StepPlugin<ValidateConfig> = {
     if (onInvalid !== 'dead_letter' && onInvalid !== 'drop') {
       throw new Error(`validate: on_invalid must be dead_letter or drop, got ${JSON.stringify(onInvalid)}`);
     }
-    const text = environment.files.read(config.schema);
-    if (text === undefined) throw new Error(`validate: JSON Schema file \`${config.schema}\` cannot be read (paths are relative to the spec)`);
-    let check: ReturnType<typeof compileRecordSchema>;
-    try {
-      check = compileRecordSchema(text);
-    } catch (error) {
-      throw new Error(`validate: JSON Schema file \`${config.schema}\` is invalid: ${(error as Error).message}`, { cause: error });
-    }
+    const check = environment.recordValidators?.get(config.schema) ?? compileFromFile(config.schema, environment);
     const drop = onInvalid === 'drop';
     return (record) => {
       if (check(record)) return record;
@@ -44,6 +37,16 @@ export const validateStep: StepPlugin<ValidateConfig> = {
     };
   },
 };
+
+function compileFromFile(path: string, environment: StepEnvironment): RecordValidator {
+  const text = environment.files.read(path);
+  if (text === undefined) throw new Error(`validate: JSON Schema file \`${path}\` cannot be read (paths are relative to the spec)`);
+  try {
+    return compileRecordSchema(text);
+  } catch (error) {
+    throw new Error(`validate: JSON Schema file \`${path}\` is invalid: ${(error as Error).message}`, { cause: error });
+  }
+}
 
 function describeErrors(errors: readonly ErrorObject[]): string {
   const listed = errors.slice(0, MAX_LISTED_ERRORS).map((error) => `${error.instancePath === '' ? '(record)' : error.instancePath} ${error.message ?? error.keyword}${detail(error)}`);

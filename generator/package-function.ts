@@ -1,0 +1,90 @@
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Diagnostic } from '../engine/spec/diagnostic.ts';
+import { loadSpec } from '../engine/spec/load.ts';
+import { applyDefaults } from '../engine/spec/resolve.ts';
+import { filesBeside, validateLoadedSpec } from '../engine/spec/validate.ts';
+import { recordSchemaModule } from '../engine/transforms/validate/record-schema.ts';
+import type { PackagedSpec } from '../engine/lambda.ts';
+
+/** A spec that does not validate cannot be packaged; the diagnostics say why. */
+export class InvalidSpecError extends Error {
+  override name = 'InvalidSpecError';
+  constructor(readonly diagnostics: Diagnostic[]) {
+    super(`the spec is invalid (${diagnostics.length} error${diagnostics.length === 1 ? '' : 's'})`);
+  }
+}
+
+/** The Lambda bundle `npm run build` (and so `npm ci`) writes. */
+const LAMBDA_BUNDLE = fileURLToPath(new URL('../dist/lambda/index.mjs', import.meta.url));
+
+export interface PackagedFunction {
+  directory: string;
+  /** Files written, with their sizes in bytes. */
+  files: { name: string; bytes: number }[];
+}
+
+/**
+ * Writes the function package of a spec to `outDir`: the generic runtime bundle (`index.mjs`,
+ * handler `index.handler`), `spec.json` (validated, defaults applied, parameters left as
+ * references for `INGEST_PARAM_<name>` at run time) and, when the spec has `validate` steps,
+ * `validators.mjs` with their JSON Schemas compiled to code, so the function compiles nothing at
+ * cold start. Throws `InvalidSpecError` for a spec with errors.
+ */
+export async function packageFunction(specPath: string, outDir: string): Promise<PackagedFunction> {
+  const loaded = loadSpec(specPath, await readFile(specPath));
+  const files = filesBeside(specPath);
+  const diagnostics = loaded.ok ? validateLoadedSpec(loaded.spec, files) : loaded.diagnostics;
+  const errors = diagnostics.filter((diagnostic) => diagnostic.severity === 'error');
+  if (!loaded.ok || errors.length > 0) throw new InvalidSpecError(errors);
+
+  const spec = applyDefaults(loaded.spec.value);
+  await mkdir(outDir, { recursive: true });
+  await copyFile(LAMBDA_BUNDLE, join(outDir, 'index.mjs'));
+  const packaged: PackagedSpec = { spec, files: {} };
+  await writeFile(join(outDir, 'spec.json'), JSON.stringify(packaged));
+
+  const schemaPaths = [...new Set(Object.values(spec.transforms ?? {}).flatMap((transform) => transform.steps.flatMap((step) => (step.validate ? [(step.validate as { schema: string }).schema] : []))))];
+  const written = ['index.mjs', 'spec.json'];
+  if (schemaPaths.length > 0) {
+    await bundleValidators(schemaPaths.map((path) => ({ path, text: files.read(path)! })), join(outDir, 'validators.mjs'));
+    written.push('validators.mjs');
+  }
+  return {
+    directory: resolve(outDir),
+    files: await Promise.all(written.map(async (name) => ({ name, bytes: (await stat(join(outDir, name))).size }))),
+  };
+}
+
+/** Compiles each schema to standalone code and bundles them, with the ajv runtime helpers they import, into one module. */
+async function bundleValidators(schemas: { path: string; text: string }[], outfile: string): Promise<void> {
+  const { build } = await import('esbuild');
+  const work = await mkdtemp(join(tmpdir(), 'ingest-validators-'));
+  try {
+    const imports: string[] = [];
+    const entries: string[] = [];
+    for (const [index, { path, text }] of schemas.entries()) {
+      await writeFile(join(work, `schema-${index}.mjs`), recordSchemaModule(text));
+      imports.push(`import validator${index} from './schema-${index}.mjs';`);
+      entries.push(`  ${JSON.stringify(path)}: validator${index},`);
+    }
+    await writeFile(join(work, 'entry.mjs'), `${imports.join('\n')}\nexport const validators = {\n${entries.join('\n')}\n};\n`);
+    await build({
+      entryPoints: [join(work, 'entry.mjs')],
+      outfile,
+      bundle: true,
+      minify: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      // The generated code imports ajv's runtime helpers; resolve them from Ingest's own install.
+      nodePaths: [join(dirname(LAMBDA_BUNDLE), '..', '..', 'node_modules')],
+      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+      logLevel: 'error',
+    });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

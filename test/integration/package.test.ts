@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kinesisEvent } from '../../engine/local/events.ts';
+import { InvalidSpecError, packageFunction } from '../../generator/package-function.ts';
+import { awsClientConfig, motoEndpoint } from '../support/env.ts';
+
+const run = promisify(execFile);
+const suffix = randomUUID().slice(0, 8);
+const buckets = { out: `pkg-out-${suffix}`, errors: `pkg-errors-${suffix}` };
+const work = mkdtempSync(join(tmpdir(), 'ingest-package-'));
+const s3 = new S3Client(awsClientConfig());
+
+const SPEC = `version: 1
+name: packaged
+dead_letter: { bucket: ${buckets.errors} }
+sources:
+  orders: { type: kinesis, stream: orders }
+transforms:
+  checked:
+    inputs: [orders]
+    steps:
+      - validate: { schema: order.schema.json }
+sinks:
+  out: { type: s3, inputs: [checked], bucket: ${buckets.out}, key: "orders/", compression: none }
+`;
+
+const SCHEMA = { type: 'object', required: ['id', 'amount'], properties: { id: { type: 'string' }, amount: { type: 'number', minimum: 0 } } };
+
+/** Starts a fresh node process on the package, as Lambda would, and invokes the handler once. */
+async function invokePackage(directory: string, eventFile: string) {
+  const probe = `const { handler } = await import(${JSON.stringify(join(directory, 'index.mjs'))});
+const event = JSON.parse((await import('node:fs')).readFileSync(${JSON.stringify(eventFile)}, 'utf8'));
+process.stdout.write('RESPONSE ' + JSON.stringify(await handler(event, { awsRequestId: 'r1' })));`;
+  const { stdout } = await run(process.execPath, ['--no-warnings', '--input-type=module', '-e', probe], {
+    env: { ...process.env, AWS_ENDPOINT_URL: motoEndpoint(), AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+  });
+  return JSON.parse(stdout.slice(stdout.indexOf('RESPONSE ') + 9)) as unknown;
+}
+
+async function linesIn(bucket: string): Promise<Record<string, unknown>[]> {
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+  const lines: Record<string, unknown>[] = [];
+  for (const { Key } of listed.Contents ?? []) {
+    const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key }))).Body!.transformToByteArray());
+    const text = (body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body).toString('utf8');
+    lines.push(...text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>));
+  }
+  return lines;
+}
+
+beforeAll(async () => {
+  writeFileSync(join(work, 'spec.yaml'), SPEC);
+  writeFileSync(join(work, 'order.schema.json'), JSON.stringify(SCHEMA));
+  for (const bucket of Object.values(buckets)) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+});
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('packageFunction', () => {
+  it('ships the schema of a validate step as compiled code, not as a schema to compile', async () => {
+    const packaged = await packageFunction(join(work, 'spec.yaml'), join(work, 'package'));
+
+    expect(packaged.files.map((file) => file.name)).toEqual(['index.mjs', 'spec.json', 'validators.mjs']);
+    const shipped = JSON.parse(readFileSync(join(work, 'package', 'spec.json'), 'utf8')) as { spec: { sinks: { out: { on_error: string } } }; files: object };
+    expect(shipped.files).toEqual({});
+    expect(shipped.spec.sinks.out.on_error).toBe('retry');
+  });
+
+  it('runs in a fresh process: valid records reach the sink, invalid ones the dead letters', async () => {
+    const directory = join(work, 'package');
+    await packageFunction(join(work, 'spec.yaml'), directory);
+    const eventFile = join(work, 'event.json');
+    const payloads = [{ id: 'a', amount: 3 }, { id: 'b', amount: -1 }, { id: 'c', amount: 9.5 }].map((value) => Buffer.from(JSON.stringify(value)));
+    writeFileSync(eventFile, JSON.stringify(kinesisEvent('orders', payloads)));
+
+    const response = await invokePackage(directory, eventFile);
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(await linesIn(buckets.out)).toEqual([{ id: 'a', amount: 3 }, { id: 'c', amount: 9.5 }]);
+    expect(await linesIn(buckets.errors)).toEqual([expect.objectContaining({ stage: 'transform', code: 'invalid-record', record: { id: 'b', amount: -1 } })]);
+  });
+
+  it('refuses a spec with errors, with its diagnostics', async () => {
+    writeFileSync(join(work, 'broken.yaml'), SPEC.replace('type: kinesis', 'type: kinesiss'));
+
+    const attempt = packageFunction(join(work, 'broken.yaml'), join(work, 'broken-package'));
+
+    await expect(attempt).rejects.toBeInstanceOf(InvalidSpecError);
+    await expect(attempt).rejects.toMatchObject({ diagnostics: [expect.objectContaining({ code: 'unknown-type' })] });
+  });
+});
