@@ -1,7 +1,7 @@
 /**
  * The fields of a `kinesis` source that decoding reads, with defaults already applied by the
- * caller. A structural subset of the generated `KinesisSource` (engine/spec/spec-types.ts), so
- * a resolved source can be passed as is once those types exist.
+ * caller. A structural subset of the generated `KinesisSource` (engine/spec/spec-types.ts),
+ * so a resolved source can be passed as is.
  */
 export interface KinesisDecodeConfig {
   /** How each (user) record's bytes are read. */

@@ -1,7 +1,7 @@
 /**
  * The fields of an `s3` source that event matching and object decoding read, with defaults
  * already applied by the caller. A structural subset of the generated `S3Source`
- * (engine/spec/spec-types.ts), so a resolved source can be passed as is once those types exist.
+ * (engine/spec/spec-types.ts), so a resolved source can be passed as is.
  */
 export interface S3SourceConfig {
   bucket: string;
