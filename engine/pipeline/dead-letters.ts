@@ -55,6 +55,8 @@ export function serializeDeadLetter(letter: DeadLetter, time: Date): string {
  */
 export class StoreDeadLetterWriter implements DeadLetterWriter {
   private readonly groups = new Map<string, { lines: string[]; tickets: Ticket[]; positions: ReturnType<typeof createHash>; bytes: number; source: string }>();
+  /** Writes started by `add` (a full group), which `close` waits for: a sink may dead-letter without awaiting. */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -81,11 +83,17 @@ export class StoreDeadLetterWriter implements DeadLetterWriter {
     group.tickets.push(ticket);
     group.positions.update(`${letter.stage}\0${letter.position}\0`);
     group.bytes += line.length + 1;
-    if (group.lines.length >= MAX_LETTERS_PER_OBJECT || group.bytes >= MAX_BYTES_PER_OBJECT) await this.flush(prefix);
+    if (group.lines.length >= MAX_LETTERS_PER_OBJECT || group.bytes >= MAX_BYTES_PER_OBJECT) {
+      const write = this.flush(prefix);
+      this.writing.add(write);
+      await write;
+      this.writing.delete(write);
+    }
   }
 
   async close(): Promise<void> {
     for (const prefix of [...this.groups.keys()]) await this.flush(prefix);
+    await Promise.all(this.writing);
   }
 
   private async flush(prefix: string): Promise<void> {
