@@ -126,9 +126,13 @@ function mainUsage(): string {
 /** Runs the command line; resolves to the process exit code. Never lets a user error escape as a stack trace. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    process.stderr.write(`${mainUsage()}\n`);
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     out(mainUsage());
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
