@@ -29,15 +29,28 @@ export class ItemOutcome {
  * The ticket a sink receives with each record. A class rather than closures: one small object
  * per record and sink on the hot path.
  */
-class SinkTicket implements Ticket {
+export class SinkTicket implements Ticket {
   private settled = false;
 
   constructor(
     private readonly tracker: RecordTracker,
     private readonly sinkId: string,
     private readonly onError: 'retry' | 'dead_letter',
-    private readonly record: RecordValue,
+    /** The record as delivered, for a dead letter, while a failure could still need it. */
+    private record: RecordValue | undefined,
   ) {}
+
+  /**
+   * Called once the sink's `add` has returned. A sink rejects a record it cannot write (a
+   * non-retryable failure, dead-lettered with the record) while it receives it; what fails later
+   * is a write, which a sink with `on_error: retry` retries instead of dead-lettering. Such a
+   * sink's ticket lets go of the record here: the S3 sink holds its tickets until the object is
+   * written, and keeping every record of a batch alive that long made the garbage collector copy
+   * them all.
+   */
+  accepted(): void {
+    if (this.onError === 'retry') this.record = undefined;
+  }
 
   written(): void {
     this.settle(undefined);
@@ -85,14 +98,17 @@ export class RecordTracker {
     item.counts.records_in++;
   }
 
-  /** A ticket for delivering `record` (this record, as transformed) to one sink; `onError` decides what a retryable failure becomes. */
-  sinkTicket(sinkId: string, onError: 'retry' | 'dead_letter', record: RecordValue): Ticket {
+  /**
+   * A ticket for delivering `record` (this record, as transformed) to one sink; `onError` decides
+   * what a retryable failure becomes. Call `accepted` on it once the sink's `add` has returned.
+   */
+  sinkTicket(sinkId: string, onError: 'retry' | 'dead_letter', record: RecordValue): SinkTicket {
     this.pending++;
     return new SinkTicket(this, sinkId, onError, record);
   }
 
-  /** @internal Settles one sink ticket; see `SinkTicket`. */
-  settleSink(sinkId: string, onError: 'retry' | 'dead_letter', record: RecordValue, failure: SinkFailure | undefined): void {
+  /** @internal Settles one sink ticket; see `SinkTicket`. `record` is absent once the ticket let go of it. */
+  settleSink(sinkId: string, onError: 'retry' | 'dead_letter', record: RecordValue | undefined, failure: SinkFailure | undefined): void {
     if (failure === undefined) {
       this.context.metrics.count(sinkId, 'records_out');
       this.written = true;

@@ -74,16 +74,17 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     counts.records_in++;
     const tracker = new RecordTracker(outcome, outcomeContext, decoded.meta, decoded.raw);
     const source = decoded.meta.source;
-    metrics.count(source, 'records_in');
-    metrics.count(source, 'bytes', decoded.raw.byteLength);
+    const sourceCounters = metrics.counters(source);
+    sourceCounters.records_in++;
+    sourceCounters.bytes += decoded.raw.byteLength;
     if (decoded.outcome === 'record') {
-      metrics.count(source, 'records_out');
+      sourceCounters.records_out++;
       const pending = router.route(source, decoded.value, tracker);
       if (pending) return pending.then(() => tracker.doneRouting());
     } else if (decoded.outcome === 'filtered') {
-      metrics.count(source, 'filtered');
+      sourceCounters.filtered++;
     } else {
-      metrics.count(source, 'dead_lettered');
+      sourceCounters.dead_lettered++;
       const pending = tracker.deadLetter('decode', decoded.code, decoded.message, source);
       if (pending) return pending.then(() => tracker.doneRouting());
     }
@@ -91,27 +92,47 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
   };
 
   const results: ItemOutcome[] = [];
-  for await (const item of items) {
+  const unreadable = (item: BatchItem, outcome: ItemOutcome, error: unknown) => {
+    // Not a bad record but a failure to read the item at all: retry the whole item.
+    outcome.failed = true;
+    logger.log('error', 'batch item could not be read; it will be retried', { item: item.id, error: (error as Error).message });
+  };
+  // Stream sources decode to arrays: iterated synchronously, waiting only for sink writes.
+  const settleArray = (records: readonly Decoded[], outcome: ItemOutcome, from = 0): Promise<void> | void => {
+    for (let index = from; index < records.length; index++) {
+      const pending = settle(records[index]!, outcome);
+      if (pending) return pending.then(() => settleArray(records, outcome, index + 1));
+    }
+  };
+  // Objects stream: records arrive as they are read, so memory stays bounded by the sinks' batches.
+  const settleStream = async (records: Iterable<Decoded> | AsyncIterable<Decoded>, outcome: ItemOutcome): Promise<void> => {
+    for await (const decoded of records) {
+      const pending = settle(decoded, outcome);
+      if (pending) await pending;
+    }
+  };
+  /** Settles the records of one item; returns a promise only when it has to wait. */
+  const runItem = (item: BatchItem): Promise<void> | void => {
     const outcome = new ItemOutcome(item.id);
     results.push(outcome);
     try {
-      if (Array.isArray(item.records)) {
-        // Stream sources decode to arrays: iterate synchronously, awaiting only sink writes.
-        for (const decoded of item.records as Decoded[]) {
-          const pending = settle(decoded, outcome);
-          if (pending) await pending;
-        }
-      } else {
-        // Objects stream: records arrive as they are read, so memory stays bounded by the sinks' batches.
-        for await (const decoded of item.records) {
-          const pending = settle(decoded, outcome);
-          if (pending) await pending;
-        }
-      }
+      const pending = Array.isArray(item.records) ? settleArray(item.records, outcome) : settleStream(item.records, outcome);
+      return pending?.catch((error: unknown) => unreadable(item, outcome, error));
     } catch (error) {
-      // Not a bad record but a failure to read the item at all: retry the whole item.
-      outcome.failed = true;
-      logger.log('error', 'batch item could not be read; it will be retried', { item: item.id, error: (error as Error).message });
+      unreadable(item, outcome, error);
+    }
+  };
+
+  if (Symbol.iterator in items) {
+    // Stream events: no await per item (a microtask each, for thousands of items) unless one waits.
+    for (const item of items) {
+      const pending = runItem(item);
+      if (pending) await pending;
+    }
+  } else {
+    for await (const item of items) {
+      const pending = runItem(item);
+      if (pending) await pending;
     }
   }
 
@@ -152,7 +173,8 @@ class Router {
   private transform(compiled: CompiledTransform, record: RecordValue, tracker: RecordTracker): Promise<void> | void {
     const { metrics, invocation } = this.context;
     const { meta } = tracker;
-    metrics.count(compiled.id, 'records_in');
+    const counters = metrics.counters(compiled.id);
+    counters.records_in++;
     // One record in, one record out is the common case: no arrays until a step explodes.
     let single: RecordValue | undefined = record;
     let many: RecordValue[] | undefined;
@@ -175,21 +197,21 @@ class Router {
           many = next;
         }
       } catch (error) {
-        metrics.count(compiled.id, 'dead_lettered');
+        counters.dead_lettered++;
         const code: FailureCode = error instanceof RecordError ? error.code : 'transform-error';
         const message = `step ${index + 1} (${step.kind}) of transform ${compiled.id}: ${(error as Error).message}`;
         return tracker.deadLetter('transform', code, message, compiled.id, single);
       }
       if (many === undefined ? single === undefined : many.length === 0) {
-        metrics.count(compiled.id, 'filtered');
+        counters.filtered++;
         return;
       }
     }
     if (many === undefined) {
-      metrics.count(compiled.id, 'records_out');
+      counters.records_out++;
       return this.route(compiled.id, single!, tracker);
     }
-    metrics.count(compiled.id, 'records_out', many.length);
+    counters.records_out += many.length;
     let pending: Promise<void>[] | undefined;
     for (const output of many) {
       const promise = this.route(compiled.id, output, tracker);
@@ -210,7 +232,10 @@ class Router {
       if (selected !== true) return;
     }
     this.context.metrics.count(sink.id, 'records_in');
-    return this.writers.get(sink)!.add({ record, meta, ticket: tracker.sinkTicket(sink.id, sink.onError, record) });
+    const ticket = tracker.sinkTicket(sink.id, sink.onError, record);
+    const pending = this.writers.get(sink)!.add({ record, meta, ticket });
+    ticket.accepted();
+    return pending;
   }
 }
 

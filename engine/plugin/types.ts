@@ -85,7 +85,13 @@ export interface SinkEntry {
 
 /** A sink's work within one invocation. */
 export interface SinkWriter {
-  /** Accepts a record. May write a full object or batch before resolving; failures settle tickets, they do not reject. */
+  /**
+   * Accepts a record. May write a full object or batch before resolving; failures settle tickets,
+   * they do not reject. A record that can never be written is rejected (a non-retryable failure)
+   * before `add` returns, so that its dead letter holds the record as delivered; a non-retryable
+   * failure reported later to a sink with `on_error: retry` is dead-lettered with the record's
+   * raw bytes and meta only.
+   */
   add(entry: SinkEntry): Promise<void> | void;
   /** Writes everything still pending and settles all remaining tickets. */
   close(): Promise<void>;

@@ -42,7 +42,7 @@ export function dispatchEvent(event: unknown, sources: Readonly<Record<string, S
     return {
       kind: 'kinesis',
       partialBatch: true,
-      items: event.Records.map((record: KinesisStreamRecord) => ({ id: kinesisItemId(record), records: decodeKinesisRecord(record, id, source) })),
+      items: decodeInChunks(event.Records, (record: KinesisStreamRecord) => ({ id: kinesisItemId(record), records: decodeKinesisRecord(record, id, source) })),
     };
   }
   if (isDynamoDbEvent(event)) {
@@ -52,7 +52,7 @@ export function dispatchEvent(event: unknown, sources: Readonly<Record<string, S
     return {
       kind: 'dynamodb',
       partialBatch: true,
-      items: event.Records.map((record: DynamoDBRecord) => ({ id: dynamoDbItemId(record), records: decodeDynamoDbRecord(record, id, source) })),
+      items: decodeInChunks(event.Records, (record: DynamoDBRecord) => ({ id: dynamoDbItemId(record), records: decodeDynamoDbRecord(record, id, source) })),
     };
   }
   if (isS3Event(event)) {
@@ -70,6 +70,22 @@ export function dispatchEvent(event: unknown, sources: Readonly<Record<string, S
   }
   if (isScheduledEvent(event)) return { kind: 'schedule', items: [], partialBatch: false };
   throw new UnknownEventError(`received an event no source declares: ${describeEvent(event)}`);
+}
+
+/** Records of a stream event decoded at a time; see `decodeInChunks`. */
+const DECODE_CHUNK = 128;
+
+/**
+ * The items of a stream event, decoded a chunk at a time as the pipeline asks for them. On the
+ * runtime benchmark (10,000 JSON records) both extremes take about 10 % longer: decoding the
+ * whole batch first keeps every record alive until the pipeline reaches it, so the garbage
+ * collector copies the batch; decoding each record just before its turn interleaves JSON parsing
+ * with the steps and sinks, and parsing runs faster in a tight loop.
+ */
+function* decodeInChunks<T>(records: readonly T[], decode: (record: T) => BatchItem): Iterable<BatchItem> {
+  for (let start = 0; start < records.length; start += DECODE_CHUNK) {
+    yield* records.slice(start, start + DECODE_CHUNK).map(decode);
+  }
 }
 
 async function* objectRecords(objects: S3ObjectRef[], sources: [string, Extract<SourceConfig, { type: 's3' }>][], store: ObjectStore): AsyncIterable<Decoded> {

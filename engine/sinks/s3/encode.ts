@@ -167,18 +167,24 @@ export class ObjectBody {
     return this.length;
   }
 
-  /** Appends `text`; `bytes` is its UTF-8 length when the caller has it already. */
-  append(text: string, bytes: number = Buffer.byteLength(text)): void {
+  /** Appends `text` as UTF-8 and returns its length in bytes. */
+  append(text: string): number {
     let slab = this.slab;
-    if (slab === undefined || slab.length - this.offset < bytes) {
-      if (slab !== undefined) this.slabs.push(slab.subarray(0, this.offset));
-      const next = slab === undefined ? FIRST_SLAB_BYTES : Math.min(slab.length * 2, MAX_SLAB_BYTES);
-      slab = Buffer.allocUnsafe(Math.max(next, bytes));
-      this.slab = slab;
-      this.offset = 0;
+    // A UTF-16 unit takes at most 3 bytes: only a text that may not fit the slab is measured.
+    if (slab === undefined || slab.length - this.offset < text.length * 3) {
+      const bytes = Buffer.byteLength(text);
+      if (slab === undefined || slab.length - this.offset < bytes) {
+        if (slab !== undefined) this.slabs.push(slab.subarray(0, this.offset));
+        const next = slab === undefined ? FIRST_SLAB_BYTES : Math.min(slab.length * 2, MAX_SLAB_BYTES);
+        slab = Buffer.allocUnsafe(Math.max(next, bytes));
+        this.slab = slab;
+        this.offset = 0;
+      }
     }
-    this.offset += slab.write(text, this.offset, bytes, 'utf8');
-    this.length += bytes;
+    const written = slab.write(text, this.offset);
+    this.offset += written;
+    this.length += written;
+    return written;
   }
 
   /** The whole body as one buffer. The body must not be appended to afterwards. */

@@ -131,22 +131,19 @@ class S3SinkWriter implements SinkWriter {
     let object = this.open.get(prefix) ?? this.startObject(prefix);
     let text = this.encode(object, record, ticket);
     if (text === undefined) return;
-    let bytes = Buffer.byteLength(text);
     let pending: Promise<void>[] | undefined;
-    if (object.tickets.length > 0 && object.body.byteLength + bytes > maxBytes) {
+    if (object.tickets.length > 0 && wouldExceed(object.body.byteLength, text, maxBytes)) {
       pending = [this.write(object)];
       // Encoded again for the new object: a CSV object starts with its header.
       object = this.startObject(prefix);
       text = this.encode(object, record, ticket);
       if (text === undefined) return pending[0];
-      bytes = Buffer.byteLength(text);
     }
 
-    object.body.append(text, bytes);
+    this.openBytes += object.body.append(text);
     object.identity.add(meta);
     object.tickets.push(ticket);
     if (object.tickets.length === 1) this.open.set(prefix, object);
-    this.openBytes += bytes;
 
     if (object.tickets.length >= maxRecords || object.body.byteLength >= maxBytes) {
       (pending ??= []).push(this.write(object));
@@ -221,10 +218,12 @@ class S3SinkWriter implements SinkWriter {
 
   private async put(object: OpenObject): Promise<void> {
     const { bucket, compression, putOptions, store, suffix } = this.settings;
+    // Compression runs in libuv's thread pool: the object is named (every record's position
+    // hashed) on this thread meanwhile, instead of before.
+    const body = compressObject(object.body, compression);
     const key = object.prefix + object.identity.name(suffix);
     try {
-      const body = await compressBody(object.body.toBuffer(), compression);
-      await store.put(bucket, key, body, putOptions);
+      await store.put(bucket, key, await body, putOptions);
     } catch (error) {
       const failure: SinkFailure = { code: 'sink-error', message: `s3://${bucket}/${key} could not be written: ${messageOf(error)}`, retryable: true };
       for (const ticket of object.tickets) ticket.failed(failure);
@@ -232,6 +231,17 @@ class S3SinkWriter implements SinkWriter {
     }
     for (const ticket of object.tickets) ticket.written();
   }
+}
+
+/** Whether appending `text` to a body of `bytes` bytes makes it larger than `maxBytes`. */
+function wouldExceed(bytes: number, text: string, maxBytes: number): boolean {
+  // Three bytes per UTF-16 unit at most: only a text near the limit needs measuring.
+  return bytes + text.length * 3 > maxBytes && bytes + Buffer.byteLength(text) > maxBytes;
+}
+
+/** The bytes to store for `body`; a failure rejects, it never throws. */
+async function compressObject(body: ObjectBody, compression: Compression): Promise<Buffer> {
+  return compressBody(body.toBuffer(), compression);
 }
 
 function rejected(message: string): SinkFailure {

@@ -188,12 +188,13 @@ function isoFromMilliseconds(milliseconds: number): string {
 
 // Buffer.from(..., 'base64') skips characters it does not know, so corrupt data decodes to
 // fewer bytes than its length promises: compare instead of scanning the alphabet first.
+// The Buffer is returned as it is: another view over its bytes would cost an allocation per record.
 function decodeBase64(text: string): Uint8Array | undefined {
   if (text.length % 4 !== 0) return undefined;
   const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const bytes = Buffer.from(text, 'base64');
   if (bytes.byteLength !== (text.length / 4) * 3 - padding) return undefined;
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return bytes;
 }
 
 const encoder = new TextEncoder();

@@ -240,11 +240,32 @@ function fromEpoch(value: number): string {
   return formatUtc(date, micros === 0 ? '' : String(micros).padStart(6, '0').replace(/0+$/, ''));
 }
 
+const DAY_MILLISECONDS = 86_400_000;
+/** 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z, the years an RFC 3339 timestamp can hold. */
+const FIRST_TIME = -62_167_219_200_000;
+const LAST_TIME = 253_402_300_799_999;
+
+// The timestamps of a batch mostly fall on a few days, and Date#toISOString costs more than the
+// rest of a cast: the date part is formatted once per day, the time of day by arithmetic.
+let lastDay = Number.NaN;
+let lastDate = '';
+
+/** `date` (whole seconds) as `YYYY-MM-DDTHH:MM:SS[.fraction]Z`. */
 function formatUtc(date: Date, fraction: string): string {
-  const year = date.getUTCFullYear();
-  if (Number.isNaN(year) || year < 0 || year > 9999) throw new CastFailure('outside years 0000–9999');
-  const seconds = date.toISOString().slice(0, 19);
-  return fraction === '' ? `${seconds}Z` : `${seconds}.${fraction}Z`;
+  const time = date.getTime();
+  if (!(time >= FIRST_TIME && time <= LAST_TIME)) throw new CastFailure('outside years 0000–9999');
+  const day = Math.floor(time / DAY_MILLISECONDS);
+  if (day !== lastDay) {
+    lastDate = new Date(day * DAY_MILLISECONDS).toISOString().slice(0, 11);
+    lastDay = day;
+  }
+  const seconds = Math.floor((time - day * DAY_MILLISECONDS) / 1000);
+  const clock = `${twoDigits(Math.floor(seconds / 3600))}:${twoDigits(Math.floor(seconds / 60) % 60)}:${twoDigits(seconds % 60)}`;
+  return fraction === '' ? `${lastDate}${clock}Z` : `${lastDate}${clock}.${fraction}Z`;
+}
+
+function twoDigits(value: number): string {
+  return value < 10 ? `0${value}` : `${value}`;
 }
 
 const CASTERS: Readonly<Record<CastType, Caster>> = Object.assign(Object.create(null), {

@@ -5,6 +5,7 @@ import type { HandlerOptions } from '../../../engine/handler.ts';
 import { dynamoDbInsertEvent, kinesisEvent, s3ObjectCreatedEvent } from '../../../engine/local/events.ts';
 import { UnknownEventError } from '../../../engine/sources/dispatch.ts';
 import { MemoryObjectStore } from '../../../engine/ports/memory-object-store.ts';
+import type { Sink, Ticket } from '../../../engine/plugin/types.ts';
 import type { ObjectStore } from '../../../engine/ports/object-store.ts';
 import { resolveSpec } from '../../../engine/spec/resolve.ts';
 
@@ -157,6 +158,39 @@ describe('createHandler with a Kinesis source and an S3 sink', () => {
 
     expect(summary.counts).toMatchObject({ dead_lettered: 1, failed: 0 });
     expect(objectsIn(store as MemoryObjectStore, 'errors')[0]?.lines[0]).toMatchObject({ stage: 'sink', code: 'sink-error', component: 'archive', record: { id: 1 } });
+  });
+
+  it('dead-letters a record its sink rejects on receipt with the record as delivered, when on_error is retry', async () => {
+    const byPath = spec({ transforms: {}, sinks: { archive: { type: 's3', inputs: ['orders'], bucket: 'archive', key: '{{record.path}}/' } } });
+    const { handler, store } = handlerFor(byPath);
+
+    const summary = await handler.invoke(kinesisEvent('orders', [payload({ id: 1, path: 'a' }), payload({ id: 2, path: 'p'.repeat(2000) })]));
+
+    expect(summary.counts).toMatchObject({ written: 1, dead_lettered: 1, failed: 0 });
+    expect(objectsIn(store as MemoryObjectStore, 'errors')[0]?.lines[0]).toMatchObject({ stage: 'sink', code: 'sink-rejected', component: 'archive', record: { id: 2 } });
+  });
+
+  it('dead-letters a non-retryable failure reported after add with the raw bytes only, when on_error is retry', async () => {
+    const late = (): Sink => ({
+      open: () => {
+        const tickets: Ticket[] = [];
+        return {
+          add: ({ ticket }) => void tickets.push(ticket),
+          close: async () => {
+            for (const ticket of tickets) ticket.failed({ code: 'sink-rejected', message: 'refused by the service', retryable: false });
+          },
+        };
+      },
+    });
+    const direct = spec({ transforms: {}, sinks: { archive: { type: 's3', inputs: ['orders'], bucket: 'archive', key: 'a/' } } });
+    const { handler, store } = handlerFor(direct, new MemoryObjectStore(), { sinkOverride: late });
+
+    const summary = await handler.invoke(kinesisEvent('orders', [payload({ id: 1 })]));
+
+    const letter = objectsIn(store as MemoryObjectStore, 'errors')[0]?.lines[0];
+    expect(summary.counts).toMatchObject({ dead_lettered: 1 });
+    expect(letter).toMatchObject({ stage: 'sink', code: 'sink-rejected', raw: '{"id":1}' });
+    expect(letter).not.toHaveProperty('record');
   });
 
   it('throws when nothing could be processed because the dead-letter bucket is unreachable', async () => {

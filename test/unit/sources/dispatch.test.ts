@@ -17,6 +17,15 @@ describe('dispatchEvent', () => {
     expect(sourceOf(dispatchEvent(kinesisEvent('clicks', [Buffer.from('{}')]), sources, store))).toBe('clicks');
   });
 
+  it('hands out every record of a batch larger than one decoding chunk, in order', () => {
+    const event = kinesisEvent('orders', Array.from({ length: 300 }, (_, index) => Buffer.from(JSON.stringify({ index }))));
+
+    const items = [...(dispatchEvent(event, { orders: kinesis('orders') }, store).items as Iterable<{ id: string; records: { value: unknown }[] }>)];
+
+    expect(items.map((item) => item.id)).toEqual(event.Records.map((record) => record.kinesis.sequenceNumber));
+    expect(items.map((item) => item.records[0]?.value)).toEqual(Array.from({ length: 300 }, (_, index) => ({ index })));
+  });
+
   it('matches a DynamoDB stream re-enabled under a new ARN by its table', () => {
     const sources = {
       users: dynamodb('arn:aws:dynamodb:us-east-1:123456789012:table/users/stream/2025-01-01T00:00:00.000'),

@@ -151,6 +151,24 @@ describe('cast to timestamp', () => {
     expect(castValue('timestamp', value)).toBe(expected);
   });
 
+  it('gives each timestamp of a sequence its own date across midnight, the epoch and a leap day', () => {
+    const cast = compile(castStep, { ts: 'timestamp' });
+    const epochs = [1_795_773_600, 1_795_823_999, 1_795_824_000, -1, 0, 1_709_251_199, 1_709_164_800, 1_795_773_600];
+
+    const formatted = epochs.map((ts) => (run(cast, { ts }) as { ts: unknown }).ts);
+
+    expect(formatted).toEqual([
+      '2026-11-27T10:00:00Z',
+      '2026-11-27T23:59:59Z',
+      '2026-11-28T00:00:00Z',
+      '1969-12-31T23:59:59Z',
+      '1970-01-01T00:00:00Z',
+      '2024-02-29T23:59:59Z',
+      '2024-02-29T00:00:00Z',
+      '2026-11-27T10:00:00Z',
+    ]);
+  });
+
   it('reads 10^11 as milliseconds, the first value past the seconds band', () => {
     expect(castValue('timestamp', 1e11)).toBe('1973-03-03T09:46:40Z');
   });

@@ -33,6 +33,15 @@ describe('ObjectBody', () => {
     expect(body.toBuffer().toString('utf8')).toBe('a' + text);
   });
 
+  it('returns the UTF-8 length of each text it appends', () => {
+    const body = new ObjectBody();
+
+    const lengths = ['abc\n', 'é✓\n', '😀\n'].map((text) => body.append(text));
+
+    expect(lengths).toEqual([4, 6, 5]);
+    expect(body.byteLength).toBe(15);
+  });
+
   it('is empty until something is appended', () => {
     expect(new ObjectBody().toBuffer().byteLength).toBe(0);
   });
