@@ -72,9 +72,9 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
   const deadLetterPrefix = compileTemplate(spec.dead_letter?.prefix ?? `${spec.name}/{{stage}}/`);
   const clock = options.clock ?? (() => new Date());
 
-  const begin = (requestId: string) => {
+  const begin = (requestId: string, context: Partial<Context> = {}) => {
     const now = clock();
-    const invocation: Invocation = { state: new Map(), now, requestId };
+    const invocation: Invocation = { state: new Map(), now, requestId, deadline: invocationDeadline(context) };
     const logger = jsonLogger({ level: spec.runtime.log_level, requestId, pipeline: spec.name, ...(options.write ? { write: options.write } : {}) });
     const capture = options.captureDeadLetters ? new CapturingDeadLetterWriter() : undefined;
     const deadLetters: DeadLetterWriter = capture
@@ -96,7 +96,7 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
   };
 
   const invoke = async (event: unknown, context: Partial<Context> = {}): Promise<InvocationSummary> => {
-    const run = begin(context.awsRequestId ?? randomUUID());
+    const run = begin(context.awsRequestId ?? randomUUID(), context);
     const dispatched = dispatchEvent(event, spec.sources, options.ports.objects);
     const result = await runInvocation({ graph, ...run }, dispatched.items);
     const summary = finish(run, dispatched.kind, result, dispatched.partialBatch);
@@ -114,6 +114,20 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
     return finish(run, 'records', await runInvocation({ graph, ...run }, items), true);
   };
   return handler;
+}
+
+/** Time kept back from the Lambda's remaining time, to settle tickets, close writers and answer. */
+export const DEADLINE_MARGIN_MS = 10_000;
+/** The budget outside Lambda (CLI, tests), where no context says how long is left: Lambda's maximum. */
+const DEFAULT_BUDGET_MS = 900_000;
+
+/**
+ * When sinks must have settled every ticket: the remaining time less a margin that is at most a
+ * fifth of it, so that short timeouts still leave most of the time for work.
+ */
+export function invocationDeadline(context: Partial<Context>, now = Date.now()): number {
+  const remaining = context.getRemainingTimeInMillis?.() ?? DEFAULT_BUDGET_MS;
+  return now + remaining - Math.min(DEADLINE_MARGIN_MS, remaining / 5);
 }
 
 function writeStdout(line: string): void {

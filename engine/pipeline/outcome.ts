@@ -63,7 +63,7 @@ export class SinkTicket implements Ticket {
   private settle(failure: SinkFailure | undefined): void {
     if (this.settled) throw new Error(`sink ${this.sinkId} settled a ticket twice`);
     this.settled = true;
-    this.tracker.settleSink(this.sinkId, this.onError, this.record, failure);
+    this.tracker.settleSink(this.sinkId, this.onError, failure?.record ?? this.record, failure);
   }
 }
 

@@ -14,6 +14,12 @@ export interface Invocation {
   readonly now: Date;
   /** Lambda request id, or a generated id outside Lambda. */
   readonly requestId: string;
+  /**
+   * Epoch milliseconds by which sinks must have settled every ticket: the Lambda's remaining
+   * time less a safety margin (see `handler.ts`). Retries and back-off end before it; work not
+   * done by then is reported as retryable failures, never left unsettled.
+   */
+  readonly deadline: number;
 }
 
 /** What a step returns: the record (possibly the same object, mutated), several records (explode), or `undefined` when filtered. */
@@ -66,6 +72,12 @@ export interface SinkFailure {
   code: FailureCode;
   message: string;
   retryable: boolean;
+  /**
+   * The record as the sink received it, when the sink still holds it. A sink with `on_error:
+   * retry` that fails a record for good after `add` returned (a bulk item the server rejects)
+   * passes it here, so the dead letter carries the record and not only its raw input.
+   */
+  record?: RecordValue;
 }
 
 /**
@@ -89,8 +101,8 @@ export interface SinkWriter {
    * Accepts a record. May write a full object or batch before resolving; failures settle tickets,
    * they do not reject. A record that can never be written is rejected (a non-retryable failure)
    * before `add` returns, so that its dead letter holds the record as delivered; a non-retryable
-   * failure reported later to a sink with `on_error: retry` is dead-lettered with the record's
-   * raw bytes and meta only.
+   * failure reported later to a sink with `on_error: retry` is dead-lettered with the record the
+   * failure carries (`SinkFailure.record`), or with the raw bytes and meta only when it carries none.
    */
   add(entry: SinkEntry): Promise<void> | void;
   /** Writes everything still pending and settles all remaining tickets. */

@@ -193,6 +193,38 @@ describe('createHandler with a Kinesis source and an S3 sink', () => {
     expect(letter).not.toHaveProperty('record');
   });
 
+  it('dead-letters a late non-retryable failure with the record the failure carries', async () => {
+    const late = (): Sink => ({
+      open: () => {
+        const held: { ticket: Ticket; record: Record<string, unknown> }[] = [];
+        return {
+          add: ({ ticket, record }) => void held.push({ ticket, record }),
+          close: async () => {
+            for (const { ticket, record } of held) ticket.failed({ code: 'sink-rejected', message: 'mapper_parsing_exception', retryable: false, record });
+          },
+        };
+      },
+    });
+    const direct = spec({ transforms: {}, sinks: { archive: { type: 's3', inputs: ['orders'], bucket: 'archive', key: 'a/' } } });
+    const { handler, store } = handlerFor(direct, new MemoryObjectStore(), { sinkOverride: late });
+
+    await handler.invoke(kinesisEvent('orders', [payload({ id: 7 })]));
+
+    expect(objectsIn(store as MemoryObjectStore, 'errors')[0]?.lines[0]).toMatchObject({ code: 'sink-rejected', record: { id: 7 } });
+  });
+
+  it('gives sinks a deadline inside the Lambda remaining time, with a margin', async () => {
+    let deadline = 0;
+    const spy = (): Sink => ({ open: (invocation) => ((deadline = invocation.deadline), { add: ({ ticket }) => ticket.written(), close: async () => {} }) });
+    const { handler } = handlerFor(spec(), new MemoryObjectStore(), { sinkOverride: spy });
+    const before = Date.now();
+
+    await handler.invoke(kinesisEvent('orders', [payload({ id: 1 })]), { getRemainingTimeInMillis: () => 60_000 });
+
+    expect(deadline).toBeGreaterThanOrEqual(before + 50_000);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 50_000);
+  });
+
   it('throws when nothing could be processed because the dead-letter bucket is unreachable', async () => {
     const { handler } = handlerFor(spec(), new FailingBucketStore('errors'));
 

@@ -19,7 +19,7 @@ export function aMeta(overrides: Partial<RecordMeta> = {}): RecordMeta {
 
 /** A fresh invocation: empty state, a fixed clock. */
 export function anInvocation(overrides: Partial<Invocation> = {}): Invocation {
-  return { state: new Map(), now: new Date('2026-11-27T12:34:56Z'), requestId: 'request-1', ...overrides };
+  return { state: new Map(), now: new Date('2026-11-27T12:34:56Z'), requestId: 'request-1', deadline: Date.now() + 60_000, ...overrides };
 }
 
 /** A compile environment with the given spec files (path → text) and parameter values. */

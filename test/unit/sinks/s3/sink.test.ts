@@ -43,7 +43,7 @@ function makeTicket(): TestTicket {
 }
 
 function makeInvocation(now = new Date('2026-11-27T10:30:00.000Z')): Invocation {
-  return { state: new Map(), now, requestId: 'request-1' };
+  return { state: new Map(), now, requestId: 'request-1', deadline: Date.now() + 60_000 };
 }
 
 function sinkConfig(overrides: Partial<S3SinkConfig> = {}): S3SinkConfig {
