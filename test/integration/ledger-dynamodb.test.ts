@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbLedger } from '../../engine/ports/dynamodb-ledger.ts';
+import type { SlotFile } from '../../engine/ports/ledger.ts';
+import { awsClientConfig } from '../support/env.ts';
+import { ledgerContract, stagedFile } from '../unit/ports/ledger.contract.ts';
+
+const T0 = Date.UTC(2026, 11, 3, 8, 0, 0);
+
+/** Counts the requests a client sends, by command name, with an SDK middleware (retries not included). */
+function countRequests(client: DynamoDBClient): Map<string, number> {
+  const counts = new Map<string, number>();
+  client.middlewareStack.add((next, context) => async (args) => {
+    counts.set(context.commandName ?? 'unknown', (counts.get(context.commandName ?? 'unknown') ?? 0) + 1);
+    return next(args);
+  }, { step: 'initialize', name: 'countLedgerRequests' });
+  return counts;
+}
+
+function total(counts: Map<string, number>): number {
+  return [...counts.values()].reduce((sum, count) => sum + count, 0);
+}
+
+describe('DynamoDbLedger against moto', () => {
+  const client = new DynamoDBClient(awsClientConfig());
+  const tableName = `ingest-ledger-${randomUUID().slice(0, 8)}`;
+  const ledger = new DynamoDbLedger(client, { tableName });
+  const freshScope = () => `pipeline-${randomUUID().slice(0, 8)}/sink`;
+
+  beforeAll(async () => {
+    await client.send(new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }));
+  });
+
+  afterAll(() => {
+    client.destroy();
+  });
+
+  ledgerContract('DynamoDbLedger', async () => ({ ledger, scope: freshScope() }));
+
+  it('sends two requests per registered file and three per seal', async () => {
+    const counted = new DynamoDBClient(awsClientConfig());
+    const counts = countRequests(counted);
+    const countedLedger = new DynamoDbLedger(counted, { tableName });
+    const scope = freshScope();
+
+    for (let index = 0; index < 20; index++) await countedLedger.register(scope, stagedFile(`f${index}`), T0);
+    const registering = total(counts);
+    await countedLedger.seal(scope, 1, T0);
+
+    expect(registering / 20).toBe(2);
+    expect(Object.fromEntries(counts)).toEqual({ UpdateItemCommand: 20 + 2, PutItemCommand: 20 + 1 });
+    expect(total(counts) - registering).toBe(3);
+    counted.destroy();
+  });
+
+  it('puts every file of 8 concurrent registrars in exactly one batch while batches seal', async () => {
+    const scope = freshScope();
+    const registrars = 8;
+    const filesEach = 15;
+    let registering = true;
+    const sealer = (async () => {
+      let sealed = 0;
+      while (registering) {
+        const open = await ledger.openBatch(scope);
+        if (open.totals.files > 0 && (await ledger.seal(scope, open.batch, T0)) !== undefined) sealed++;
+      }
+      return sealed;
+    })();
+
+    await Promise.all(Array.from({ length: registrars }, async (_, registrar) => {
+      for (let index = 0; index < filesEach; index++) await ledger.register(scope, stagedFile(`r${registrar}-${index}`, 1, 1), T0);
+    }));
+    registering = false;
+    const sealedWhileRegistering = await sealer;
+    const open = await ledger.openBatch(scope);
+    await ledger.seal(scope, open.batch, T0);
+
+    const keys: string[] = [];
+    for (const batch of await ledger.batches(scope)) {
+      const files = await ledger.files(scope, batch.batch);
+      expect(files.missing).toEqual([]);
+      expect(files.files).toHaveLength(batch.totals.files);
+      keys.push(...files.files.map((file) => file.key));
+    }
+    expect(sealedWhileRegistering).toBeGreaterThan(1);
+    expect(keys).toHaveLength(registrars * filesEach);
+    expect(new Set(keys).size).toBe(registrars * filesEach);
+  });
+
+  it('re-registers a file whose slot was abandoned before the registrar wrote it', async () => {
+    const scope = freshScope();
+    await ledger.register(scope, stagedFile('first'), T0);
+    // What a loader leaves for slot 2 when its registrar has not written the file yet.
+    await client.send(new PutItemCommand({
+      TableName: tableName,
+      Item: { pk: { S: `${scope}#0000000001` }, sk: { S: '0000000002' }, abandoned: { BOOL: true } },
+    }));
+
+    const registration = await ledger.register(scope, stagedFile('slow'), T0);
+
+    expect(registration).toMatchObject({ batch: 1, slot: 3 });
+    await ledger.seal(scope, 1, T0);
+    const files = await ledger.files(scope, 1);
+    expect(files.files.map((file: SlotFile) => [file.slot, file.key])).toEqual([[1, 'pipeline/sink/first.jsonl.gz'], [3, 'pipeline/sink/slow.jsonl.gz']]);
+    expect(files.missing).toEqual([]);
+  });
+
+  it('completes a seal that died after freezing the open batch, on the next read', async () => {
+    const scope = freshScope();
+    await ledger.register(scope, stagedFile('a'), T0);
+    // The first write of a seal, and nothing after it.
+    await client.send(new UpdateItemCommand({
+      TableName: tableName,
+      Key: { pk: { S: scope }, sk: { S: 'open' } },
+      UpdateExpression: 'SET sealed_batch = #batch, sealed_files = #files, sealed_records = #records, sealed_bytes = #bytes, '
+        + 'sealed_opened_at = opened_at, sealed_at = :now, #batch = :next, #files = :zero, #records = :zero, #bytes = :zero REMOVE opened_at',
+      ExpressionAttributeNames: { '#batch': 'batch', '#files': 'files', '#records': 'records', '#bytes': 'bytes' },
+      ExpressionAttributeValues: { ':now': { N: String(T0) }, ':next': { N: '2' }, ':zero': { N: '0' } },
+    }));
+
+    const open = await ledger.openBatch(scope);
+
+    expect(open).toMatchObject({ batch: 2, totals: { files: 0 } });
+    expect(await ledger.batches(scope)).toMatchObject([{ batch: 1, state: 'sealed', totals: { files: 1, records: 10, bytes: 1000, openedAt: T0 } }]);
+    expect(await ledger.seal(scope, 1, T0)).toBeUndefined();
+  });
+});
