@@ -23,6 +23,7 @@ export const SPEC_CODES = {
   'conflicting-fields': 'Two fields that exclude each other are both given (e.g. `workgroup` and `cluster`).',
   'unknown-type': 'A source or sink `type` that Ingest does not know.',
   'invalid-step': 'A transform step must have exactly one known step kind.',
+  'reserved-field-name': 'A field path uses `__proto__`, `constructor` or `prototype`, which could reach an object prototype.',
   // Meaning (semantic checks)
   'duplicate-id': 'The same id is used by two components (sources, transforms and sinks share one namespace).',
   'name-too-long': 'The pipeline name combined with a component id exceeds an AWS resource name limit.',

@@ -1,14 +1,19 @@
 import { isUtf8 } from 'node:buffer';
-import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit } from 'yaml';
-import type { Node, ParsedNode } from 'yaml';
+import { Document, isAlias, isDocument, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit } from 'yaml';
+import type { Node, ParsedNode, Scalar } from 'yaml';
 import type { SpecCode } from '../errors.ts';
 import type { Diagnostic, SpecPath } from './diagnostic.ts';
 import { toPointer } from './diagnostic.ts';
 
 /** Specs larger than this are refused before parsing: no real spec comes near it. */
 export const MAX_SPEC_BYTES = 1024 * 1024;
-/** Bound on alias expansion while building the spec value; defeats "billion laughs" documents. */
+/**
+ * Bound on alias expansion while building the spec value; defeats "billion laughs" documents.
+ * Merge keys (`<<: *common`) expand through aliases, so the same bound holds them.
+ */
 const MAX_ALIAS_COUNT = 100;
+/** The YAML 1.1 merge key, which specs may use to share settings between components. */
+const MERGE_KEY = '<<';
 
 /** A spec file parsed with its node ranges, so any path into its value maps back to `line:col`. */
 export interface LoadedSpec {
@@ -43,7 +48,8 @@ export function loadSpec(file: string, bytes: Uint8Array): LoadResult {
   const text = buffer.toString('utf8').replace(/^\uFEFF/, '');
 
   const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  // `merge`: `<<: *common` copies the keys of the anchored mapping, as YAML 1.1 defines it.
+  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, merge: true });
   const position = (offset: number) => {
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
@@ -78,6 +84,15 @@ export function loadSpec(file: string, bytes: Uint8Array): LoadResult {
     return fail('not-a-mapping', 'the top level of a spec must be a mapping (version, name, sources, sinks, ...)', at.line, at.column);
   }
 
+  const inexact = firstInexactNumber(doc);
+  if (inexact) {
+    const at = position(inexact.node.range?.[0] ?? 0);
+    return {
+      ok: false,
+      diagnostics: [{ file, ...at, severity: 'error', code: 'out-of-range', message: inexact.message, instancePath: toPointer(inexact.path) }],
+    };
+  }
+
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -94,7 +109,7 @@ export function loadSpec(file: string, bytes: Uint8Array): LoadResult {
       file,
       value: value as Record<string, unknown>,
       locate(path, target = 'value') {
-        return position(findNode(root, path, target).range?.[0] ?? 0);
+        return position(findNode(doc, root, path, target).range?.[0] ?? 0);
       },
     },
   };
@@ -118,12 +133,12 @@ export function diagnosticAt(
   };
 }
 
-function findNode(root: ParsedNode, path: SpecPath, target: 'key' | 'value'): Node {
+function findNode(doc: Document.Parsed, root: ParsedNode, path: SpecPath, target: 'key' | 'value'): Node {
   let node: Node = root;
   for (const [index, segment] of path.entries()) {
     const last = index === path.length - 1;
     if (isMap(node)) {
-      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+      const pair = findPair(doc, node, String(segment), 0);
       if (!pair) return node;
       if (last && target === 'key') return pair.key as Node;
       if (!pair.value) return pair.key as Node;
@@ -137,6 +152,77 @@ function findNode(root: ParsedNode, path: SpecPath, target: 'key' | 'value'): No
     }
   }
   return node;
+}
+
+type MapNode = Extract<Node, { items: unknown[] }> & { items: unknown[] };
+
+/**
+ * The pair of `map` with key `key`: its own, else one that a merge key (`<<: *common` or
+ * `<<: [*a, *b]`) brings in, earlier merges first as YAML 1.1 defines. A diagnostic about a
+ * merged value then points at the line where the shared value is written.
+ */
+function findPair(doc: Document.Parsed, map: MapNode, key: string, depth: number): { key: unknown; value: unknown } | undefined {
+  const pairs = map.items.filter(isPair);
+  const own = pairs.find((item) => isScalar(item.key) && !isMergeKey(item.key) && String(item.key.value) === key);
+  if (own || depth > MAX_ALIAS_COUNT) return own;
+  for (const pair of pairs) {
+    if (!isMergeKey(pair.key)) continue;
+    const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
+    for (const source of sources) {
+      const target = isAlias(source) ? source.resolve(doc) : source;
+      if (isMap(target)) {
+        const found = findPair(doc, target as MapNode, key, depth + 1);
+        if (found) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && (key as Scalar).source === MERGE_KEY;
+}
+
+/**
+ * The first number in the document that the spec value cannot hold as written: an integer
+ * beyond ±2^53 (`9007199254740993` would silently become `...992`), or a number too large to be
+ * finite (`1e400`, `.inf`) or not a number (`.nan`). Every consumer of the spec (ajv, the
+ * runtime, the generator) would see a different value than the one the user wrote.
+ */
+function firstInexactNumber(doc: Document.Parsed): { node: Scalar; path: SpecPath; message: string } | undefined {
+  let found: { node: Scalar; path: SpecPath; message: string } | undefined;
+  visit(doc, {
+    Scalar(key, node, ancestors) {
+      if (key === 'key' || typeof node.value !== 'number') return;
+      const source = node.source ?? String(node.value);
+      const message = inexactNumberMessage(node.value, source);
+      if (message === undefined) return;
+      found = { node, path: specPathOf(ancestors, node), message };
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+function inexactNumberMessage(value: number, source: string): string | undefined {
+  if (Number.isNaN(value)) return `\`${source}\` is not a number; write a number, or quote it to keep it as text`;
+  if (!Number.isFinite(value)) return `\`${source}\` is too large to be a number (it would become infinity); write a smaller number, or quote it to keep it as text`;
+  if (Number.isSafeInteger(value) || !/^[-+]?[0-9][0-9_]*$/.test(source)) return undefined;
+  const written = BigInt(source.replaceAll('_', ''));
+  if (BigInt(value) === written) return undefined;
+  return `integer \`${source}\` is beyond ±2^53 and cannot be held exactly (it would become ${BigInt(value)}); quote it to keep it as text`;
+}
+
+/** The spec path of `node`, given the ancestors `visit` passes (document, maps, pairs, sequences). */
+function specPathOf(ancestors: readonly unknown[], node: unknown): SpecPath {
+  const path: (string | number)[] = [];
+  const chain = [...ancestors.filter((ancestor) => !isDocument(ancestor)), node];
+  for (const [index, ancestor] of chain.entries()) {
+    const next = chain[index + 1];
+    if (isPair(ancestor) && isScalar(ancestor.key)) path.push(String(ancestor.key.value));
+    else if (isSeq(ancestor) && next !== undefined) path.push(ancestor.items.indexOf(next as never));
+  }
+  return path;
 }
 
 /** yaml reports a badly indented item at the start of its line; point at the item itself. */

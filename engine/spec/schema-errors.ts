@@ -4,6 +4,7 @@ import type { SpecCode } from '../errors.ts';
 import type { Diagnostic, SpecPath } from './diagnostic.ts';
 import type { LoadedSpec } from './load.ts';
 import { diagnosticAt } from './load.ts';
+import { formatSize, isSizeField } from './size.ts';
 
 /**
  * Turns ajv's errors into diagnostics a person can act on: one per problem, located at the key
@@ -32,8 +33,10 @@ function convert(spec: LoadedSpec, error: ErrorObject): Diagnostic | undefined {
     diagnosticAt(spec, where, code, message, { target });
 
   if (error.propertyName !== undefined) {
-    // An invalid key (component id, parameter name): point at the key itself.
+    // An invalid key (component id, parameter name, a field path of `set`, `cast`...): point at the key itself.
     const name = error.propertyName;
+    const pathProblem = error.keyword === 'pattern' ? fieldPathProblem(error, name) : undefined;
+    if (pathProblem) return at(pathProblem.code, `field path ${quote(name)} in ${field} ${pathProblem.message}`, 'key', [...path, name]);
     const what = path.length === 1 && SECTION_NOUN[String(path[0])] ? `${kindOf(path)} id` : path[0] === 'parameters' ? 'parameter name' : 'key';
     return at(error.keyword === 'maxLength' ? 'out-of-range' : 'invalid-value', `${what} ${quote(name)} is invalid: ${hint(error)}`, 'key', [...path, name]);
   }
@@ -71,9 +74,16 @@ function convert(spec: LoadedSpec, error: ErrorObject): Diagnostic | undefined {
       const allowed = (params.allowedValues as unknown[]).map(String);
       return at('invalid-value', `${field} has invalid value ${quote(error.data)}${suggest(String(error.data), allowed)}; expected one of: ${allowed.join(', ')}`);
     }
-    case 'const':
-      return at('invalid-value', `${field} must be ${quote(params.allowedValue)}, not ${quote(error.data)}`);
-    case 'pattern':
+    case 'const': {
+      // `version: "1"`: the same text, another type; say which.
+      const [allowed, given] = typeof params.allowedValue === typeof error.data ? [quote(params.allowedValue), quote(error.data)] : [describeType(params.allowedValue), describeType(error.data)];
+      return at('invalid-value', `${field} must be ${allowed}, not ${given}`);
+    }
+    case 'pattern': {
+      const pathProblem = fieldPathProblem(error, error.data);
+      if (pathProblem) return at(pathProblem.code, `${field}: field path ${quote(error.data)} ${pathProblem.message}`);
+      return at('invalid-value', `${field} has invalid value ${quote(error.data)}: ${hint(error)}`);
+    }
     case 'format':
       return at('invalid-value', `${field} has invalid value ${quote(error.data)}: ${hint(error)}`);
     case 'propertyNames':
@@ -98,8 +108,16 @@ function convert(spec: LoadedSpec, error: ErrorObject): Diagnostic | undefined {
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
-    case 'exclusiveMaximum':
+    case 'exclusiveMaximum': {
+      const bound = error.keyword.endsWith('inimum') ? 'at least' : 'at most';
+      if (isSizeField(path.at(-1) ?? '')) {
+        // The schema saw the size in bytes; show what the spec says as well.
+        const written = valueAt(spec.value, path);
+        const value = typeof written === 'string' ? `\`${written}\` (${bytesText(Number(error.data))})` : bytesText(Number(error.data));
+        return at('out-of-range', `${field} is ${value}; it must be ${bound} ${formatSize(Number(params.limit))}${Number(params.limit) >= 1024 ? ` (${Number(params.limit)} bytes)` : ''}`);
+      }
       return at('out-of-range', `${field} is ${String(error.data)}; it must be ${String(params.comparison)} ${String(params.limit)}`);
+    }
     case 'minLength':
     case 'maxLength':
       return at('out-of-range', `${field} must be ${error.keyword === 'minLength' ? 'at least' : 'at most'} ${String(params.limit)} characters long`);
@@ -119,6 +137,37 @@ function convert(spec: LoadedSpec, error: ErrorObject): Diagnostic | undefined {
     default:
       return at('invalid-value', `${field} ${error.message ?? 'is invalid'}`);
   }
+}
+
+/** The one definition of a record field path, shared by every position that names a field. */
+const FIELD_PATH_PATTERN = (schema.$defs as Record<string, { pattern?: string }>)['defs.identifier.field_path']?.pattern;
+const RESERVED_SEGMENTS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * What is wrong with a field path that failed the field path pattern: a reserved segment
+ * (`reserved-field-name`) or an empty one. `undefined` when the failed pattern is another one.
+ */
+function fieldPathProblem(error: ErrorObject, text: unknown): { code: SpecCode; message: string } | undefined {
+  if (FIELD_PATH_PATTERN === undefined || (error.params as { pattern?: string }).pattern !== FIELD_PATH_PATTERN || typeof text !== 'string') return undefined;
+  const reserved = text.split('.').find((segment) => RESERVED_SEGMENTS.has(segment));
+  if (reserved !== undefined) {
+    return { code: 'reserved-field-name', message: `uses the reserved name \`${reserved}\`; \`__proto__\`, \`constructor\` and \`prototype\` could reach an object's prototype and are refused in every field path` };
+  }
+  return { code: 'invalid-value', message: 'has an empty segment: dots separate the names of nested fields, and each name needs at least one character' };
+}
+
+function bytesText(bytes: number): string {
+  return Number.isSafeInteger(bytes) ? `${bytes} byte${bytes === 1 ? '' : 's'}` : 'more bytes than a number holds exactly';
+}
+
+/** The value at `path` in the spec as written, before sizes became bytes. */
+function valueAt(value: unknown, path: SpecPath): unknown {
+  let current = value;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, segment)) return undefined;
+    current = (current as Record<string | number, unknown>)[segment];
+  }
+  return current;
 }
 
 function parsePointer(pointer: string): SpecPath {
@@ -189,7 +238,7 @@ function describeType(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return `the string ${quote(value)}`;
-  return `${typeof value} ${String(value)}`;
+  return `the ${typeof value} ${String(value)}`;
 }
 
 function quote(value: unknown): string {

@@ -10,6 +10,7 @@ import type { Diagnostic } from './diagnostic.ts';
 import type { LoadedSpec } from './load.ts';
 import { loadSpec } from './load.ts';
 import { schemaDiagnostics } from './schema-errors.ts';
+import { isSizeField, sizeInBytes } from './size.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -25,11 +26,31 @@ export function specSchemaValidator(): ValidateFunction {
   return compiled;
 }
 
-/** Validates a loaded spec: its JSON Schema first, then, when the shape is right, the semantic checks. */
+/**
+ * Validates a loaded spec: its JSON Schema first, then, when the shape is right, the semantic checks.
+ * The schema sees every size already in bytes (see `sizesAsBytes`), so each size field's
+ * `minimum` and `maximum` bound `0.9B` and `99999GiB` exactly as they bound integers.
+ */
 export function validateLoadedSpec(spec: LoadedSpec, files: SpecFiles): Diagnostic[] {
   const validator = specSchemaValidator();
-  if (!validator(spec.value)) return schemaDiagnostics(spec, validator.errors ?? []);
+  if (!validator(sizesAsBytes(spec.value, ''))) return schemaDiagnostics(spec, validator.errors ?? []);
   return checkSpec(spec, files).sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/**
+ * A copy of the spec value with every size string (a `*_bytes` field such as `64MiB`) replaced
+ * by its number of bytes, as `resolveSpec` will compute it. Strings that are not sizes are left
+ * for the schema's pattern to report; test records are data and are left alone.
+ */
+function sizesAsBytes(value: unknown, field: string | number): unknown {
+  if (typeof value === 'string') return isSizeField(field) ? (sizeInBytes(value) ?? value) : value;
+  if (Array.isArray(value)) return value.map((item, index) => sizesAsBytes(item, index));
+  if (value && typeof value === 'object') {
+    const copy: Record<string, unknown> = Object.create(null);
+    for (const [key, item] of Object.entries(value)) copy[key] = field === '' && key === 'tests' ? item : sizesAsBytes(item, key);
+    return copy;
+  }
+  return value;
 }
 
 /** Reads, loads and validates one spec file. I/O failures reading the spec itself are thrown (the caller maps them to exit 2). */

@@ -71,3 +71,60 @@ describe('loadSpec', () => {
     expect(firstDiagnostic('name: !!js/function "x"\n').code).toBe('yaml-syntax');
   });
 });
+
+describe('loadSpec with YAML merge keys', () => {
+  it('copies the keys of the anchored mapping, the merging mapping winning on conflicts', () => {
+    const result = load('a: &common { type: kinesis, stream: x }\nb:\n  <<: *common\n  stream: y\n');
+
+    expect(result.ok && result.spec.value.b).toEqual({ type: 'kinesis', stream: 'y' });
+  });
+
+  it('merges a list of mappings, earlier ones first', () => {
+    const result = load('a: &one { p: 1, q: 1 }\nb: &two { q: 2, r: 2 }\nc: { <<: [*one, *two] }\n');
+
+    expect(result.ok && result.spec.value.c).toEqual({ p: 1, q: 1, r: 2 });
+  });
+
+  it('locates a merged value where the anchored mapping writes it', () => {
+    const result = load('a: &common\n  type: kinesis\nb:\n  <<: *common\n  stream: y\n');
+    if (!result.ok) throw new Error('expected a spec');
+
+    expect(result.spec.locate(['b', 'type'])).toEqual({ line: 2, column: 9 });
+    expect(result.spec.locate(['b', 'stream'])).toEqual({ line: 5, column: 11 });
+  });
+
+  it('bounds merges like aliases', () => {
+    const lines = ['m0: &m0 { k: 1 }'];
+    for (let level = 1; level < 12; level++) lines.push(`m${level}: &m${level} [${Array(10).fill(`*m${level - 1}`).join(', ')}]`);
+
+    expect(firstDiagnostic(lines.join('\n') + '\n')).toMatchObject({ code: 'alias-limit' });
+  });
+});
+
+describe('loadSpec with numbers the spec value cannot hold', () => {
+  it.each([
+    ['an integer beyond 2^53', 'n: 9007199254740993\n', 'beyond ±2^53'],
+    ['a negative integer beyond 2^53', 'n: -18014398509481985\n', 'beyond ±2^53'],
+    ['a number that overflows to infinity', 'n: 1e400\n', 'infinity'],
+    ['infinity', 'n: .inf\n', 'infinity'],
+    ['not a number', 'n: .nan\n', 'not a number'],
+  ])('refuses %s at its position', (_name, text, words) => {
+    const diagnostic = firstDiagnostic(`version: 1\n${text}`);
+
+    expect(diagnostic).toMatchObject({ code: 'out-of-range', line: 2, column: 4, instancePath: '/n' });
+    expect(diagnostic.message).toContain(words);
+  });
+
+  it('names the path of a number inside lists and mappings', () => {
+    expect(firstDiagnostic('a:\n  - { b: [1, 2, 9007199254740993] }\n')).toMatchObject({ instancePath: '/a/0/b/2', line: 2, column: 17 });
+  });
+
+  it.each([
+    ['the largest exact integer', 'n: 9007199254740991\n'],
+    ['an exact power of two beyond 2^53', 'n: 18014398509481984\n'],
+    ['a large float written as a float', 'n: 1e300\n'],
+    ['a quoted long number', 'n: "12345678901234567890"\n'],
+  ])('accepts %s', (_name, text) => {
+    expect(load(`version: 1\n${text}`).ok).toBe(true);
+  });
+});
