@@ -55,6 +55,10 @@ export type FailureCode =
   // decode
   | 'invalid-base64'
   | 'invalid-json'
+  /** JSON nested deeper than the source's `max_depth` (or 256 for `parse_json`). */
+  | 'too-deep'
+  /** A number JSON cannot hold: beyond the double range when decoded, or NaN/±Infinity when computed (CEL, `cast`, a template). */
+  | 'non-finite-number'
   | 'not-an-object'
   | 'invalid-csv'
   | 'invalid-utf8'
@@ -70,6 +74,8 @@ export type FailureCode =
   | 'unmatched-object'
   // transform
   | 'transform-error'
+  /** A step would write onto a field that already holds a value it does not own (`rename` without `overwrite`, `flatten`). */
+  | 'field-collision'
   | 'invalid-record'
   // sink
   | 'sink-rejected'

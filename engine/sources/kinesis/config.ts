@@ -24,4 +24,6 @@ export interface KinesisDecodeConfig {
    * message); none when absent. A number: the caller resolves sizes such as `1MiB`.
    */
   max_record_bytes?: number;
+  /** Deepest nesting of objects and lists accepted in a `json` record [256]; deeper records are dead-lettered `too-deep`. */
+  max_depth?: number;
 }

@@ -1,5 +1,6 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { FailureCode, RecordValue } from '../../pipeline/record.ts';
+import { DEFAULT_MAX_DEPTH, parseJsonRecord } from '../parse-json-record.ts';
 import type { KinesisDecodeConfig } from './config.ts';
 
 /** The record decoded from one payload, or the dead-letter code and message saying why it could not be. */
@@ -12,12 +13,19 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * Turns the bytes of one Kinesis (user) record into a record, for the formats that hold one
  * record per Kinesis record (`json`, `text`, `csv`). Never throws.
- * - `json`: one JSON object; `invalid-utf8`, `invalid-json`, or `not-an-object` for any other JSON value.
+ * - `json`: one JSON object, read by `parseJsonRecord` (exact numbers beyond 2^53); `invalid-utf8`,
+ *   `invalid-json`, `too-deep` (nested deeper than `maxDepth`), `non-finite-number`, or
+ *   `not-an-object` for any other JSON value.
  * - `text`: `{ message }` with the exact UTF-8 text (no trimming); `invalid-utf8`.
  * - `csv`: exactly one row; fields named by `csv.columns` (the count must match) or `field_1`...;
  *   `invalid-csv` for malformed CSV, no row, several rows or a wrong field count.
  */
-export function decodePayload(bytes: Uint8Array, format: 'json' | 'text' | 'csv', csv: KinesisDecodeConfig['csv']): DecodedPayload {
+export function decodePayload(
+  bytes: Uint8Array,
+  format: 'json' | 'text' | 'csv',
+  csv: KinesisDecodeConfig['csv'],
+  maxDepth: number = DEFAULT_MAX_DEPTH,
+): DecodedPayload {
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -28,24 +36,10 @@ export function decodePayload(bytes: Uint8Array, format: 'json' | 'text' | 'csv'
     case 'text':
       return { ok: true, value: { message: text } };
     case 'json':
-      return decodeJson(text);
+      return parseJsonRecord(text, maxDepth);
     case 'csv':
       return decodeCsvRow(text, csv);
   }
-}
-
-function decodeJson(text: string): DecodedPayload {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, code: 'invalid-json', message: (error as Error).message };
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-    return { ok: false, code: 'not-an-object', message: `record is JSON ${kind}, not an object` };
-  }
-  return { ok: true, value: value as RecordValue };
 }
 
 function decodeCsvRow(text: string, csv: KinesisDecodeConfig['csv']): DecodedPayload {

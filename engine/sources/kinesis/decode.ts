@@ -87,7 +87,7 @@ function decodeUserRecord(bytes: Uint8Array, meta: KinesisMeta, config: KinesisD
   if (config.max_record_bytes !== undefined && bytes.length > config.max_record_bytes) {
     return [deadLetter(meta, bytes, 'record-too-large', `record is ${bytes.length} bytes, above max_record_bytes ${config.max_record_bytes}`)];
   }
-  const decoded = decodePayload(bytes, config.format, config.csv);
+  const decoded = decodePayload(bytes, config.format, config.csv, config.max_depth);
   if (!decoded.ok) return [deadLetter(meta, bytes, decoded.code, decoded.message)];
   return [{ outcome: 'record', value: decoded.value, meta, raw: bytes }];
 }

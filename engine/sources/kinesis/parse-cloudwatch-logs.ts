@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import { parseJsonValue } from '../parse-json-record.ts';
 
 /** One log event of a CloudWatch Logs subscription payload, as CloudWatch Logs sends it. */
 export interface CloudWatchLogEvent {
@@ -49,12 +50,16 @@ export function parseCloudWatchLogs(compressed: Uint8Array, maxDecompressedBytes
     return invalid(`payload is not valid gzip: ${(error as Error).message}`);
   }
 
-  let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(utf8.decode(inflated));
+    text = utf8.decode(inflated);
   } catch (error) {
     return invalid(`decompressed payload is not UTF-8 JSON: ${(error as Error).message}`);
   }
+  // The record-value rules (bounded depth, exact numbers) hold for what extractedFields carries.
+  const json = parseJsonValue(text);
+  if (!json.ok) return invalid(`decompressed payload is not UTF-8 JSON: ${json.message}`);
+  const parsed = json.value;
   if (!isObject(parsed)) return invalid('decompressed payload is not a JSON object');
 
   const { messageType } = parsed;

@@ -26,6 +26,8 @@ export interface S3SourceConfig {
   };
   /** Upper bound in bytes of one record (a line, a CSV row, a JSON array element) [1 MiB]. */
   max_record_bytes?: number;
+  /** Deepest nesting accepted in a `jsonl` line or `json` element [256]; deeper ones are dead-lettered `too-deep`. */
+  max_depth?: number;
 }
 
 /** `max_record_bytes` when the spec leaves it out. */

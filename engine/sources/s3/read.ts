@@ -4,6 +4,7 @@ import { DEFAULT_MAX_RECORD_BYTES, type S3SourceConfig } from './config.ts';
 import { decodeCsvObject } from './decode-csv-object.ts';
 import type { S3ObjectRef } from './event.ts';
 import { streamJsonElements } from './stream-json-elements.ts';
+import { DEFAULT_MAX_DEPTH, parseJsonValue } from '../parse-json-record.ts';
 import { splitLines, type Line } from './split-lines.ts';
 import { objectBytes } from './object-bytes.ts';
 import { ObjectContext } from './object-context.ts';
@@ -58,13 +59,13 @@ export async function* readObjectRecords(
   const bytes = objectBytes(stored, config.compression);
   switch (config.format) {
     case 'jsonl':
-      yield* decodeLines(bytes, context, (line) => decodeJsonLine(line, context));
+      yield* decodeLines(bytes, context, (line) => decodeJsonLine(line, context, config.max_depth ?? DEFAULT_MAX_DEPTH));
       return;
     case 'text':
       yield* decodeLines(bytes, context, (line) => decodeTextLine(line, context));
       return;
     case 'json':
-      yield* decodeJsonDocument(bytes, context);
+      yield* decodeJsonDocument(bytes, context, config.max_depth ?? DEFAULT_MAX_DEPTH);
       return;
     case 'csv':
       yield* decodeCsvObject(bytes, context, config.csv);
@@ -97,7 +98,7 @@ async function* decodeLines(
   }
 }
 
-function decodeJsonLine(line: Line, context: ObjectContext): Decoded | undefined {
+function decodeJsonLine(line: Line, context: ObjectContext, maxDepth: number): Decoded | undefined {
   let text: string;
   try {
     text = utf8.decode(line.bytes);
@@ -105,13 +106,12 @@ function decodeJsonLine(line: Line, context: ObjectContext): Decoded | undefined
     return context.deadLetter(line.number, line.bytes, 'invalid-utf8', `line ${line.number} is not valid UTF-8`);
   }
   if (text.trim() === '') return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return context.deadLetter(line.number, line.bytes, 'invalid-json', `line ${line.number} is not valid JSON: ${(error as Error).message}`);
+  const parsed = parseJsonValue(text, maxDepth);
+  if (!parsed.ok) {
+    const reason = parsed.code === 'invalid-json' ? `is not valid JSON: ${parsed.message}` : `cannot be a record: ${parsed.message}`;
+    return context.deadLetter(line.number, line.bytes, parsed.code, `line ${line.number} ${reason}`);
   }
-  return context.recordOrNotAnObject(line.number, value, line.bytes, `line ${line.number}`);
+  return context.recordOrNotAnObject(line.number, parsed.value, line.bytes, `line ${line.number}`);
 }
 
 function decodeTextLine(line: Line, context: ObjectContext): Decoded | undefined {
@@ -123,8 +123,8 @@ function decodeTextLine(line: Line, context: ObjectContext): Decoded | undefined
   }
 }
 
-async function* decodeJsonDocument(bytes: AsyncIterable<Uint8Array>, context: ObjectContext): AsyncGenerator<Decoded> {
-  for await (const element of streamJsonElements(bytes, context.maxRecordBytes)) {
+async function* decodeJsonDocument(bytes: AsyncIterable<Uint8Array>, context: ObjectContext, maxDepth: number): AsyncGenerator<Decoded> {
+  for await (const element of streamJsonElements(bytes, context.maxRecordBytes, maxDepth)) {
     switch (element.kind) {
       case 'value': {
         const raw = Buffer.from(JSON.stringify(element.value));
@@ -138,6 +138,9 @@ async function* decodeJsonDocument(bytes: AsyncIterable<Uint8Array>, context: Ob
           'record-too-large',
           `element ${element.index} is larger than max_record_bytes (${context.maxRecordBytes}); it was skipped unread`,
         );
+        break;
+      case 'refused':
+        yield context.deadLetter(element.index, undefined, element.code, element.message);
         break;
       case 'stopped':
         yield context.deadLetter(element.index, undefined, element.code, element.message);

@@ -1,5 +1,6 @@
 import { getManyValues, isMany, none } from 'stream-chain/defs.js';
 import { jsonParser, type Token } from 'stream-json/core/parser.js';
+import { DEFAULT_MAX_DEPTH, jsonNumber, NonFiniteNumberError } from '../parse-json-record.ts';
 import { ObjectReadError } from './object-bytes.ts';
 
 /** Bytes decoded and parsed at a time: the most a decoding or parse error can hide before it. */
@@ -14,6 +15,12 @@ export type JsonElement =
   /** The element exceeded the bound and was skipped without being held; `bytes` is its size so far. */
   | { kind: 'too-large'; index: number; bytes: number }
   /**
+   * The element cannot be a record value and was skipped: nested deeper than `maxDepth`
+   * (`too-deep`), or holding a number beyond the double range (`non-finite-number`). Numbers
+   * follow the JSON record rules of `parse-json-record.ts` (exact text beyond 2^53).
+   */
+  | { kind: 'refused'; index: number; code: 'too-deep' | 'non-finite-number'; message: string }
+  /**
    * Decoding cannot go on: the last item. `index` is the first element not yielded; elements
    * that end in the last KiB before a JSON or UTF-8 error are not yielded either (the parser
    * gives no tokens for the slice it fails in), and are the first this item stands for.
@@ -25,13 +32,19 @@ export type JsonElement =
  * assembled one element at a time, and an element larger than `maxElementBytes` (measured as
  * its JSON text) is dropped as soon as it passes the bound, its remaining tokens skipped.
  * Memory is one element plus one input chunk. An empty (or all-whitespace) document yields
- * nothing. Never throws for bad content: malformed JSON, invalid UTF-8 and an {@link
- * ObjectReadError} from `chunks` end the sequence with a `stopped` item.
+ * nothing. An element nested deeper than `maxDepth` (a top-level array does not count) is
+ * skipped as `refused`, as soon as it passes the bound. Never throws for bad content: malformed
+ * JSON, invalid UTF-8 and an {@link ObjectReadError} from `chunks` end the sequence with a
+ * `stopped` item.
  */
-export async function* streamJsonElements(chunks: AsyncIterable<Uint8Array>, maxElementBytes: number): AsyncGenerator<JsonElement> {
+export async function* streamJsonElements(
+  chunks: AsyncIterable<Uint8Array>,
+  maxElementBytes: number,
+  maxDepth: number = DEFAULT_MAX_DEPTH,
+): AsyncGenerator<JsonElement> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const parse = jsonParser({ packValues: false, streamValues: true }) as (text: string | typeof none) => unknown;
-  const assembler = new ElementAssembler(maxElementBytes);
+  const assembler = new ElementAssembler(maxElementBytes, maxDepth);
   let bytesRead = 0;
   let sawContent = false;
 
@@ -119,8 +132,13 @@ class ElementAssembler {
   private text = '';
   private size = 0;
   private skipping = false;
+  /** Why the element being skipped is refused; `undefined` when it is skipped for its size. */
+  private refusal: { code: 'too-deep' | 'non-finite-number'; message: string } | undefined;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxDepth: number,
+  ) {}
 
   consume(token: Token): JsonElement | undefined {
     if (!this.started) {
@@ -137,6 +155,9 @@ class ElementAssembler {
         this.beginIfElement();
         this.grow(1);
         this.depth += 1;
+        if (!this.skipping && this.depth - this.elementDepth > this.maxDepth) {
+          this.refuse('too-deep', `element ${this.index} is nested deeper than max_depth (${this.maxDepth}); it was skipped unread`);
+        }
         if (!this.skipping) {
           this.keys.push(this.key);
           this.key = undefined;
@@ -173,7 +194,7 @@ class ElementAssembler {
       case 'endString':
         return this.scalar(this.text);
       case 'endNumber':
-        return this.scalar(Number(this.text));
+        return this.scalar(this.skipping ? undefined : this.number(this.text));
       case 'nullValue':
       case 'trueValue':
       case 'falseValue':
@@ -190,16 +211,35 @@ class ElementAssembler {
     if (this.depth !== this.elementDepth) return;
     this.size = 0;
     this.skipping = false;
+    this.refusal = undefined;
   }
 
   private grow(bytes: number): void {
     this.size += bytes;
-    if (!this.skipping && this.size > this.maxBytes) {
-      this.skipping = true;
-      this.containers = [];
-      this.keys = [];
-      this.key = undefined;
-      this.text = '';
+    if (!this.skipping && this.size > this.maxBytes) this.skip();
+  }
+
+  private skip(): void {
+    this.skipping = true;
+    this.containers = [];
+    this.keys = [];
+    this.key = undefined;
+    this.text = '';
+  }
+
+  private refuse(code: 'too-deep' | 'non-finite-number', message: string): void {
+    this.refusal = { code, message };
+    this.skip();
+  }
+
+  /** The element's number, or `undefined` after refusing the element for it. */
+  private number(text: string): number | string | undefined {
+    try {
+      return jsonNumber(text);
+    } catch (error) {
+      if (!(error instanceof NonFiniteNumberError)) throw error;
+      this.refuse('non-finite-number', `element ${this.index}: ${error.message}`);
+      return undefined;
     }
   }
 
@@ -229,6 +269,9 @@ class ElementAssembler {
     this.index += 1;
     if (this.skipping) {
       this.skipping = false;
+      const refusal = this.refusal;
+      this.refusal = undefined;
+      if (refusal !== undefined) return { kind: 'refused', index, ...refusal };
       return { kind: 'too-large', index, bytes: this.size };
     }
     return { kind: 'value', index, value };

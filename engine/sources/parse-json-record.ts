@@ -1,0 +1,137 @@
+/**
+ * JSON text to record values, the one way every decoder (Kinesis `json`, S3 `jsonl` and `json`,
+ * CloudWatch Logs payloads) and the `parse_json` step read it. Decided in
+ * docs/decisions/0022-json-record-values.md:
+ *
+ * - **Depth is bounded.** A value nested deeper than `max_depth` (objects and lists; a scalar is
+ *   depth 0, `{"a": 1}` depth 1) is refused with `too-deep`, so no later step, sink or dead-letter
+ *   writer walks a structure deep enough to exhaust the stack.
+ * - **Numbers keep their value.** A number is a JavaScript number when nothing is lost, otherwise
+ *   its exact decimal text, by the same rule as DynamoDB numbers (ADR 0005):
+ *   `12345678901234567890` stays `"12345678901234567890"`.
+ * - **No number becomes infinite.** A number beyond the double range (`1e400`) is refused with
+ *   `non-finite-number`; `JSON.parse` would turn it into `Infinity`, which JSON writes as `null`.
+ *
+ * `JSON.parse` does the work for almost every record; only text with a digit run long enough to
+ * lose precision, or a number with an exponent, is parsed a second time with lossless-json.
+ */
+import { parse as parseLossless } from 'lossless-json';
+import type { RecordValue } from '../pipeline/record.ts';
+import { convertDynamoDbNumber } from './dynamodb/convert-number.ts';
+
+/** `max_depth` when the spec leaves it out. */
+export const DEFAULT_MAX_DEPTH = 256;
+
+/** Why JSON text gives no value. */
+export type JsonProblemCode = 'invalid-json' | 'too-deep' | 'non-finite-number';
+
+export type ParsedJson = { ok: true; value: unknown } | { ok: false; code: JsonProblemCode; message: string };
+
+export type ParsedJsonRecord =
+  | { ok: true; value: RecordValue }
+  | { ok: false; code: JsonProblemCode | 'not-an-object'; message: string };
+
+/**
+ * A number in structural position (after `[`, `,`, `:` or at the start) that `JSON.parse` may
+ * change: 16 or more digits (beyond 2^53, or more significant digits than a double holds), or
+ * an exponent (which may overflow). Matches inside strings only cost a second parse.
+ */
+const NUMBER_AT_RISK = /(?:^|[,:[])\s*-?(?:\d{16}|[\d.]{17}|[\d.]+[eE])/;
+
+/**
+ * Parses JSON text into a value. Never throws.
+ *
+ * @returns the value, or `invalid-json` (with `JSON.parse`'s message), `too-deep` (nested
+ *   deeper than `maxDepth`) or `non-finite-number` (a number beyond the double range).
+ */
+export function parseJsonValue(text: string, maxDepth: number = DEFAULT_MAX_DEPTH): ParsedJson {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, code: 'invalid-json', message: (error as Error).message };
+  }
+  // V8 parses any depth without recursion; bound it before anything recursive sees the value.
+  if (exceedsDepth(value, maxDepth)) {
+    return { ok: false, code: 'too-deep', message: `JSON is nested deeper than max_depth (${maxDepth})` };
+  }
+  if (!NUMBER_AT_RISK.test(text)) return { ok: true, value };
+  try {
+    return { ok: true, value: parseLossless(text, undefined, { parseNumber: jsonNumber, onDuplicateKey: lastValueWins }) };
+  } catch (error) {
+    if (error instanceof NonFiniteNumberError) return { ok: false, code: 'non-finite-number', message: error.message };
+    throw error;
+  }
+}
+
+/**
+ * Parses JSON text that must be one object, as a record. Never throws. Fails like
+ * {@link parseJsonValue}, and with `not-an-object` for any other JSON value.
+ */
+export function parseJsonRecord(text: string, maxDepth: number = DEFAULT_MAX_DEPTH): ParsedJsonRecord {
+  const parsed = parseJsonValue(text, maxDepth);
+  if (!parsed.ok) return parsed;
+  const { value } = parsed;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, code: 'not-an-object', message: `record is JSON ${describeJsonType(value)}, not an object` };
+  }
+  return { ok: true, value: value as RecordValue };
+}
+
+/** Thrown by {@link jsonNumber} for a number beyond the double range. */
+export class NonFiniteNumberError extends Error {
+  override name = 'NonFiniteNumberError';
+}
+
+/** JSON numbers that a double holds exactly whatever their digits: at most 15 significant digits, no exponent. */
+const SHORT_NUMBER = /^-?\d{1,15}$|^-?(?=[\d.]{3,16}$)\d+\.\d+$/;
+
+/**
+ * The record value of one JSON number token (`-12`, `0.5`, `1E+3`): a number when nothing is
+ * lost, otherwise the exact text (ADR 0005). `-0` becomes `0`.
+ *
+ * @throws NonFiniteNumberError when the value lies beyond the double range (`1e400`, `-2e308`);
+ *   an integer written out in digits is never refused: it stays exact text however long.
+ */
+export function jsonNumber(text: string): number | string {
+  if (SHORT_NUMBER.test(text)) {
+    const number = Number(text);
+    return number === 0 ? 0 : number;
+  }
+  if (!Number.isFinite(Number(text)) && /[.eE]/.test(text)) {
+    throw new NonFiniteNumberError(`the number ${text.length > 40 ? `${text.slice(0, 37)}...` : text} is beyond the range of a double`);
+  }
+  return convertDynamoDbNumber(text);
+}
+
+/**
+ * Whether `value` holds objects or lists nested deeper than `maxDepth`. Walks at most
+ * `maxDepth + 1` levels, so its own recursion is bounded whatever the value.
+ */
+export function exceedsDepth(value: unknown, maxDepth: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (maxDepth <= 0) return true;
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const item: unknown = value[index];
+      if (typeof item === 'object' && item !== null && exceedsDepth(item, maxDepth - 1)) return true;
+    }
+    return false;
+  }
+  for (const key in value) {
+    const item: unknown = (value as Record<string, unknown>)[key];
+    if (typeof item === 'object' && item !== null && exceedsDepth(item, maxDepth - 1)) return true;
+  }
+  return false;
+}
+
+/** As `JSON.parse` does: a repeated key keeps its last value (lossless-json would throw). */
+function lastValueWins({ newValue }: { newValue: unknown }): unknown {
+  return newValue;
+}
+
+function describeJsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
