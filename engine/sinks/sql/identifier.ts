@@ -22,3 +22,13 @@ export function quoteIdentifier(name: string, dialect: SqlDialect): string {
 export function identifierRule(dialect: SqlDialect): string {
   return `letters, digits, _ and $, starting with a letter or _, at most ${MAX_LENGTH[dialect]} bytes`;
 }
+
+/**
+ * Quotes `table` or `schema.table`, each part validated as by {@link quoteIdentifier}. Throws a
+ * `TypeError` for more than two parts or an invalid part.
+ */
+export function quoteQualifiedName(name: string, dialect: SqlDialect): string {
+  const parts = name.split('.');
+  if (parts.length > 2) throw new TypeError(`invalid SQL table name: ${JSON.stringify(name)}`);
+  return parts.map((part) => quoteIdentifier(part, dialect)).join('.');
+}
