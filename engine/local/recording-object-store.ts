@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ObjectStore, PutOptions, StoredObject } from '../ports/object-store.ts';
+import type { GetOptions, ObjectStore, PutOptions, StoredObject } from '../ports/object-store.ts';
 
 /** Wraps a store and remembers every object written through it, for the summary of a local run. */
 export class RecordingObjectStore implements ObjectStore {
@@ -7,8 +7,8 @@ export class RecordingObjectStore implements ObjectStore {
 
   constructor(private readonly inner: ObjectStore) {}
 
-  get(bucket: string, key: string): Promise<StoredObject | undefined> {
-    return this.inner.get(bucket, key);
+  get(bucket: string, key: string, options?: GetOptions): Promise<StoredObject | undefined> {
+    return this.inner.get(bucket, key, options);
   }
 
   async put(bucket: string, key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void> {

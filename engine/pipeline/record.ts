@@ -19,7 +19,7 @@ interface BaseMeta {
   source: string;
   /** ISO-8601 time the record arrived at its source (Kinesis approximate arrival, DynamoDB creation, S3 event time). */
   arrival_time: string;
-  /** Stable identity within the source, e.g. `shardId-000000000000/4959...:2` or `bucket/key:17`. */
+  /** Stable identity within the source, e.g. `shardId-000000000000/4959...:2` or `bucket/key@<version id or ETag>:17`. */
   position: string;
 }
 
@@ -47,6 +47,9 @@ export interface S3Meta extends BaseMeta {
   key: string;
   /** 1-based line (jsonl, csv, text) or element index (json array, 0-based). */
   line: number;
+  /** The object version read (absent when the bucket keeps no versions). */
+  version_id?: string;
+  /** ETag of the content read, without quotes. */
   etag?: string;
 }
 

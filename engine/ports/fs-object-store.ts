@@ -4,7 +4,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ObjectStore, PutOptions, StoredObject } from './object-store.ts';
+import type { GetOptions, ObjectStore, PutOptions, StoredObject } from './object-store.ts';
 
 /** Where `ingest run --local` keeps objects unless told otherwise. */
 export const DEFAULT_FS_OBJECT_ROOT = '.ingest/s3';
@@ -18,7 +18,8 @@ export class InvalidObjectPathError extends Error {
  * An `ObjectStore` on the local filesystem for `ingest run --local`: object `<bucket>/<key>`
  * is the file `<root>/<bucket>/<key>`, so users can drop input files in and read output with
  * ordinary tools. Content type and encoding are not kept (nothing reads them back: decoders
- * detect gzip by its magic bytes).
+ * detect gzip by its magic bytes). A file has one version: `get` reads it whatever version an
+ * event names, so sample events with version ids run against local files.
  *
  * Keys that would not map to one distinct file are refused with {@link InvalidObjectPathError}:
  * empty, `.` or `..` segments (which could escape the root), a leading or trailing `/`, `//`,
@@ -54,7 +55,7 @@ export class FsObjectStore implements ObjectStore {
     return path;
   }
 
-  async get(bucket: string, key: string): Promise<StoredObject | undefined> {
+  async get(bucket: string, key: string, _options?: GetOptions): Promise<StoredObject | undefined> {
     const path = this.pathOf(bucket, key);
     let handle;
     try {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { ObjectStore, PutOptions, StoredObject } from './object-store.ts';
+import type { GetOptions, ObjectStore, PutOptions, StoredObject } from './object-store.ts';
 
 /** An object held by {@link MemoryObjectStore}. */
 export interface MemoryObject {
@@ -9,6 +9,8 @@ export interface MemoryObject {
   contentEncoding?: string;
   /** MD5 of the body in hex, as S3 computes it for single-part uploads (no quotes). */
   etag: string;
+  /** Set by a store with `versioning`: the id this write got. */
+  versionId?: string;
 }
 
 export interface MemoryObjectStoreOptions {
@@ -17,18 +19,29 @@ export interface MemoryObjectStoreOptions {
    * records split across chunks, as network reads split them.
    */
   chunkBytes?: number;
+  /**
+   * Keep every version, as an S3 bucket with versioning on [false]: each write gets a new
+   * `versionId`, `delete` leaves a delete marker, and `get` with a `versionId` reads that version.
+   * Without it a key holds one object and `get` ignores `versionId`.
+   */
+  versioning?: boolean;
 }
 
 /**
  * An `ObjectStore` in a `Map`, for unit tests and benchmarks. Objects are keyed by
  * `<bucket>/<key>` (bucket names cannot hold `/`); `objects` is public so tests can seed and
- * inspect them directly. Every bucket exists.
+ * inspect them directly (`objects` holds the current version of each key). Every bucket exists.
  */
 export class MemoryObjectStore implements ObjectStore {
   readonly objects = new Map<string, MemoryObject>();
+  /** With `versioning`: every version ever written, by object map key, oldest first. */
+  private readonly versions = new Map<string, MemoryObject[]>();
   private readonly chunkBytes: number;
+  private readonly versioning: boolean;
+  private nextVersion = 1;
 
   constructor(options: MemoryObjectStoreOptions = {}) {
+    this.versioning = options.versioning ?? false;
     this.chunkBytes = options.chunkBytes ?? 64 * 1024;
     if (!Number.isSafeInteger(this.chunkBytes) || this.chunkBytes < 1) throw new RangeError('chunkBytes must be a positive integer');
   }
@@ -52,14 +65,35 @@ export class MemoryObjectStore implements ObjectStore {
       etag: createHash('md5').update(bytes).digest('hex'),
     };
     if (options.contentEncoding !== undefined) object.contentEncoding = options.contentEncoding;
-    this.objects.set(MemoryObjectStore.id(bucket, key), object);
+    const id = MemoryObjectStore.id(bucket, key);
+    if (this.versioning) {
+      // Zero-padded so that ids sort in write order, as a reader of a listing would expect.
+      object.versionId = `v${String(this.nextVersion++).padStart(6, '0')}`;
+      const history = this.versions.get(id) ?? [];
+      history.push(object);
+      this.versions.set(id, history);
+    }
+    this.objects.set(id, object);
     return object;
   }
 
-  async get(bucket: string, key: string): Promise<StoredObject | undefined> {
-    const object = this.object(bucket, key);
+  /**
+   * Deletes the current object of a key (test setup). With `versioning` its versions stay
+   * readable by id, as behind an S3 delete marker.
+   */
+  delete(bucket: string, key: string): void {
+    this.objects.delete(MemoryObjectStore.id(bucket, key));
+  }
+
+  async get(bucket: string, key: string, options: GetOptions = {}): Promise<StoredObject | undefined> {
+    const id = MemoryObjectStore.id(bucket, key);
+    const object = this.versioning && options.versionId !== undefined
+      ? this.versions.get(id)?.find((version) => version.versionId === options.versionId)
+      : this.objects.get(id);
     if (object === undefined) return undefined;
-    return { body: Readable.from(chunks(object.body, this.chunkBytes)), size: object.body.byteLength, etag: `"${object.etag}"` };
+    const stored: StoredObject = { body: Readable.from(chunks(object.body, this.chunkBytes)), size: object.body.byteLength, etag: `"${object.etag}"` };
+    if (object.versionId !== undefined) stored.versionId = object.versionId;
+    return stored;
   }
 
   async put(bucket: string, key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void> {

@@ -1,7 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
-import type { ObjectStore, PutOptions, StoredObject } from './object-store.ts';
+import type { GetOptions, ObjectStore, PutOptions, StoredObject } from './object-store.ts';
 
 export interface S3ObjectStoreOptions {
   /**
@@ -19,9 +19,9 @@ const MIB = 1024 * 1024;
 
 /**
  * The `ObjectStore` of a deployed pipeline: Amazon S3 through an SDK v3 client the caller
- * configures (region, credentials, endpoint). `get` streams the body without buffering it and
- * resolves to `undefined` on `NoSuchKey`; a missing bucket, a denied request and any other
- * error reject. `put` of a stream uses `@aws-sdk/lib-storage`'s multipart `Upload`, which
+ * configures (region, credentials, endpoint). `get` streams the body without buffering it (the
+ * version asked for, when given) and resolves to `undefined` on `NoSuchKey` and `NoSuchVersion`;
+ * a missing bucket, a denied request and any other error reject. `put` of a stream uses `@aws-sdk/lib-storage`'s multipart `Upload`, which
  * aborts the multipart upload when a part fails, so no orphaned parts are left behind.
  */
 export class S3ObjectStore implements ObjectStore {
@@ -39,10 +39,11 @@ export class S3ObjectStore implements ObjectStore {
     if (this.partBytes < 5 * MIB) throw new RangeError('partBytes must be at least 5 MiB, the S3 minimum part size');
   }
 
-  async get(bucket: string, key: string): Promise<StoredObject | undefined> {
+  async get(bucket: string, key: string, options: GetOptions = {}): Promise<StoredObject | undefined> {
     let response;
     try {
-      response = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const version = options.versionId === undefined ? {} : { VersionId: options.versionId };
+      response = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...version }));
     } catch (error) {
       if (isNoSuchKey(error)) return undefined;
       throw error;
@@ -54,6 +55,7 @@ export class S3ObjectStore implements ObjectStore {
     const object: StoredObject = { body };
     if (response.ContentLength !== undefined) object.size = response.ContentLength;
     if (response.ETag !== undefined) object.etag = response.ETag;
+    if (response.VersionId !== undefined) object.versionId = response.VersionId;
     return object;
   }
 
@@ -77,7 +79,7 @@ export class S3ObjectStore implements ObjectStore {
 function isNoSuchKey(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { name, $metadata } = error as { name?: unknown; $metadata?: { httpStatusCode?: number } };
-  if (name === 'NoSuchKey') return true;
+  if (name === 'NoSuchKey' || name === 'NoSuchVersion') return true;
   // Some S3-compatible stores answer 404 without the NoSuchKey code; a missing bucket always has its own.
   return $metadata?.httpStatusCode === 404 && name !== 'NoSuchBucket';
 }

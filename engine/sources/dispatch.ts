@@ -11,6 +11,7 @@ import type { S3SourceConfig } from './s3/config.ts';
 import { isS3Event, matchesSource, parseS3Event } from './s3/event.ts';
 import type { S3ObjectRef } from './s3/event.ts';
 import { readObjectRecords } from './s3/read.ts';
+import { ObjectContext } from './s3/object-context.ts';
 
 export type SourceConfig =
   | ({ type: 'kinesis'; stream: string } & KinesisDecodeConfig)
@@ -100,9 +101,8 @@ async function* objectRecords(objects: S3ObjectRef[], sources: [string, Extract<
 }
 
 function unmatchedObject(ref: S3ObjectRef, sourceId: string): Decoded {
-  const meta: S3Meta = { event: 's3', source: sourceId, bucket: ref.bucket, key: ref.key, line: 0, arrival_time: ref.eventTime, position: `${ref.bucket}/${ref.key}:0` };
   const message = `object s3://${ref.bucket}/${ref.key} matches no s3 source (bucket, prefix, suffix); check the notification wiring`;
-  return { outcome: 'dead_letter', code: 'unmatched-object', message, meta, raw: Buffer.from(JSON.stringify(ref)) };
+  return new ObjectContext(ref, sourceId, {}, 0).deadLetter(0, Buffer.from(JSON.stringify(ref)), 'unmatched-object', message);
 }
 
 function unreadableItem(failure: { code: 'invalid-json' | 'invalid-event'; message: string; raw: string }, sourceId: string): Decoded {

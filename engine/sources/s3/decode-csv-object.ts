@@ -36,7 +36,7 @@ export async function* decodeCsvObject(
 ): AsyncGenerator<Decoded> {
   const decoder = new CsvDecoder(context, csv);
   try {
-    for await (const chunk of withoutBom(chunks)) {
+    for await (const chunk of contentDefinedPieces(withoutBom(chunks))) {
       yield* decoder.push(chunk, false);
       if (decoder.stopped) return;
     }
@@ -102,30 +102,44 @@ class CsvDecoder {
     yield* this.drain();
     if (this.stopped) return;
     if (error !== undefined) {
-      if (replaying) {
+      if (!replaying) {
+        yield* this.replay(this.retained);
+        return;
+      }
+      const lines = this.headerPending ? undefined : splitFirstLine(this.retained);
+      if (lines === undefined) {
         const malformed = this.malformed(error);
         if (malformed !== undefined) yield malformed;
-      } else {
-        yield* this.replay();
+        return;
       }
+      yield this.blameFirstLine(lines.first, error);
+      yield* this.replay(lines.rest);
       return;
     }
     if (this.retained.byteLength > this.maxBytes) yield this.tooLarge();
   }
 
   async *finish(): AsyncGenerator<Decoded> {
-    const pending = this.takePending();
-    if (pending !== undefined) yield pending;
-    const parser = this.parser;
-    if (parser === undefined || this.stopped) return;
-    const error = await new Promise<Error | undefined>((resolve) => {
-      parser.once('error', resolve);
-      parser.end(() => resolve(undefined));
-    });
-    yield* this.drain();
-    if (error !== undefined && !this.stopped) {
-      const malformed = this.malformed(error);
-      yield malformed ?? this.takePending()!;
+    for (;;) {
+      const pending = this.takePending();
+      if (pending !== undefined) yield pending;
+      const parser = this.parser;
+      if (parser === undefined || this.stopped) return;
+      const error = await new Promise<Error | undefined>((resolve) => {
+        parser.once('error', resolve);
+        parser.end(() => resolve(undefined));
+      });
+      yield* this.drain();
+      if (error === undefined || this.stopped) return;
+      // A quote opened and never closed: the lines after the one it opened on may be good rows.
+      const lines = this.headerPending ? undefined : splitFirstLine(this.retained);
+      if (lines === undefined) {
+        const malformed = this.malformed(error);
+        yield malformed ?? this.takePending()!;
+        return;
+      }
+      yield this.blameFirstLine(lines.first, error);
+      yield* this.replay(lines.rest);
     }
   }
 
@@ -179,7 +193,7 @@ class CsvDecoder {
       const { line, raw } = this.frame(slice);
       this.line += countNewlines(slice);
       start = stop;
-      const decoded = this.toDecoded(fields, line, raw);
+      const decoded = raw.byteLength > this.maxBytes ? this.tooLargeRecord(line, raw) : this.toDecoded(fields, line, raw);
       if (decoded !== undefined) yield decoded;
       if (this.stopped) return;
     }
@@ -187,9 +201,8 @@ class CsvDecoder {
     this.retainedOffset += start;
   }
 
-  /** Re-feeds the failing record line by line through a fresh parser to find where it breaks. */
-  private async *replay(): AsyncGenerator<Decoded> {
-    const bytes = this.retained;
+  /** Re-feeds `bytes` (those of a failing record and after) line by line through a fresh parser to find where it breaks. */
+  private async *replay(bytes: Buffer): AsyncGenerator<Decoded> {
     this.parser?.destroy();
     this.parser = undefined;
     this.retained = EMPTY;
@@ -225,6 +238,30 @@ class CsvDecoder {
     return this.context.deadLetter(line, raw, 'invalid-csv', message);
   }
 
+  /**
+   * Dead-letters the first line of a malformed record that spans lines, and restarts after it.
+   * Which lines a bad quote was meant to hold cannot be known: a stray quote at the start or end
+   * of a field opens a quoted field that swallows the following rows, so the record is taken to
+   * be its first line alone and the lines after it are parsed again (a line that then fails is
+   * dead-lettered in turn). A legal quoted field spanning lines never gets here: it parses.
+   */
+  private blameFirstLine(first: Buffer, error: Error): Decoded {
+    const { line, raw } = this.frame(first);
+    this.line += countNewlines(first);
+    this.parser?.destroy();
+    this.parser = undefined;
+    this.retained = EMPTY;
+    this.retainedOffset = 0;
+    const code = (error as { code?: unknown }).code;
+    const reason = error.message.replace(/ (?:at|on) line \d+/g, '');
+    return this.context.deadLetter(
+      line,
+      raw.subarray(0, this.maxBytes),
+      'invalid-csv',
+      `CSV record starting at line ${line} is malformed${typeof code === 'string' ? ` (${code})` : ''}: ${reason}; only line ${line} is set aside, and reading resumes on the next line`,
+    );
+  }
+
   private extendPending(bytes: Buffer): void {
     const pending = this.pendingMalformed;
     if (pending === undefined || pending.raw.byteLength >= this.maxBytes) return;
@@ -239,14 +276,20 @@ class CsvDecoder {
     return this.context.deadLetter(pending.line, raw, 'invalid-csv', pending.message);
   }
 
+  /** A record that grew past the bound before it ended: dropped, and reading resumes after the next line break. */
   private tooLarge(): Decoded {
     const retained = this.retained;
     const { line, raw } = this.frame(retained.subarray(0, this.maxBytes));
     this.restartAfter(retained);
+    return this.tooLargeRecord(line, raw);
+  }
+
+  /** The dead letter of a record larger than the bound, whether it ended or not: the same either way. */
+  private tooLargeRecord(line: number, raw: Buffer): Decoded {
     if (this.headerPending) this.stopped = true;
     return this.context.deadLetter(
       line,
-      raw,
+      raw.subarray(0, this.maxBytes),
       'record-too-large',
       `CSV record starting at line ${line} is larger than max_record_bytes (${this.maxBytes}); raw holds its first bytes, and reading resumes after the next line break`,
     );
@@ -288,7 +331,19 @@ class CsvDecoder {
     const fields = isAscii(raw) ? latin1Fields : latin1Fields.map((field) => Buffer.from(field, 'latin1').toString('utf8'));
     if (this.headerPending) {
       this.headerPending = false;
-      this.columns ??= fields;
+      if (this.columns !== undefined) return undefined;
+      const repeated = firstRepeated(fields);
+      if (repeated !== undefined) {
+        // One name for two columns would keep only the last value: no record of the object can be read right.
+        this.stopped = true;
+        return this.context.deadLetter(
+          line,
+          raw,
+          'invalid-csv',
+          `the CSV header row (line ${line}) names column ${JSON.stringify(repeated.name)} twice (fields ${repeated.first} and ${repeated.second}), so no record of the object is read; give csv.columns to name the columns`,
+        );
+      }
+      this.columns = fields;
       return undefined;
     }
     const expected = this.columns?.length ?? (this.expectedFields ??= fields.length);
@@ -300,6 +355,47 @@ class CsvDecoder {
     const value = Object.fromEntries(fields.map((field, index) => [names?.[index] ?? `field_${index + 1}`, field]));
     return this.context.record(line, value, raw);
   }
+}
+
+/** A piece ends at the first line break after this many bytes... */
+const PIECE_MIN_BYTES = 16 * 1024;
+/** ...or, in a line longer than that, at this many bytes. */
+const PIECE_MAX_BYTES = 64 * 1024;
+
+/**
+ * The same bytes, re-cut where the content says rather than where the network or gunzip did:
+ * after the first line break once a piece holds `PIECE_MIN_BYTES`, or at `PIECE_MAX_BYTES`.
+ * csv-parse sees the same writes whatever the chunks, so every outcome (a record too large, the
+ * line a parse error is reported on) is a function of the object's bytes alone.
+ */
+async function* contentDefinedPieces(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  const take = (): Buffer => {
+    const piece = parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+    parts = [];
+    length = 0;
+    return piece;
+  };
+  try {
+    for await (const chunk of chunks) {
+      let offset = 0;
+      while (offset < chunk.byteLength) {
+        const window = chunk.subarray(offset, offset + PIECE_MAX_BYTES - length);
+        const newline = window.indexOf(NEWLINE, Math.max(0, PIECE_MIN_BYTES - length - 1));
+        const end = newline === -1 ? window.byteLength : newline + 1;
+        parts.push(window.subarray(0, end));
+        length += end;
+        offset += end;
+        if (newline !== -1 || length === PIECE_MAX_BYTES) yield take();
+      }
+    }
+  } catch (error) {
+    // What was read before the failure still reaches the decoder, for the dead letter's raw.
+    if (length > 0) yield take();
+    throw error;
+  }
+  if (length > 0) yield take();
 }
 
 /** The chunks without the UTF-8 byte-order mark the object may start with. */
@@ -318,6 +414,33 @@ async function* withoutBom(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Bu
   }
   // An object too short to hold a BOM: its bytes are content (and, alone, not valid UTF-8).
   if (head !== undefined && head.byteLength > 0) yield head;
+}
+
+/** The first name that occurs twice, with the 1-based positions of both. */
+function firstRepeated(names: string[]): { name: string; first: number; second: number } | undefined {
+  const seen = new Map<string, number>();
+  for (const [index, name] of names.entries()) {
+    const first = seen.get(name);
+    if (first !== undefined) return { name, first: first + 1, second: index + 1 };
+    seen.set(name, index);
+  }
+  return undefined;
+}
+
+/**
+ * The first line of `bytes` (after any blank lines, with its line break) and the rest, when
+ * something other than a line break follows it; `undefined` for a single line.
+ */
+function splitFirstLine(bytes: Buffer): { first: Buffer; rest: Buffer } | undefined {
+  let start = 0;
+  for (;;) {
+    if (bytes[start] === NEWLINE) start += 1;
+    else if (bytes[start] === CARRIAGE_RETURN && bytes[start + 1] === NEWLINE) start += 2;
+    else break;
+  }
+  const newline = bytes.indexOf(NEWLINE, start);
+  if (newline === -1 || newline === bytes.byteLength - 1) return undefined;
+  return { first: bytes.subarray(0, newline + 1), rest: bytes.subarray(newline + 1) };
 }
 
 function countNewlines(bytes: Buffer): number {

@@ -82,8 +82,42 @@ export function isS3Event(event: unknown): boolean {
  * Parses an event that {@link isS3Event} recognised into its batch items, in delivery order.
  * Never throws for bad content: a malformed item becomes an item with a `failure`. Throws a
  * `TypeError` only when `event` has none of the recognised shapes at all.
+ *
+ * An object announced more than once in the event (S3 and SQS deliver at least once, so one
+ * batch can hold the same notification twice) is listed only where it is first announced; the
+ * later items keep their ids and lose that object, so a duplicate SQS message succeeds without
+ * reading anything. What makes two announcements the same is {@link announcementIdentity}.
+ * The output of an invocation thus does not depend on how Lambda batched the duplicates.
  */
 export function parseS3Event(event: unknown): S3EventItem[] {
+  return withoutRepeatedObjects(parseItems(event));
+}
+
+/**
+ * What tells two announcements of an object apart: bucket, key, version id, ETag and sequencer.
+ * A redelivered notification repeats all five; two writes, even of identical bytes, differ at
+ * least in their sequencer (S3 orders the events of one key by it), and each is a write the
+ * user made.
+ */
+export function announcementIdentity(ref: S3ObjectRef): string {
+  return JSON.stringify([ref.bucket, ref.key, ref.versionId ?? '', ref.etag ?? '', ref.sequencer ?? '']);
+}
+
+function withoutRepeatedObjects(items: S3EventItem[]): S3EventItem[] {
+  const seen = new Set<string>();
+  return items.map((item) => {
+    if (item.failure !== undefined) return item;
+    const objects = item.objects.filter((ref) => {
+      const identity = announcementIdentity(ref);
+      if (seen.has(identity)) return false;
+      seen.add(identity);
+      return true;
+    });
+    return objects.length === item.objects.length ? item : { itemId: item.itemId, objects };
+  });
+}
+
+function parseItems(event: unknown): S3EventItem[] {
   if (!isObject(event)) throw new TypeError('not an S3 event: the event is not an object');
   if (event.source === 'aws.s3') return [toItem(undefined, interpret(event, 0), event)];
   const records = event.Records;

@@ -3,27 +3,62 @@ import type { S3ObjectRef } from './event.ts';
 
 const EMPTY = new Uint8Array(0);
 
+/** What is known of the content read: the store's answer, or the event's where nothing was read. */
+export interface ObjectContent {
+  versionId?: string | undefined;
+  etag?: string | undefined;
+}
+
+/**
+ * The identity of one content of an object: its version id, else its ETag, else `undefined`
+ * (a hand-written event read from a store that reports neither). `null` is the version id S3
+ * gives every write while versioning is off or suspended, so it tells contents apart no better
+ * than the key and the ETag is used instead. See docs/decisions/0007-s3-object-names.md.
+ */
+export function contentIdentity(content: ObjectContent): string | undefined {
+  return realVersion(content.versionId) ?? content.etag;
+}
+
+/**
+ * `meta.position` of a record of an object: `<bucket>/<key>@<content identity>:<line>`, or
+ * `<bucket>/<key>:<line>` when the content has no identity. Object names and dead-letter names
+ * derive from it, so the same content of an object always gets the same names and a new
+ * content of the same key (a re-upload) gets new ones.
+ */
+export function objectPosition(bucket: string, key: string, content: ObjectContent, line: number): string {
+  const identity = contentIdentity(content);
+  return identity === undefined ? `${bucket}/${key}:${line}` : `${bucket}/${key}@${identity}:${line}`;
+}
+
 /** Builds the `Decoded` items of one object: the meta every record of it shares, plus its line. */
 export class ObjectContext {
+  /** Version and ETag of the content actually read, each falling back to the event's. */
+  readonly content: ObjectContent;
+
   constructor(
     readonly ref: S3ObjectRef,
     readonly sourceId: string,
-    /** ETag of the content actually read (falls back to the event's). */
-    readonly etag: string | undefined,
+    read: ObjectContent,
     readonly maxRecordBytes: number,
-  ) {}
+  ) {
+    this.content = {
+      versionId: realVersion(ref.versionId) ?? realVersion(read.versionId),
+      etag: read.etag?.replace(/^"|"$/g, '') ?? ref.etag,
+    };
+  }
 
   meta(line: number): S3Meta {
     const meta: S3Meta = {
       event: 's3',
       source: this.sourceId,
       arrival_time: this.ref.eventTime,
-      position: `${this.ref.bucket}/${this.ref.key}:${line}`,
+      position: objectPosition(this.ref.bucket, this.ref.key, this.content, line),
       bucket: this.ref.bucket,
       key: this.ref.key,
       line,
     };
-    if (this.etag !== undefined) meta.etag = this.etag;
+    if (this.content.versionId !== undefined) meta.version_id = this.content.versionId;
+    if (this.content.etag !== undefined) meta.etag = this.content.etag;
     return meta;
   }
 
@@ -41,4 +76,8 @@ export class ObjectContext {
     const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
     return this.deadLetter(line, raw, 'not-an-object', `${where} is JSON ${kind}, not an object`);
   }
+}
+
+function realVersion(versionId: string | undefined): string | undefined {
+  return versionId === undefined || versionId === '' || versionId === 'null' ? undefined : versionId;
 }

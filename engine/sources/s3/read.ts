@@ -14,7 +14,10 @@ const BOM = [0xef, 0xbb, 0xbf] as const;
 
 /**
  * Reads one object of an `s3` source as records, streaming: the object is never held whole,
- * and nothing is read ahead of what the consumer pulls beyond one chunk and one record, so
+ * and it is the version the event names when it names one (a later upload or delete marker does
+ * not change what an event's records are). Every record's meta carries the object's content
+ * identity (`version_id`, `etag`, and `position`; see `objectPosition`).
+ * Nothing is read ahead of what the consumer pulls beyond one chunk and one record, so
  * memory is bounded by the consumer's batch and `max_record_bytes`. Stopping the iteration
  * early closes the object.
  *
@@ -48,14 +51,14 @@ export async function* readObjectRecords(
   config: S3SourceConfig,
 ): AsyncGenerator<Decoded> {
   const maxRecordBytes = config.max_record_bytes ?? DEFAULT_MAX_RECORD_BYTES;
-  const stored = await store.get(ref.bucket, ref.key);
+  const stored = await store.get(ref.bucket, ref.key, ref.versionId === undefined ? {} : { versionId: ref.versionId });
   if (stored === undefined) {
-    const context = new ObjectContext(ref, sourceId, ref.etag, maxRecordBytes);
-    yield context.deadLetter(0, undefined, 'object-not-found', `s3://${ref.bucket}/${ref.key} does not exist: it was deleted after the event was sent`);
+    const context = new ObjectContext(ref, sourceId, {}, maxRecordBytes);
+    const what = ref.versionId === undefined ? `s3://${ref.bucket}/${ref.key}` : `version ${ref.versionId} of s3://${ref.bucket}/${ref.key}`;
+    yield context.deadLetter(0, undefined, 'object-not-found', `${what} does not exist: it was deleted after the event was sent`);
     return;
   }
-  const etag = stored.etag?.replace(/^"|"$/g, '') ?? ref.etag;
-  const context = new ObjectContext(ref, sourceId, etag, maxRecordBytes);
+  const context = new ObjectContext(ref, sourceId, stored, maxRecordBytes);
   const bytes = objectBytes(stored, config.compression);
   switch (config.format) {
     case 'jsonl':

@@ -60,4 +60,36 @@ describe('MemoryObjectStore', () => {
 
     expect([...store.objects.keys()]).toEqual(['bucket/dir/k']);
   });
+
+  it('with versioning, reads the version a read names, even behind a delete marker', async () => {
+    const store = new MemoryObjectStore({ versioning: true });
+    const first = store.set('bucket', 'k', 'day 1');
+    const second = store.set('bucket', 'k', 'day 2');
+    store.delete('bucket', 'k');
+
+    const old = await store.get('bucket', 'k', { versionId: first.versionId! });
+    const current = await store.get('bucket', 'k');
+
+    expect(first.versionId).not.toBe(second.versionId);
+    expect(old?.versionId).toBe(first.versionId);
+    expect((await read(old!.body)).toString()).toBe('day 1');
+    expect(current).toBeUndefined();
+  });
+
+  it('with versioning, resolves to undefined for a version it never held', async () => {
+    const store = new MemoryObjectStore({ versioning: true });
+    store.set('bucket', 'k', 'x');
+
+    expect(await store.get('bucket', 'k', { versionId: 'v999999' })).toBeUndefined();
+  });
+
+  it('without versioning, reads the current object whatever version is named', async () => {
+    const store = new MemoryObjectStore();
+    store.set('bucket', 'k', 'only');
+
+    const object = await store.get('bucket', 'k', { versionId: 'IYV3p45BT0ac8hjHg1houSdS1a.Mro8e' });
+
+    expect(object?.versionId).toBeUndefined();
+    expect((await read(object!.body)).toString()).toBe('only');
+  });
 });
