@@ -6,14 +6,14 @@
 import { EvaluationError, ParseError, TypeError as CelTypeError } from '@marcbachmann/cel-js';
 import type { ASTNode, ParseResult } from '@marcbachmann/cel-js';
 import type { RecordMeta, RecordValue } from '../pipeline/record.ts';
-import { declaredFunctionNames, expressionEnvironment } from './environment.ts';
+import { declaredFunctionNames, expressionEnvironment, InvalidArgumentError } from './environment.ts';
 import {
   ExpressionError,
   ExpressionEvaluationError,
   type ExpressionEvaluationErrorCode,
   type ExpressionProblem,
 } from './errors.ts';
-import { NoJsonFormError, toPlainValue } from './plain-value.ts';
+import { NoJsonFormError, NonFiniteResultError, toPlainValue } from './plain-value.ts';
 
 export interface ExpressionOptions {
   /**
@@ -32,7 +32,7 @@ export interface ExpressionOptions {
  * @returns the value as plain JSON (see `toPlainValue`: ints are numbers while exact, strings
  *   beyond 2^53; timestamps are RFC 3339 strings; maps are objects, lists arrays).
  * @throws ExpressionEvaluationError when this record makes the expression fail (a missing
- *   field, a type mismatch, an overflow, a non-bool condition).
+ *   field, a type mismatch, an overflow, a non-bool condition, a NaN or infinite result).
  */
 export type CompiledExpression = (record: RecordValue, meta: RecordMeta | Record<string, unknown>) => unknown;
 
@@ -140,6 +140,9 @@ function bind(evaluate: ParseResult, source: string, expectBool: boolean): Compi
     try {
       return toPlainValue(result);
     } catch (error) {
+      if (error instanceof NonFiniteResultError) {
+        throw new ExpressionEvaluationError('non-finite-number', `\`${excerpt(source)}\`: ${error.message}`, source, 0, { cause: error });
+      }
       if (!(error instanceof NoJsonFormError)) throw error;
       throw new ExpressionEvaluationError('evaluation-error', `\`${excerpt(source)}\`: ${error.message}`, source, 0, {
         cause: error,
@@ -249,6 +252,9 @@ function evaluationError(error: unknown, source: string): ExpressionEvaluationEr
     );
   }
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof InvalidArgumentError) {
+    return new ExpressionEvaluationError('invalid-argument', `\`${excerpt(source)}\`: ${message}`, source, undefined, { cause: error });
+  }
   return new ExpressionEvaluationError('evaluation-error', `\`${excerpt(source)}\`: ${message}`, source, undefined, {
     cause: error,
   });

@@ -4,6 +4,7 @@
  * over JSON records need. See docs/decisions/0003-cel-implementation.md for why each exists.
  */
 import { Environment } from '@marcbachmann/cel-js';
+import { epochDate } from '../time/epoch-instant.ts';
 
 /** The only variables an expression may read. Both are dynamic maps (JSON objects). */
 export const EXPRESSION_VARIABLES = ['record', 'meta'] as const;
@@ -19,6 +20,27 @@ const ARITHMETIC: ReadonlyArray<readonly [string, Arithmetic]> = [
   ['*', (left, right) => left * right],
   ['/', (left, right) => left / right],
 ];
+
+/** Thrown by Ingest's own functions for an argument they cannot use; reported as `invalid-argument`. */
+export class InvalidArgumentError extends Error {
+  override name = 'InvalidArgumentError';
+}
+
+/** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z, the range of a CEL timestamp. */
+const FIRST_TIMESTAMP = -62_135_596_800_000;
+const LAST_TIMESTAMP = 253_402_300_799_999;
+
+/**
+ * `timestamp(double)`: a JSON number as a time, by the magnitude rule that the `date` template
+ * helper and `cast` share (docs/decisions/0023-epoch-numbers.md).
+ */
+function timestampFromEpoch(value: number): Date {
+  const date = epochDate(value);
+  if (date === undefined || date.getTime() < FIRST_TIMESTAMP || date.getTime() > LAST_TIMESTAMP) {
+    throw new InvalidArgumentError(`timestamp(${String(value)}) is not a time between years 0001 and 9999`);
+  }
+  return date;
+}
 
 /** cel-go's `math.round`: halves round away from zero (JavaScript's `Math.round` rounds them up). */
 function roundHalfAwayFromZero(value: number): number {
@@ -74,6 +96,13 @@ function createEnvironment(): Environment {
   environment.registerFunction('MathNamespace.abs(int): int', (_namespace: MathNamespace, value: bigint) =>
     value < 0n ? -value : value,
   );
+
+  // Record numbers are doubles, and CEL's own timestamp(int) reads seconds only: a JSON epoch in
+  // milliseconds would fail there. timestamp(int) keeps CEL's meaning; it agrees with this rule
+  // for every int below 10^11 (years up to 5138).
+  environment.registerFunction('timestamp(double): google.protobuf.Timestamp', timestampFromEpoch, {
+    description: 'An epoch number as a time: seconds below 10^11, then milliseconds, microseconds, nanoseconds.',
+  });
 
   // cel-go's strings extension `replace`: every occurrence, or the first `limit` ones.
   environment.registerFunction(

@@ -45,6 +45,8 @@ export class ExpressionError extends Error {
  * - `invalid-argument`: a conversion or function rejected its argument (`timestamp('yesterday')`,
  *   division by zero, a bad regular expression...);
  * - `not-a-bool`: an expression compiled with `expect: 'bool'` produced something else;
+ * - `non-finite-number`: the value is or holds NaN or ±Infinity (`record.a / record.b` with `b`
+ *   0.0), which JSON cannot hold; steps fail the record with the same code;
  * - `evaluation-error`: anything else the CEL library reports.
  */
 export type ExpressionEvaluationErrorCode =
@@ -53,6 +55,7 @@ export type ExpressionEvaluationErrorCode =
   | 'overflow'
   | 'invalid-argument'
   | 'not-a-bool'
+  | 'non-finite-number'
   | 'evaluation-error';
 
 /** Thrown by a compiled expression when it cannot produce a value for this record. */

@@ -10,12 +10,18 @@ export class NoJsonFormError extends Error {
   override name = 'NoJsonFormError';
 }
 
+/** Thrown when a result is or holds a double that is NaN or ±Infinity, which JSON cannot hold. */
+export class NonFiniteResultError extends Error {
+  override name = 'NonFiniteResultError';
+}
+
 /**
  * Converts a CEL result to plain JavaScript:
  * - `int` and `uint` (BigInt inside the library): a number when it is a safe integer
  *   (|n| ≤ 2^53 − 1), otherwise its decimal string, so no digit is lost;
- * - `double`, `string`, `bool`, `null`: as they are (a double may be NaN or ±Infinity, which JSON
- *   cannot hold; `JSON.stringify` writes them as null);
+ * - `double`, `string`, `bool`, `null`: as they are, except that a double that is NaN or
+ *   ±Infinity (`record.a / record.b` with `b` 0.0) throws `NonFiniteResultError`: JSON cannot
+ *   hold it, and `JSON.stringify` would silently write `null`;
  * - `timestamp`: RFC 3339 string in UTC, with milliseconds only when they are not zero
  *   (`2026-11-27T10:00:00Z`, `2026-11-27T10:00:00.250Z`);
  * - `duration`: seconds with an `s` suffix (`3600s`, `1.5s`);
@@ -25,12 +31,15 @@ export class NoJsonFormError extends Error {
  *   cannot change the other;
  * - optional values: their value, or null when empty.
  *
+ * @throws NonFiniteResultError for NaN or ±Infinity, anywhere in the result.
  * @throws NoJsonFormError for anything else.
  */
 export function toPlainValue(value: unknown): unknown {
   switch (typeof value) {
-    case 'string':
     case 'number':
+      if (!Number.isFinite(value)) throw new NonFiniteResultError(`the result is ${String(value)}, which JSON cannot hold`);
+      return value;
+    case 'string':
     case 'boolean':
       return value;
     case 'bigint':

@@ -46,9 +46,11 @@ export class TemplateError extends Error {
  * - `missing-value`: a printed value or a helper argument is absent or null;
  * - `invalid-value`: a value cannot be printed or used (an object where text is needed, a date
  *   that does not parse, a format date-fns rejects);
+ * - `non-finite-number`: a number to print or use is NaN or ±Infinity, which no key, id or
+ *   JSON value can hold;
  * - `render-failed`: anything else Handlebars reports.
  */
-export type TemplateRenderErrorCode = 'missing-value' | 'invalid-value' | 'render-failed';
+export type TemplateRenderErrorCode = 'missing-value' | 'invalid-value' | 'non-finite-number' | 'render-failed';
 
 /** Thrown by a compiled template when it cannot render for this context. */
 export class TemplateRenderError extends Error {

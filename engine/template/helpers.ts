@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { utc } from '@date-fns/utc';
 import { format as formatDate, isValid, parseISO } from 'date-fns';
+import { epochDate } from '../time/epoch-instant.ts';
 import { TemplateRenderError } from './errors.ts';
 
 /** What Handlebars passes as the last argument of every helper call (the part we read). */
@@ -66,6 +67,10 @@ function missing(helper: string, options: unknown, what = 'its argument'): Templ
   return new TemplateRenderError('missing-value', `${helper}: ${what} has no value`, location(options));
 }
 
+function nonFinite(what: string, value: number, options: unknown): TemplateRenderError {
+  return new TemplateRenderError('non-finite-number', `${what} is ${String(value)}, which has no text form`, location(options));
+}
+
 /** The text of a scalar: strings as they are, numbers and booleans as JavaScript prints them. */
 function scalarText(helper: string, value: unknown, options: unknown): string {
   if (value === undefined || value === null) throw missing(helper, options);
@@ -73,6 +78,8 @@ function scalarText(helper: string, value: unknown, options: unknown): string {
     case 'string':
       return value;
     case 'number':
+      if (!Number.isFinite(value)) throw nonFinite(`${helper}: its argument`, value, options);
+      return String(value);
     case 'boolean':
     case 'bigint':
       return String(value);
@@ -90,13 +97,19 @@ function scalarText(helper: string, value: unknown, options: unknown): string {
 const ZONED_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
 
 /**
- * Reads a point in time: a Date, epoch milliseconds, or an ISO-8601 string. A string without a
- * zone is read as UTC, never as the machine's local time.
+ * Reads a point in time: a Date, an epoch number, or an ISO-8601 string. An epoch number's unit
+ * follows from its magnitude, as for `cast` and CEL (`epochDate`: below 10^11 seconds, then
+ * milliseconds, microseconds, nanoseconds). A string without a zone is read as UTC, never as the
+ * machine's local time.
  */
 export function toInstant(value: unknown): Date | undefined {
   let date: Date;
   if (value instanceof Date) date = value;
-  else if (typeof value === 'number') date = new Date(value);
+  else if (typeof value === 'number') {
+    const fromEpoch = epochDate(value);
+    if (fromEpoch === undefined) return undefined;
+    date = fromEpoch;
+  }
   else if (typeof value === 'string') date = ZONED_DATE_TIME.test(value) ? new Date(value) : parseISO(value, { in: utc });
   else return undefined;
   return isValid(date) ? date : undefined;
@@ -169,11 +182,12 @@ const date: Helper = (value: unknown, pattern: unknown, options: unknown) => {
   if (typeof pattern !== 'string') {
     throw new TemplateRenderError('invalid-value', 'date: the format must be a string', location(options));
   }
+  if (typeof value === 'number' && !Number.isFinite(value)) throw nonFinite('date: the date', value, options);
   const instant = toInstant(value);
   if (!instant) {
     throw new TemplateRenderError(
       'invalid-value',
-      `date: ${JSON.stringify(value)} is not a date (expected an ISO-8601 string, epoch milliseconds or a Date)`,
+      `date: ${JSON.stringify(value)} is not a date (expected an ISO-8601 string, an epoch number in seconds, milliseconds, microseconds or nanoseconds, or a Date)`,
       location(options),
     );
   }
@@ -262,9 +276,7 @@ export const printValue: Helper = (value: unknown, expression: unknown, missingA
     case 'string':
       return value;
     case 'number':
-      if (!Number.isFinite(value)) {
-        throw new TemplateRenderError('invalid-value', `${String(expression)} is ${String(value)}`, location(options));
-      }
+      if (!Number.isFinite(value)) throw nonFinite(String(expression), value, options);
       return String(value);
     case 'boolean':
     case 'bigint':

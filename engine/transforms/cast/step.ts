@@ -1,5 +1,7 @@
 import type { StepPlugin } from '../../plugin/types.ts';
 import { RecordError } from '../../plugin/types.ts';
+import type { FailureCode } from '../../pipeline/record.ts';
+import { epochInstant } from '../../time/epoch-instant.ts';
 import { describeType, isPlainObject, leafOf, parentOf, parseFieldPath, previewValue } from '../field-path.ts';
 import type { FieldPath } from '../field-path.ts';
 
@@ -14,14 +16,24 @@ type Caster = (value: unknown) => unknown;
 
 /** Thrown by a caster; the step turns it into a `RecordError` naming the field and the value. */
 class CastFailure {
-  constructor(readonly reason: string) {}
+  constructor(
+    readonly reason: string,
+    readonly code: FailureCode = 'transform-error',
+  ) {}
+}
+
+/** NaN and ±Infinity have no JSON form: a cast never makes one, nor passes one on. */
+function nonFinite(): CastFailure {
+  return new CastFailure('not a finite number', 'non-finite-number');
 }
 
 /**
- * Converts field values in place. A field that is missing is left missing, and `null` stays `null`
- * for every type (as SQL `CAST(NULL AS ...)`). A value that does not convert fails the record with a
- * `transform-error` naming the field, the value and the reason; nothing is ever truncated or
- * guessed silently.
+ * Converts field values in place: the field's new value is the old one converted, so writing over
+ * it is the step's purpose (docs/decisions/0024-field-writes.md). A field that is missing is left
+ * missing, and `null` stays `null` for every type (as SQL `CAST(NULL AS ...)`). A value that does
+ * not convert fails the record with a `transform-error` naming the field, the value and the
+ * reason; nothing is ever truncated or guessed silently. A value that is or would become NaN or
+ * ±Infinity (`"1e400"` to `double`) fails with `non-finite-number`, since JSON would write `null`.
  *
  * - `string`: strings unchanged; numbers in JavaScript's shortest round-trip form (`1.5`, `100`,
  *   `1e+21`); booleans `"true"`/`"false"`. Objects and lists fail: use `json` to serialize them.
@@ -39,10 +51,11 @@ class CastFailure {
  *     space between date and time, followed by `Z`, `±HH:MM`, `±HHMM` or nothing. Without an
  *     offset the time is taken as UTC; a date alone is midnight UTC. Impossible dates
  *     (`2026-02-30`) and leap seconds fail;
- *   - numbers and decimal strings, as an epoch time whose unit follows from its magnitude:
- *     below 10^11 seconds, below 10^14 milliseconds, below 10^17 microseconds, otherwise
- *     nanoseconds. Each band covers 1973-03-03 to 5138-11-16 in its unit, so a milliseconds value
- *     before March 1973 would be read as seconds. Fractions of seconds are kept to microseconds.
+ *   - numbers and decimal strings, as an epoch time whose unit follows from its magnitude
+ *     (`epochInstant`, shared with the `date` helper and CEL's `timestamp(double)`): below 10^11
+ *     seconds, below 10^14 milliseconds, below 10^17 microseconds, otherwise nanoseconds. Each
+ *     band covers 1973-03-03 to 5138-11-16 in its unit, so a milliseconds value before March 1973
+ *     would be read as seconds. Fractions of seconds are kept to microseconds.
  *   Results outside years 0000–9999 fail.
  * - `json`: the value serialized with `JSON.stringify` (a string becomes a quoted JSON string).
  *   `parse_json` is the inverse.
@@ -77,7 +90,7 @@ export const castStep: StepPlugin<CastConfig> = {
           parent[leaf] = casters[index]!(value);
         } catch (error) {
           if (!(error instanceof CastFailure)) throw error;
-          throw new RecordError('transform-error', `field \`${path.text}\` holds ${previewValue(value)}, which cannot be cast to ${types[index]}: ${error.reason}`);
+          throw new RecordError(error.code, `field \`${path.text}\` holds ${previewValue(value)}, which cannot be cast to ${types[index]}: ${error.reason}`);
         }
       }
       return record;
@@ -105,7 +118,7 @@ function toInt(value: unknown): number {
     if (parsed === undefined) throw new CastFailure('not a decimal number');
     number = parsed;
   } else throw new CastFailure(`${describeType(value)} is not a number`);
-  if (!Number.isFinite(number)) throw new CastFailure('not a finite number');
+  if (!Number.isFinite(number)) throw nonFinite();
   if (!Number.isInteger(number)) throw new CastFailure('not an integral value (use double, or round it with set)');
   if (!Number.isSafeInteger(number)) throw new CastFailure('outside ±(2^53 − 1), the integers a JSON number holds exactly');
   return number === 0 ? 0 : number;
@@ -121,7 +134,7 @@ function toDouble(value: unknown): number {
     if (parsed === undefined) throw new CastFailure('not a decimal number');
     number = parsed;
   } else throw new CastFailure(`${describeType(value)} is not a number`);
-  if (!Number.isFinite(number)) throw new CastFailure('not a finite number');
+  if (!Number.isFinite(number)) throw nonFinite();
   return number;
 }
 
@@ -147,6 +160,8 @@ function toText(value: unknown): string {
     case 'string':
       return value;
     case 'number':
+      if (!Number.isFinite(value)) throw nonFinite();
+      return String(value);
     case 'bigint':
     case 'boolean':
       return String(value);
@@ -157,21 +172,20 @@ function toText(value: unknown): string {
 
 function toJson(value: unknown): string {
   try {
-    return typeof value === 'bigint' ? value.toString() : JSON.stringify(value);
+    return typeof value === 'bigint' ? value.toString() : JSON.stringify(value, refuseNonFinite);
   } catch (error) {
+    if (error instanceof CastFailure) throw error;
     throw new CastFailure((error as Error).message);
   }
 }
 
-const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?)?$/;
+/** `JSON.stringify` writes NaN and ±Infinity as `null`: refuse them instead. */
+function refuseNonFinite(_key: string, value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) throw nonFinite();
+  return value;
+}
 
-/** Epoch magnitudes at which the unit steps up: seconds → milliseconds → microseconds → nanoseconds. */
-const EPOCH_UNITS: readonly { below: number; perSecond: number }[] = [
-  { below: 1e11, perSecond: 1 },
-  { below: 1e14, perSecond: 1e3 },
-  { below: 1e17, perSecond: 1e6 },
-  { below: Infinity, perSecond: 1e9 },
-];
+const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?)?$/;
 
 function toTimestamp(value: unknown): string {
   if (typeof value === 'number') return fromEpoch(value);
@@ -225,19 +239,11 @@ function daysInMonth(year: number, month: number): number {
 }
 
 function fromEpoch(value: number): string {
-  if (!Number.isFinite(value)) throw new CastFailure('not a finite number');
-  const magnitude = Math.abs(value);
-  let unit = EPOCH_UNITS[0]!;
-  for (let index = 1; magnitude >= unit.below; index++) unit = EPOCH_UNITS[index]!;
-  let seconds = Math.floor(value / unit.perSecond);
-  let micros = Math.round(((value - seconds * unit.perSecond) * 1e6) / unit.perSecond);
-  if (micros >= 1e6) {
-    seconds += 1;
-    micros -= 1e6;
-  }
-  const date = new Date(seconds * 1000);
+  const instant = epochInstant(value);
+  if (instant === undefined) throw nonFinite();
+  const date = new Date(instant.seconds * 1000);
   if (Number.isNaN(date.getTime())) throw new CastFailure('outside the representable time range');
-  return formatUtc(date, micros === 0 ? '' : String(micros).padStart(6, '0').replace(/0+$/, ''));
+  return formatUtc(date, instant.micros === 0 ? '' : String(instant.micros).padStart(6, '0').replace(/0+$/, ''));
 }
 
 const DAY_MILLISECONDS = 86_400_000;

@@ -27,7 +27,7 @@ export const dedupeStep: StepPlugin<DedupeConfig> = {
         value = key(record, meta);
       } catch (error) {
         if (error instanceof ExpressionEvaluationError) {
-          throw new RecordError('transform-error', `key ${error.message}`, { cause: error });
+          throw new RecordError(error.code === 'non-finite-number' ? 'non-finite-number' : 'transform-error', `key ${error.message}`, { cause: error });
         }
         throw error;
       }

@@ -13,8 +13,11 @@ export type SetConfig = Readonly<Record<string, string>>;
  * step, and only then are the fields assigned, so `{ a: "record.b", b: "1" }` gives `a` the old
  * `b` whatever the order of the entries. Dotted targets create missing parent objects; a parent
  * that exists but is not an object fails the record. Values are plain JSON (see
- * `compileExpression`), never aliases of other fields. An expression that fails to evaluate
- * fails the record with `transform-error` naming the field; compiling throws `ExpressionError`.
+ * `compileExpression`), never aliases of other fields. Assigning a field that exists replaces
+ * its value: computing a field's new value is the step's purpose (docs/decisions/0024-field-writes.md).
+ * An expression that fails to evaluate fails the record with `transform-error` naming the field,
+ * or `non-finite-number` when its value is NaN or ±Infinity (`record.a / record.b` with `b` 0.0),
+ * which JSON would silently write as `null`; compiling throws `ExpressionError`.
  */
 export const setStep: StepPlugin<SetConfig> = {
   kind: 'set',
@@ -36,7 +39,7 @@ export const setStep: StepPlugin<SetConfig> = {
           values[index] = expressions[index]!(record, meta);
         } catch (error) {
           if (error instanceof ExpressionEvaluationError) {
-            throw new RecordError('transform-error', `field \`${paths[index]!.text}\`: ${error.message}`, { cause: error });
+            throw new RecordError(error.code === 'non-finite-number' ? 'non-finite-number' : 'transform-error', `field \`${paths[index]!.text}\`: ${error.message}`, { cause: error });
           }
           throw error;
         }

@@ -12,9 +12,11 @@ export type TemplateConfig = Readonly<Record<string, string>>;
 /**
  * Assigns rendered strings. Templates see `record`, `meta` and `now` (the invocation's time).
  * As with `set`, every template of the step renders against the record as it was before the
- * step, then the fields are assigned; dotted targets create missing parent objects. A printed
- * value that is missing or null, or a helper that fails, fails the record with
- * `transform-error` naming the field (guard optional values with `{{#if record.x}}`).
+ * step, then the fields are assigned; dotted targets create missing parent objects, and a field
+ * that exists is replaced: rendering a field's value is the step's purpose
+ * (docs/decisions/0024-field-writes.md). A printed value that is missing or null, or a helper
+ * that fails, fails the record with `transform-error` naming the field (guard optional values
+ * with `{{#if record.x}}`); a NaN or infinite number with `non-finite-number`.
  * Compiling throws `TemplateError`.
  */
 export const templateStep: StepPlugin<TemplateConfig> = {
@@ -46,7 +48,8 @@ export const templateStep: StepPlugin<TemplateConfig> = {
             values[index] = templates[index]!(context);
           } catch (error) {
             if (error instanceof TemplateRenderError) {
-              throw new RecordError('transform-error', `field \`${paths[index]!.text}\`: ${error.message}`, { cause: error });
+              const code = error.code === 'non-finite-number' ? 'non-finite-number' : 'transform-error';
+              throw new RecordError(code, `field \`${paths[index]!.text}\`: ${error.message}`, { cause: error });
             }
             throw error;
           }
