@@ -41,6 +41,8 @@ export const SPEC_CODES = {
   'upsert-keys-required': '`mode: upsert` needs `keys`.',
   'keys-not-in-columns': 'Every upsert key must be one of the `columns`.',
   'invalid-identifier': 'A SQL identifier (schema, table, column) is not a valid identifier.',
+  'invalid-index-name': 'A static `index` of a search sink is a name Elasticsearch and OpenSearch refuse: upper case, a leading `-`, `_` or `+`, a space or one of `\\ / * ? " < > | , # :`.',
+  'missing-document-id': 'A search sink without `id`: an error with `update`, `delete` or `version`, which need one; otherwise a warning, since a retried request may index a document twice.',
   'batch-out-of-range': 'Batch, window or retry settings outside the ranges AWS accepts.',
   'missing-file': 'A file the spec refers to (a JSON Schema of a `validate` step, a test event) cannot be read.',
   'invalid-schema-file': 'The JSON Schema file of a `validate` step is not valid JSON or does not compile.',

@@ -4,6 +4,7 @@ import { checkDynamoDbSource } from '../sources/dynamodb/check.ts';
 import { checkKinesisSource } from '../sources/kinesis/check.ts';
 import { checkPostgresSink } from '../sinks/postgres/check.ts';
 import { checkRedshiftSink } from '../sinks/redshift/check.ts';
+import { checkSearchSink } from '../sinks/search/check.ts';
 import { checkValidateStep } from '../transforms/validate/check.ts';
 
 /** Reads files the spec refers to, relative to the spec's folder. Offline: the local filesystem only. */
@@ -34,6 +35,8 @@ export const SOURCE_CHECKS: Readonly<Record<string, ComponentCheck>> = Object.as
 export const SINK_CHECKS: Readonly<Record<string, ComponentCheck>> = Object.assign(Object.create(null), {
   redshift: checkRedshiftSink,
   postgres: checkPostgresSink,
+  elasticsearch: checkSearchSink,
+  opensearch: checkSearchSink,
 });
 
 export const STEP_CHECKS: Readonly<Record<string, ComponentCheck>> = Object.assign(Object.create(null), {

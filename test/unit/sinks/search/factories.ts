@@ -29,7 +29,10 @@ export function dynamoDbMeta(index: number, eventName: DynamoDbMeta['event_name'
     sequence,
     event_name: eventName,
     keys,
-  };
+    user_identity: null,
+    ttl_delete: false,
+    sets: [],
+  } as DynamoDbMeta;
 }
 
 export interface TestTicket extends Ticket {
