@@ -18,13 +18,19 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * One bad record never takes its neighbours down:
  * - a record with a field count other than the columns' (or, without names, the first
  *   record's) → `invalid-csv`;
- * - malformed quoting → `invalid-csv` for the lines from the record's start to the line where
- *   csv-parse gave up; parsing resumes on the next line with a fresh parser;
+ * - malformed quoting → `invalid-csv` for the line the record starts on, alone; parsing
+ *   resumes on the next line with a fresh parser. A quote out of place anywhere in a field
+ *   (even one that opens a quoted field never closed, or closed rows later) thus costs one line,
+ *   never the rows after it; a quoted field spanning lines is legal and stays one record;
  * - a record not valid UTF-8 → `invalid-utf8`;
- * - a record longer than `max_record_bytes` → `record-too-large` as soon as it passes the bound
- *   (with its first `max_record_bytes` bytes as raw); parsing resumes after the next line break.
- *   A stray quote that opens a field never closed is caught this way too, or as `invalid-csv`
- *   at the end of the object.
+ * - a record longer than `max_record_bytes` → `record-too-large` (with its first
+ *   `max_record_bytes` bytes as raw), whether it ends before the bound is noticed or not;
+ *   parsing resumes after its end, or, when it had to be dropped unfinished, after the next
+ *   line break (inside a quoted field spanning lines, what follows then fails as `invalid-csv`).
+ * The parser is fed in pieces cut by the content (see `contentDefinedPieces`), so every
+ * outcome is the same however the object's bytes arrive.
+ * A header row that names a column twice ends the object with one `invalid-csv` dead letter
+ * (the second value would silently replace the first) unless `csv.columns` names the fields.
  * An {@link ObjectReadError} from `chunks` ends the object with one dead letter of its code.
  * A header row that is malformed, too large or not valid UTF-8 ends the object too, with its
  * dead letter: no record after it could be named.

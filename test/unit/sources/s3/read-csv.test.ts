@@ -150,4 +150,23 @@ describe('csv objects', () => {
   it('yields nothing for an object holding only its header', async () => {
     expect(await read('a,b\n')).toEqual([]);
   });
+
+  it.each([
+    ['a name given twice', 'id,name,id\n1,Ada,2\n3,Grace,4\n', 'id', 1, 3],
+    ['an empty name given twice', 'id,,\n1,a,b\n', '', 2, 3],
+    ['a name given twice after a byte-order mark', '\uFEFFid,id\n1,2\n', 'id', 1, 2],
+  ])('dead-letters the whole object once when its header row has %s, writing nothing from it', async (_what, body, name, first, second) => {
+    const items = await read(body);
+
+    expect(summary(items)).toEqual([{ line: 1, code: 'invalid-csv' }]);
+    expect(items[0]).toMatchObject({
+      message: `the CSV header row (line 1) names column ${JSON.stringify(name)} twice (fields ${first} and ${second}), so no record of the object is read; give csv.columns to name the columns`,
+    });
+  });
+
+  it('reads an object whose header row repeats a name when columns name the fields', async () => {
+    const items = await read('id,name,id\n1,Ada,2\n', { ...csv, csv: { ...csv.csv, columns: ['id', 'name', 'parent_id'] } });
+
+    expect(summary(items)).toEqual([{ line: 2, value: { id: '1', name: 'Ada', parent_id: '2' } }]);
+  });
 });
