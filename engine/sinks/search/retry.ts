@@ -13,9 +13,6 @@ export interface RetryPolicy {
   maxBackoffMs: number;
 }
 
-/** The schema's defaults (`request_retry`). */
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 10_000 };
-
 /**
  * The wait before retry number `retry` (1 for the first retry): uniform in
  * `[0, min(maxBackoffMs, initialBackoffMs * 2^(retry - 1))]`. `random` returns a number in [0, 1).

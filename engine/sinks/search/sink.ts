@@ -10,33 +10,18 @@ import type { RecordValue } from '../../pipeline/record.ts';
 import type { Invocation, Sink, SinkEntry, SinkFailure, SinkPlugin, SinkWriter, Ticket } from '../../plugin/types.ts';
 import { HttpSearchIndex } from '../../ports/search-index.ts';
 import type { SearchIndex } from '../../ports/search-index.ts';
-import type { SearchSink as SearchSinkSchema } from '../../spec/spec-types.ts';
+import type { SinkConfig } from '../../spec/spec-types.ts';
 import { createAuthorizer } from './auth.ts';
 import type { AuthDependencies } from './auth.ts';
 import { DocumentRejectedError, OperationBuilder, bulkBody } from './request.ts';
-import type { BulkOperation, ConfiguredAction } from './request.ts';
+import type { BulkOperation } from './request.ts';
 import { excerpt, itemVerdict, parseBulkResponse, requestStatusRetryable } from './response.ts';
 import type { CreateConflict } from './response.ts';
-import { DEFAULT_RETRY, backoffMs, mayRetry, sleep } from './retry.ts';
+import { backoffMs, mayRetry, sleep } from './retry.ts';
 import type { RetryPolicy } from './retry.ts';
 
-/**
- * The fields of an `elasticsearch` or `opensearch` sink that the runtime reads: the generated
- * `SearchSink` with sizes resolved to bytes. A resolved sink can be passed as is; the defaults
- * here only make a hand-built config work.
- */
-export type SearchSinkConfig = Omit<SearchSinkSchema, 'batch' | 'inputs'> & {
-  inputs?: string[];
-  batch?: { max_records?: number; max_bytes?: number };
-};
-
-/** Default most operations in one request (the schema's `bulk_batch.max_records`). */
-export const DEFAULT_MAX_RECORDS = 1000;
-/** Default largest request body (the schema's `bulk_batch.max_bytes`): half the 10 MiB payload limit of the smallest domains. */
-export const DEFAULT_MAX_BYTES = 5 * 1024 * 1024;
-/** Default requests in flight at once (the schema's `concurrency`). */
-export const DEFAULT_CONCURRENCY = 2;
-const DEFAULT_TIMEOUT_SECONDS = 30;
+/** A resolved `elasticsearch` or `opensearch` sink (`ResolvedSearchSink`): defaults applied, sizes in bytes. */
+export type SearchSinkConfig = SinkConfig<'elasticsearch' | 'opensearch'>;
 
 /** What a sink may use instead of the defaults: a `SearchIndex` (the local stand-in, tests) and auth dependencies. */
 export interface SearchSinkDependencies extends AuthDependencies {
@@ -63,27 +48,20 @@ interface SearchSinkSettings {
  * `dependencies.index` replaces it. Throws on a config the validator should have rejected.
  */
 export function createSearchSink(id: string, config: SearchSinkConfig, dependencies: SearchSinkDependencies = {}): Sink {
-  const maxRecords = config.batch?.max_records ?? DEFAULT_MAX_RECORDS;
-  const maxBytes = config.batch?.max_bytes ?? DEFAULT_MAX_BYTES;
+  const { max_records: maxRecords, max_bytes: maxBytes } = config.batch;
   if (!Number.isSafeInteger(maxRecords) || maxRecords < 1) throw new RangeError(`sink ${id}: batch.max_records must be a positive integer, got ${maxRecords}`);
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`sink ${id}: batch.max_bytes must be a positive number of bytes, got ${maxBytes}`);
-  const action: ConfiguredAction = config.action ?? 'auto';
-  const builder = new OperationBuilder({ index: config.index, id: config.id, routing: config.routing, version: config.version, pipeline: config.pipeline, action, maxBytes });
-  const auth = { type: config.auth?.type ?? 'aws_iam', secret_arn: config.auth?.secret_arn, service: config.auth?.service ?? 'es' } as const;
+  const builder = new OperationBuilder({ index: config.index, id: config.id, routing: config.routing, version: config.version, pipeline: config.pipeline, action: config.action, maxBytes });
   const settings: SearchSinkSettings = {
     id,
     builder,
-    index: dependencies.index ?? new HttpSearchIndex(config.endpoint, createAuthorizer(auth, config.endpoint, dependencies)),
+    index: dependencies.index ?? new HttpSearchIndex(config.endpoint, createAuthorizer(config.auth, config.endpoint, dependencies)),
     maxRecords,
     maxBytes,
-    lanes: config.concurrency ?? DEFAULT_CONCURRENCY,
-    timeoutMs: (config.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
-    retry: {
-      maxAttempts: config.retry?.max_attempts ?? DEFAULT_RETRY.maxAttempts,
-      initialBackoffMs: config.retry?.initial_backoff_ms ?? DEFAULT_RETRY.initialBackoffMs,
-      maxBackoffMs: config.retry?.max_backoff_ms ?? DEFAULT_RETRY.maxBackoffMs,
-    },
-    createConflict: config.create_conflict ?? 'written',
+    lanes: config.concurrency,
+    timeoutMs: config.timeout_seconds * 1000,
+    retry: { maxAttempts: config.retry.max_attempts, initialBackoffMs: config.retry.initial_backoff_ms, maxBackoffMs: config.retry.max_backoff_ms },
+    createConflict: config.create_conflict,
     random: dependencies.random ?? Math.random,
   };
   return { open: (invocation) => new SearchSinkWriter(settings, invocation) };

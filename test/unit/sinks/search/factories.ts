@@ -2,6 +2,8 @@
 import type { DynamoDbMeta, KinesisMeta, RecordMeta, RecordValue } from '../../../../engine/pipeline/record.ts';
 import type { Invocation, SinkEntry, SinkFailure, Ticket } from '../../../../engine/plugin/types.ts';
 import { createSearchSink } from '../../../../engine/sinks/search/sink.ts';
+import { applyDefaults } from '../../../../engine/spec/resolve.ts';
+import type { SearchSink } from '../../../../engine/spec/spec-types.ts';
 import type { SearchSinkConfig, SearchSinkDependencies, SearchSinkWriter } from '../../../../engine/sinks/search/sink.ts';
 
 export function kinesisMeta(index: number): KinesisMeta {
@@ -99,7 +101,12 @@ export async function runSink(config: SearchSinkConfig, entries: readonly Input[
   return { tickets, writer };
 }
 
-/** A config for the server at `url`, without auth, one request at a time (so requests can be counted). */
-export function searchConfig(url: string, overrides: Partial<SearchSinkConfig> = {}): SearchSinkConfig {
-  return { type: 'opensearch', endpoint: url, auth: { type: 'none' }, index: 'orders', id: '{{record.event_id}}', concurrency: 1, ...overrides };
+/**
+ * A resolved config for the server at `url`, without auth, one request at a time (so requests can
+ * be counted): written as a user would, resolved by the `applyDefaults` that `ingest package` runs.
+ */
+export function searchConfig(url: string, overrides: Partial<SearchSink> = {}): SearchSinkConfig {
+  const sink: SearchSink = { type: 'opensearch', inputs: ['orders'], endpoint: url, auth: { type: 'none' }, index: 'orders', id: '{{record.event_id}}', concurrency: 1, ...overrides };
+  const spec = applyDefaults({ version: 1, name: 'test', sources: { orders: { type: 'kinesis', stream: 'orders' } }, sinks: { search: sink } });
+  return spec.sinks.search as SearchSinkConfig;
 }
