@@ -131,8 +131,15 @@ function finishStatement(sub: SubStatement, result: pg.QueryResult): void {
   sub.resultRows = result.fields.length > 0 ? result.rows.length : (result.rowCount ?? -1);
 }
 
+const INT8_OID = 20;
+
 function resultSetOf(result: pg.QueryResult): ResultSet {
-  return { columns: result.fields.map((field) => field.name), rows: (result.rows as unknown[][]).map((row) => row.map(resultValue)) };
+  // `pg` gives BIGINT as text; the Data API gives it as a number (`longValue`): answer alike.
+  const bigints = result.fields.map((field) => field.dataTypeID === INT8_OID);
+  return {
+    columns: result.fields.map((field) => field.name),
+    rows: (result.rows as unknown[][]).map((row) => row.map((value, index) => (bigints[index] && typeof value === 'string' ? Number(value) : resultValue(value)))),
+  };
 }
 
 /** `pg` parses numbers, booleans and dates; the port's values are text, numbers, booleans and null. */
