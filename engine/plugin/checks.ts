@@ -5,6 +5,7 @@ import { checkKinesisSource } from '../sources/kinesis/check.ts';
 import { checkPostgresSink } from '../sinks/postgres/check.ts';
 import { checkRedshiftSink } from '../sinks/redshift/check.ts';
 import { checkSearchSink } from '../sinks/search/check.ts';
+import { checkRenameStep } from '../transforms/rename/check.ts';
 import { checkValidateStep } from '../transforms/validate/check.ts';
 
 /** Reads files the spec refers to, relative to the spec's folder. Offline: the local filesystem only. */
@@ -41,4 +42,5 @@ export const SINK_CHECKS: Readonly<Record<string, ComponentCheck>> = Object.assi
 
 export const STEP_CHECKS: Readonly<Record<string, ComponentCheck>> = Object.assign(Object.create(null), {
   validate: checkValidateStep,
+  rename: checkRenameStep,
 });

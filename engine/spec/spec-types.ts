@@ -514,9 +514,19 @@ export interface RenameStep {
  */
 export interface RenameStepConfig {
   /**
+   * New name of the field (dots for nested fields), or `{ to, overwrite }`. A rename onto a field that already holds a value fails the record (`field-collision`) unless `overwrite` is true.
+   */
+  [k: string]: string | RenameTarget;
+}
+export interface RenameTarget {
+  /**
    * New name of the field; dots for nested fields.
    */
-  [k: string]: string;
+  to: string;
+  /**
+   * Replace a value that the target field already holds. Without it such a record fails with `field-collision` instead of losing that value.
+   */
+  overwrite?: boolean;
 }
 export interface DropStep {
   drop: DropStepConfig;

@@ -23,7 +23,7 @@ export interface FlattenConfig {
  * `transform-error`.
  *
  * Two values that would land under the same key (`{a_b: 1, a: {b: 2}}`) fail the record with
- * `transform-error` rather than silently losing one of them.
+ * `field-collision` rather than silently losing one of them (docs/decisions/0024-field-writes.md).
  */
 export const flattenStep: StepPlugin<FlattenConfig> = {
   kind: 'flatten',
@@ -47,7 +47,7 @@ export const flattenStep: StepPlugin<FlattenConfig> = {
       // Check every key before changing anything, so a failed record is left as it was.
       for (const key of Object.keys(flat)) {
         if (key !== leaf && Object.hasOwn(parent, key)) {
-          throw new RecordError('transform-error', `two fields flatten to the same key \`${key}\``);
+          throw new RecordError('field-collision', `two fields flatten to the same key \`${key}\``);
         }
       }
       delete parent[leaf];
@@ -81,7 +81,7 @@ function addEntries(target: RecordValue, source: RecordValue, prefix: string, se
       continue;
     }
     if (Object.hasOwn(target, flatKey)) {
-      throw new RecordError('transform-error', `two fields flatten to the same key \`${flatKey}\``);
+      throw new RecordError('field-collision', `two fields flatten to the same key \`${flatKey}\``);
     }
     defineField(target, flatKey, value);
   }

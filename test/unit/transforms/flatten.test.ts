@@ -60,7 +60,7 @@ describe('flatten', () => {
 
   it('fails the record when two paths flatten to the same key', () => {
     const error = recordErrorOf(() => run(compile(flattenStep, {}), { a_b: 1, a: { b: 2 } }));
-    expect(error.code).toBe('transform-error');
+    expect(error.code).toBe('field-collision');
     expect(error.message).toContain('`a_b`');
   });
 
