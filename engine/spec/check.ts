@@ -6,6 +6,9 @@ import type { CheckContext, SpecFiles } from '../plugin/checks.ts';
 import type { Diagnostic, SpecPath } from './diagnostic.ts';
 import type { LoadedSpec } from './load.ts';
 import { diagnosticAt } from './load.ts';
+import { forEachTyped } from './schema-positions.ts';
+import { keyPrefixProblem, literalPrefix } from '../sinks/s3/check.ts';
+import schema from '../../ingest.schema.json' with { type: 'json' };
 
 /**
  * Longest suffix the generator appends to `<name>-<id>-` when naming a per-component resource
@@ -16,6 +19,20 @@ const RESOURCE_SUFFIX_LENGTH = 7;
 const RESOURCE_NAME_LIMIT = 64;
 
 const PARAM_REFERENCE = /\$\{param\.([^}]*)\}/g;
+
+/**
+ * What each kind of template is rendered with, by the schema definition that types it: the
+ * names a template's paths may start with. Must match the runtime exactly (a test renders each
+ * kind with the context its runtime passes): the S3 sink key, the search sink's index, id,
+ * routing and version, and the `template` step render with `{ record, meta, now }`; the
+ * dead-letter writer with `{ stage, now, meta }`; SQL statements of a load with `{ sink, table, now }`.
+ */
+export const TEMPLATE_ROOTS: Readonly<Record<string, readonly string[]>> = Object.assign(Object.create(null), {
+  '#/$defs/defs.template.template': ['record', 'meta', 'now'],
+  '#/$defs/defs.template.dead_letter_prefix': ['stage', 'meta', 'now'],
+  '#/$defs/defs.template.sql_template': ['sink', 'table', 'now'],
+});
+const TEMPLATE_REFS: ReadonlySet<string> = new Set(Object.keys(TEMPLATE_ROOTS));
 
 type Section = 'sources' | 'transforms' | 'sinks';
 type Component = { [field: string]: unknown };
@@ -72,6 +89,10 @@ export function checkSpec(spec: LoadedSpec, files: SpecFiles): Diagnostic[] {
     });
   }
   checkOverlappingS3Sources(sections.sources, report);
+  const deadLetterPrefix = (value.dead_letter as Component | undefined)?.prefix;
+  const deadLetterProblem = typeof deadLetterPrefix === 'string' ? keyPrefixProblem(deadLetterPrefix) : undefined;
+  if (deadLetterProblem) report(['dead_letter', 'prefix'], 'invalid-key-prefix', `dead-letter prefix \`${String(deadLetterPrefix)}\` ${deadLetterProblem}`);
+  checkSelfTrigger(spec, sections, report);
   checkTests(value, owner, files, report);
   return diagnostics;
 }
@@ -162,30 +183,22 @@ function checkLanguages(value: Component, sections: Record<Section, [string, Com
       report(path, problem.code, `${problem.message}${where} in expression \`${source}\``);
     }
   };
-  const template = (source: unknown, path: SpecPath) => {
+  // Every template the schema types, wherever it is: a field added to a fragment is checked too.
+  forEachTyped(value, TEMPLATE_REFS, (ref, source, path) => {
     if (typeof source !== 'string') return;
-    for (const problem of checkTemplate(source)) report(path, problem.code, `${problem.message} in template \`${source}\``);
-  };
-
-  const deadLetter = value.dead_letter as Component | undefined;
-  if (deadLetter) template(deadLetter.prefix, ['dead_letter', 'prefix']);
+    for (const problem of checkTemplate(source, TEMPLATE_ROOTS[ref])) report(path, problem.code, `${problem.message} in template \`${source}\``);
+  });
 
   for (const [id, transform] of sections.transforms) {
     list(transform.steps).forEach((step, index) => {
       const path = ['transforms', id, 'steps', index];
-      const { filter, set, template: templates, dedupe } = step as Component;
+      const { filter, set, dedupe } = step as Component;
       if (filter !== undefined) expression(filter, [...path, 'filter'], 'bool');
       for (const [field, source] of entries(set)) expression(source, [...path, 'set', field], 'any');
-      for (const [field, source] of entries(templates)) template(source, [...path, 'template', field]);
       if (dedupe) expression((dedupe as Component).key, [...path, 'dedupe', 'key'], 'any');
     });
   }
-  for (const [id, sink] of sections.sinks) {
-    const path = ['sinks', id];
-    expression(sink.where, [...path, 'where'], 'bool');
-    for (const field of ['key', 'index', 'id', 'routing']) template(sink[field], [...path, field]);
-    for (const field of ['pre_sql', 'post_sql']) list(sink[field]).forEach((source, index) => template(source, [...path, field, index]));
-  }
+  for (const [id, sink] of sections.sinks) expression(sink.where, ['sinks', id, 'where'], 'bool');
 }
 
 /** Two S3 sources overlap when one object could match both: same bucket, nested prefixes, compatible suffixes. */
@@ -203,6 +216,80 @@ function checkOverlappingS3Sources(sources: [string, Component][], report: Repor
       }
     }
   }
+}
+
+/** Where the pipeline writes objects: an S3 sink, the dead-letter location or a staging location. */
+interface S3Output {
+  /** The spec path of the field naming the keys (the sink's `key`, a `prefix`) or, without one, of the location. */
+  path: SpecPath;
+  what: string;
+  bucket: string;
+  /** The literal start of every key written (the prefix template up to its first `{{`). */
+  keyStart: string;
+  /** How written keys end (`.jsonl.gz`...). */
+  suffixes: string[];
+}
+
+/** The dead-letter prefix when the spec gives none: the schema's default. */
+const DEFAULT_DEAD_LETTER_PREFIX = String((schema.$defs.dead_letter.properties.prefix as { default?: string }).default ?? '');
+
+function s3Outputs(value: Component, sections: Record<Section, [string, Component][]>): S3Output[] {
+  const outputs: S3Output[] = [];
+  const deadLetter = value.dead_letter as Component | undefined;
+  if (deadLetter && typeof deadLetter.bucket === 'string') {
+    const prefix = typeof deadLetter.prefix === 'string' ? deadLetter.prefix : DEFAULT_DEAD_LETTER_PREFIX;
+    outputs.push({ path: deadLetter.prefix === undefined ? ['dead_letter', 'bucket'] : ['dead_letter', 'prefix'], what: 'the dead-letter location', bucket: deadLetter.bucket, keyStart: literalPrefix(prefix), suffixes: ['.jsonl'] });
+  }
+  for (const [id, sink] of sections.sinks) {
+    if (sink.type === 's3' && typeof sink.bucket === 'string' && typeof sink.key === 'string') {
+      const format = sink.format === 'csv' ? 'csv' : 'jsonl';
+      const suffix = sink.compression === 'none' ? `.${format}` : `.${format}.gz`;
+      outputs.push({ path: ['sinks', id, 'key'], what: `sink \`${id}\``, bucket: sink.bucket, keyStart: literalPrefix(sink.key), suffixes: [suffix] });
+    }
+    const staging = sink.staging as Component | undefined;
+    if (staging && typeof staging.bucket === 'string') {
+      const format = staging.format === 'csv' ? 'csv' : 'jsonl';
+      const prefix = typeof staging.prefix === 'string' ? staging.prefix : `${String(value.name)}/${id}/`;
+      outputs.push({ path: ['sinks', id, 'staging', staging.prefix === undefined ? 'bucket' : 'prefix'], what: `the staging location of sink \`${id}\``, bucket: staging.bucket, keyStart: prefix, suffixes: [`.${format}`, `.${format}.gz`] });
+    }
+  }
+  return outputs;
+}
+
+/**
+ * A pipeline must not read what it writes: an S3 source notified of the objects its own sinks,
+ * dead letters or staged files create would invoke the function for each of them, forever.
+ * An output can reach a source when both name the same bucket (the same name, or the same
+ * parameter reference), some key can start with both the source's prefix and the output's
+ * literal prefix, and the output's keys can end with the source's suffix. Object names end in a
+ * count and the format's extension (`-12.jsonl.gz`), which decides the suffix question.
+ */
+function checkSelfTrigger(spec: LoadedSpec, sections: Record<Section, [string, Component][]>, report: Report): void {
+  const sources = sections.sources.filter(([, source]) => source.type === 's3' && typeof source.bucket === 'string');
+  if (sources.length === 0) return;
+  for (const output of s3Outputs(spec.value, sections)) {
+    for (const [id, source] of sources) {
+      if (source.bucket !== output.bucket) continue;
+      const prefix = typeof source.prefix === 'string' ? source.prefix : '';
+      const suffix = typeof source.suffix === 'string' ? source.suffix : '';
+      if (!(output.keyStart.startsWith(prefix) || prefix.startsWith(output.keyStart))) continue;
+      if (!output.suffixes.some((ending) => suffixCanMatch(ending, suffix))) continue;
+      const at = spec.locate(['sources', id], 'key');
+      report(
+        output.path,
+        'self-trigger',
+        `${output.what} writes to s3://${output.bucket}/${output.keyStart}…, which source \`${id}\` (line ${at.line}:${at.column}) reads (${prefix ? `prefix \`${prefix}\`` : 'any key'}${suffix ? `, suffix \`${suffix}\`` : ''}): every object written would invoke the pipeline again. Use another bucket, or prefixes that do not overlap`,
+      );
+    }
+  }
+}
+
+/** Whether a key ending in `ending` (after a name ending in a digit) can end with `suffix`. */
+function suffixCanMatch(ending: string, suffix: string): boolean {
+  if (ending.endsWith(suffix)) return true;
+  if (!suffix.endsWith(ending)) return false;
+  // The engine's names end in a count just before the extension.
+  return /[0-9]$/.test(suffix.slice(0, -ending.length));
 }
 
 function checkTests(value: Component, owner: Map<string, Section>, files: SpecFiles, report: Report): void {

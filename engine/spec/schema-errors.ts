@@ -14,7 +14,7 @@ import { formatSize, isSizeField } from './size.ts';
 export function schemaDiagnostics(spec: LoadedSpec, errors: readonly ErrorObject[]): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const seen = new Set<string>();
-  for (const error of errors) {
+  for (const error of withoutBranchNoise(errors)) {
     const converted = convert(spec, error);
     if (!converted) continue;
     const identity = `${converted.line}:${converted.column}:${converted.code}:${converted.message}`;
@@ -23,6 +23,22 @@ export function schemaDiagnostics(spec: LoadedSpec, errors: readonly ErrorObject
     diagnostics.push(converted);
   }
   return diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/**
+ * A value that fails every branch of a `oneOf` or `anyOf` gets an error from each branch and
+ * one for the whole. When one branch had the value's type and failed on something specific
+ * (a pattern, a missing field, a nested value), that is the problem: the other branches' type
+ * errors and the summary only add noise. Rename's `{ a: __proto__ }` then says the field path
+ * is reserved, not also that it is not a mapping.
+ */
+function withoutBranchNoise(errors: readonly ErrorObject[]): readonly ErrorObject[] {
+  const alternatives = new Set(errors.filter((error) => error.keyword === 'oneOf' || error.keyword === 'anyOf').map((error) => error.instancePath));
+  if (alternatives.size === 0) return errors;
+  const specific = (path: string) =>
+    errors.some((error) => !['type', 'oneOf', 'anyOf'].includes(error.keyword) && (error.instancePath === path || error.instancePath.startsWith(`${path}/`)));
+  const noisy = new Set([...alternatives].filter(specific));
+  return errors.filter((error) => !(noisy.has(error.instancePath) && ['type', 'oneOf', 'anyOf'].includes(error.keyword)));
 }
 
 function convert(spec: LoadedSpec, error: ErrorObject): Diagnostic | undefined {

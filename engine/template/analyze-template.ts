@@ -95,6 +95,36 @@ function callee(node: Call, kind: CallKind): Callee {
   return { name, isCall: hasArguments || kind === 'subexpression' || namesHelper, original: pathExpression.original };
 }
 
+/** Field names no template path may use: through them a path could reach an object's prototype. */
+export const RESERVED_SEGMENTS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Data variables Handlebars defines inside `{{#each}}`; `@root` is the template's context. */
+const DATA_VARIABLES: ReadonlySet<string> = new Set(['index', 'key', 'first', 'last']);
+
+/** Blocks that render their body in the same context; every other block (`each`, `with`, a path) changes it. */
+const SAME_CONTEXT_BLOCKS: ReadonlySet<string> = new Set(['if', 'unless']);
+
+/**
+ * What a path can be resolved against, innermost last: the template's own context (`root`,
+ * whose top-level names are the roots the caller declared) or a value only known when rendering
+ * (the element of `{{#each}}`, the object of `{{#with}}`), with the block parameters it names.
+ */
+interface Scope {
+  readonly known: boolean;
+  readonly blockParams: readonly string[];
+}
+
+export interface AnalyzeOptions {
+  /**
+   * The names the template's context holds (`record`, `meta`, `now`...), for `ingest validate`.
+   * When given, a path whose first name is not one of them is an `unknown-variable` problem, and
+   * a path with a reserved segment (`__proto__`, `constructor`, `prototype`), or a `lookup` of
+   * one, is a `reserved-field-name` problem. When omitted (compiling at cold start), paths are
+   * not checked: Handlebars' own protection makes prototype members render as missing.
+   */
+  roots?: readonly string[];
+}
+
 export interface TemplateAnalysis {
   problems: TemplateProblem[];
   /** The helpers the template calls, so that its environment registers those only. */
@@ -106,15 +136,22 @@ export interface TemplateAnalysis {
  * helpers called the wrong way, literal arguments a helper would reject, partials and
  * decorators (Ingest registers none).
  */
-export function analyzeTemplate(program: Program, positions: SourcePositions): TemplateAnalysis {
+export function analyzeTemplate(program: Program, positions: SourcePositions, options: AnalyzeOptions = {}): TemplateAnalysis {
   const problems: TemplateProblem[] = [];
   const helpers = new Set<string>();
   const report = (code: TemplateProblem['code'], message: string, loc: SourceLocation | undefined): void => {
     problems.push({ code, message, ...positions.of(loc) });
   };
+  const roots = options.roots;
+  const scopes: Scope[] = [{ known: true, blockParams: [] }];
 
-  const visitProgram = (node: Program | undefined): void => {
+  const visitProgram = (node: Program | undefined, scope?: Scope): void => {
+    if (scope) scopes.push(scope);
     for (const statement of node?.body ?? []) visitStatement(statement);
+    if (scope) scopes.pop();
+  };
+  const visitCallee = (node: Call, kind: CallKind): void => {
+    if (!callee(node, kind).isCall && node.path.type === 'PathExpression') checkPath(node.path as PathExpression);
   };
   const visitArguments = (node: Call): void => {
     for (const param of node.params ?? []) visitExpression(param);
@@ -123,20 +160,29 @@ export function analyzeTemplate(program: Program, positions: SourcePositions): T
   const visitExpression = (node: Expression): void => {
     if (node.type === 'SubExpression') {
       checkCall(node as SubExpression, 'subexpression');
+      visitCallee(node as SubExpression, 'subexpression');
       visitArguments(node as SubExpression);
+    } else if (node.type === 'PathExpression') {
+      checkPath(node as PathExpression);
     }
   };
   const visitStatement = (node: Statement): void => {
     switch (node.type) {
       case 'MustacheStatement':
         checkCall(node as MustacheStatement, 'inline');
+        visitCallee(node as MustacheStatement, 'inline');
         visitArguments(node as MustacheStatement);
         return;
       case 'BlockStatement': {
         const block = node as BlockStatement;
         checkCall(block, 'block');
+        visitCallee(block, 'block');
         visitArguments(block);
-        visitProgram(block.program);
+        const name = callee(block, 'block').name;
+        // Handlebars adds a level for `../` only where the context changes: not for `if`.
+        // `{{else}}` of `each` and `with` renders in the outer context; only the body moves.
+        const sameContext = name !== undefined && SAME_CONTEXT_BLOCKS.has(name);
+        visitProgram(block.program, sameContext ? undefined : { known: false, blockParams: block.program?.blockParams ?? [] });
         visitProgram(block.inverse);
         return;
       }
@@ -150,6 +196,44 @@ export function analyzeTemplate(program: Program, positions: SourcePositions): T
         return;
       default:
         return;
+    }
+  };
+
+  /**
+   * A value path: `record.ts`, `../meta.source`, `@root.now`, `item.id` (a block parameter).
+   * Its segments must not be reserved; its first name must be a root, when the path is
+   * resolved against the template's own context and the caller declared the roots.
+   */
+  const checkPath = (node: PathExpression): void => {
+    if (roots === undefined) return;
+    const reserved = node.parts.find((part) => RESERVED_SEGMENTS.has(part));
+    if (reserved !== undefined) {
+      report('reserved-field-name', `\`${node.original}\` uses the reserved name \`${reserved}\`; \`__proto__\`, \`constructor\` and \`prototype\` could reach an object's prototype and are refused in every path`, node.loc);
+      return;
+    }
+    let parts = node.parts;
+    let scope: Scope | undefined = scopes[scopes.length - 1 - node.depth];
+    if (node.data) {
+      const [head, ...rest] = parts;
+      if (head !== 'root') {
+        if (!DATA_VARIABLES.has(head ?? '')) report('unknown-variable', `unknown data variable \`@${head ?? ''}\`; templates know @index, @key, @first, @last and @root`, node.loc);
+        return;
+      }
+      parts = rest;
+      scope = scopes[0];
+    }
+    if (scope === undefined) {
+      report('unknown-variable', `\`${node.original}\` climbs above the template's context with \`../\``, node.loc);
+      return;
+    }
+    const [head] = parts;
+    const explicitThis = /^(\.|this\b)/.test(node.original.replace(/^(\.\.\/)+/, ''));
+    if (head !== undefined && !explicitThis && node.depth === 0 && !node.data && scopes.some((open) => open.blockParams.includes(head))) return;
+    if (!scope.known) return;
+    if (head === undefined) {
+      report('unknown-variable', `\`${node.original}\` is the whole template context, not a value; the template can use ${roots.join(', ')}`, node.loc);
+    } else if (!roots.includes(head)) {
+      report('unknown-variable', `unknown variable \`${head}\` in \`${node.original}\`${suggestName(head, roots)}; this template can use ${roots.join(', ')}`, node.loc);
     }
   };
 
@@ -188,7 +272,7 @@ export function analyzeTemplate(program: Program, positions: SourcePositions): T
       report('invalid-template', `${name} takes no named arguments (key=value): ${signature.usage}`, node.hash.loc ?? node.loc);
       return;
     }
-    checkLiteralArguments(name, params, report);
+    checkLiteralArguments(name, params, report, roots !== undefined);
   };
 
   visitProgram(program);
@@ -200,6 +284,7 @@ function checkLiteralArguments(
   name: string,
   params: Expression[],
   report: (code: TemplateProblem['code'], message: string, loc: SourceLocation | undefined) => void,
+  checkReserved: boolean,
 ): void {
   const [first, second] = params;
   if (name === 'date') {
@@ -217,12 +302,32 @@ function checkLiteralArguments(
       report('invalid-template', "date: the format must be a string, such as 'yyyy/MM/dd'", second.loc);
     }
   }
+  if (checkReserved && name === 'lookup' && second?.type === 'StringLiteral' && RESERVED_SEGMENTS.has((second as hbs.AST.StringLiteral).value)) {
+    const key = (second as hbs.AST.StringLiteral).value;
+    report('reserved-field-name', `lookup: \`${key}\` is a reserved name; \`__proto__\`, \`constructor\` and \`prototype\` could reach an object's prototype`, second.loc);
+  }
   if (name === 'hash' && second && isLiteral(second)) {
     const value = (second as hbs.AST.NumberLiteral).value;
     if (second.type !== 'NumberLiteral' || !isHashLength(value)) {
       report('invalid-template', `hash: the length must be an integer from 1 to ${HASH_HEX_LENGTH}`, second.loc);
     }
   }
+}
+
+/** ` (did you mean \`record\`?)` when one root is a small edit away from `name`. */
+function suggestName(name: string, roots: readonly string[]): string {
+  const close = roots.find((root) => editDistance(name.toLowerCase(), root.toLowerCase()) <= Math.max(1, Math.floor(root.length / 3)));
+  return close === undefined ? '' : ` (did you mean \`${close}\`?)`;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 function isLiteral(node: Expression): boolean {

@@ -102,11 +102,12 @@ export function compileTemplate(source: string, options?: TemplateOptions): Comp
 
 /**
  * Checks a template without rendering it, for `ingest validate`: syntax, unknown helpers,
- * helpers called with the wrong number of arguments, literal date formats and hash lengths.
- * An empty list means `compileTemplate` will succeed.
+ * helpers called with the wrong number of arguments, literal date formats and hash lengths,
+ * reserved path segments, and, when `roots` is given, paths whose first name the context the
+ * template is rendered with does not hold. An empty list means `compileTemplate` will succeed.
  */
-export function checkTemplate(source: string): TemplateProblem[] {
-  return compile(source, undefined).problems;
+export function checkTemplate(source: string, roots?: readonly string[]): TemplateProblem[] {
+  return compile(source, undefined, roots).problems;
 }
 
 interface Compilation {
@@ -114,7 +115,7 @@ interface Compilation {
   render?: HandlebarsTemplateDelegate;
 }
 
-function compile(source: string, options: TemplateOptions | undefined): Compilation {
+function compile(source: string, options: TemplateOptions | undefined, roots?: readonly string[]): Compilation {
   if (typeof source !== 'string') {
     return { problems: [{ code: 'invalid-template', message: 'a template must be a string' }] };
   }
@@ -126,7 +127,7 @@ function compile(source: string, options: TemplateOptions | undefined): Compilat
   } catch (error) {
     return { problems: [syntaxProblem(error, positions)] };
   }
-  const { problems, helpers } = analyzeTemplate(program, positions);
+  const { problems, helpers } = analyzeTemplate(program, positions, roots === undefined ? {} : { roots });
   if (problems.length > 0) return { problems };
 
   const handlebars = templateEnvironment(helpers);

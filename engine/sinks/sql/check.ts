@@ -1,12 +1,14 @@
 import type { CheckContext } from '../../plugin/checks.ts';
 import type { SqlDialect } from './identifier.ts';
 import { identifierRule, isValidIdentifier } from './identifier.ts';
+import { keyPrefixProblem } from '../s3/check.ts';
 
 export interface TableSinkSettings {
   table: string;
   columns: string[];
   mode?: 'append' | 'upsert';
   keys?: string[];
+  staging?: { prefix?: string };
 }
 
 /** Checks shared by the SQL sinks: identifiers, and upsert keys that are present and among the columns. */
@@ -24,4 +26,7 @@ export function checkTableSink(config: TableSinkSettings, dialect: SqlDialect, c
   (config.keys ?? []).forEach((key, index) => {
     if (!config.columns.includes(key)) context.report(['keys', index], 'keys-not-in-columns', `key \`${key}\` is not one of the columns (${config.columns.join(', ')})`);
   });
+  const prefix = config.staging?.prefix;
+  const problem = prefix === undefined ? undefined : keyPrefixProblem(prefix, true);
+  if (problem) context.report(['staging', 'prefix'], 'invalid-key-prefix', `staging prefix \`${prefix}\` ${problem}`);
 }
