@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { compileExpression } from './expression/index.ts';
 import { InvocationMetrics, jsonLogger } from './observe.ts';
-import type { Logger } from './observe.ts';
 import type { SpecFiles } from './plugin/checks.ts';
 import { SINK_PLUGINS, STEP_PLUGINS } from './plugin/registry.ts';
 import type { Invocation, Ports, RecordValidator, Sink } from './plugin/types.ts';
 import { CapturingDeadLetterWriter, MissingDeadLetterWriter, StoreDeadLetterWriter } from './pipeline/dead-letters.ts';
 import type { DeadLetterWriter } from './pipeline/dead-letters.ts';
-import type { OutcomeCounts } from './pipeline/outcome.ts';
 import { runInvocation } from './pipeline/pipeline.ts';
+import { reconciliationErrors } from './pipeline/reconcile.ts';
+import type { ComponentKind } from './pipeline/reconcile.ts';
 import type { BatchItem, CompiledGraph, CompiledSink, CompiledTransform, Consumer, InvocationResult } from './pipeline/pipeline.ts';
 import type { ResolvedSink, ResolvedSpec } from './spec/resolved-spec.ts';
 import { parameterValues } from './spec/resolved-spec.ts';
@@ -47,10 +47,24 @@ export interface InvocationSummary extends InvocationResult {
   deadLetters?: CapturingDeadLetterWriter['letters'];
 }
 
+/** A batch item that was retried or set aside as a whole, and why. */
+export interface ItemFailureReport {
+  /** The item's `batchItemFailures` identifier; absent for an event that is its own item (a direct S3 invocation). */
+  item: string | undefined;
+  /** True when the item is retried; false when it was dead-lettered as a whole (an unreadable object). */
+  retried: boolean;
+  /** The first reason, as the store or the pipeline gave it (`NoSuchBucket: ...`, `invalid-gzip: ...`). */
+  reason: string;
+}
+
 export interface IngestHandler {
   (event: unknown, context?: Partial<Context>): Promise<BatchResponse | undefined>;
   /** Runs one invocation and returns everything it did (the CLI and tests use this). */
   invoke(event: unknown, context?: Partial<Context>): Promise<InvocationSummary>;
+  /** Items that failed (retried) or were aborted (dead-lettered whole), in arrival order, with their reasons. */
+  failures: ItemFailureReport[];
+  /** What does not reconcile (`reconciliationErrors`); empty unless Ingest has a bug. */
+  unreconciled: string[];
   /** Runs already-decoded batch items, bypassing event decoding (`ingest test` feeds `given` records this way). */
   process(items: Iterable<BatchItem> | AsyncIterable<BatchItem>, requestId?: string): Promise<InvocationSummary>;
 }
@@ -64,6 +78,13 @@ export class InvocationFailedError extends Error {
  * Builds everything once per cold start (compiled steps, expressions, templates, sinks) and
  * returns the Lambda handler. For Kinesis, DynamoDB and SQS events the handler resolves to
  * `batchItemFailures` naming exactly the items to retry. It rejects only when nothing could be
+  constructor(
+    message: string,
+    /** What the invocation did before it failed, for the CLI to show. */
+    readonly summary: InvocationSummary,
+  ) {
+    super(message);
+  }
  * processed, for an event no source declares, or for a failed direct (non-batch) invocation.
  */
 export function createHandler(spec: ResolvedSpec, options: HandlerOptions): IngestHandler {
@@ -79,6 +100,7 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
     const capture = options.captureDeadLetters ? new CapturingDeadLetterWriter() : undefined;
     const deadLetters: DeadLetterWriter = capture
       ?? (spec.dead_letter ? new StoreDeadLetterWriter(options.ports.objects, spec.dead_letter.bucket, deadLetterPrefix, now) : new MissingDeadLetterWriter());
+  const componentKinds = componentKindsOf(spec);
     return { invocation, logger, capture, deadLetters, metrics: new InvocationMetrics(), started: performance.now() };
   };
 
@@ -88,11 +110,16 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
     const failedItems = result.items.filter((item) => item.failed);
     logger.log('info', 'invocation complete', { event: kind, items: result.items.length, failed_items: failedItems.length, ...result.counts, duration_ms: duration });
     for (const line of metrics.toEmbeddedMetricFormat(spec.name, run.invocation.now.getTime())) (options.write ?? writeStdout)(line);
-    checkReconciled(result.counts, logger);
+    const unreconciled = reconciliationErrors(result, metrics, componentKinds);
+    if (unreconciled.length > 0) logger.log('error', 'outcome counts do not reconcile: this is a bug in Ingest', { ...result.counts, problems: unreconciled });
+    const failures = result.items
+      .filter((item) => item.failed || item.aborted)
+      .map((item) => ({ item: item.id, retried: item.failed, reason: item.reason ?? 'a record of the item failed' }));
+    for (const failure of failures) logger.log('warn', failure.retried ? 'batch item failed and will be retried' : 'batch item was dead-lettered whole', { ...failure });
     const response = partialBatch
       ? { batchItemFailures: failedItems.filter((item) => item.id !== undefined).map((item) => ({ itemIdentifier: item.id! })) }
       : undefined;
-    return { ...result, response, metrics, ...(run.capture ? { deadLetters: run.capture.letters } : {}) };
+    return { ...result, response, metrics, failures, unreconciled, ...(run.capture ? { deadLetters: run.capture.letters } : {}) };
   };
 
   const invoke = async (event: unknown, context: Partial<Context> = {}): Promise<InvocationSummary> => {
@@ -102,7 +129,7 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
     const summary = finish(run, dispatched.kind, result, dispatched.partialBatch);
     const failed = result.items.filter((item) => item.failed).length;
     if (failed > 0 && (!dispatched.partialBatch || failed === result.items.length)) {
-      throw new InvocationFailedError(`${failed} of ${result.items.length} batch items failed (${result.counts.failed} records); the invocation is retried as a whole`);
+      throw new InvocationFailedError(`${failed} of ${result.items.length} batch items failed (${result.counts.failed} records); the invocation is retried as a whole`, summary);
     }
     return summary;
   };
@@ -134,11 +161,13 @@ function writeStdout(line: string): void {
   process.stdout.write(line + '\n');
 }
 
-function checkReconciled(counts: OutcomeCounts, logger: Logger): void {
-  const settled = counts.written + counts.filtered + counts.dead_lettered + counts.failed;
-  if (settled !== counts.records_in) {
-    logger.log('error', 'outcome counts do not reconcile: this is a bug in Ingest', { ...counts });
-  }
+/** What each component id of the spec is, for the reconciliation check. */
+function componentKindsOf(spec: ResolvedSpec): Map<string, ComponentKind> {
+  const kinds = new Map<string, ComponentKind>();
+  for (const id of Object.keys(spec.sources)) kinds.set(id, 'source');
+  for (const id of Object.keys(spec.transforms ?? {})) kinds.set(id, 'transform');
+  for (const id of Object.keys(spec.sinks)) kinds.set(id, 'sink');
+  return kinds;
 }
 
 /** Compiles transforms and sinks and wires consumers, in spec order. */

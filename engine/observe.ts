@@ -65,6 +65,19 @@ export class InvocationMetrics {
     return this.components.get(component)?.[counter] ?? 0;
   }
 
+  /** The components that reported, with their counters (read only). */
+  entries(): IterableIterator<[string, Readonly<ComponentCounters>]> {
+    return this.components.entries();
+  }
+
+  /** Adds every counter of `other` to this one's: a committed item's counts join the invocation's. */
+  merge(other: InvocationMetrics): void {
+    for (const [component, counters] of other.components) {
+      const into = this.counters(component);
+      for (const name of Object.keys(counters) as (Counter | 'duration_ms')[]) into[name] += counters[name];
+    }
+  }
+
   /** One EMF document per component, namespace `Ingest`, dimensions Pipeline and Component. */
   toEmbeddedMetricFormat(pipeline: string, timestamp: number): string[] {
     return [...this.components].map(([component, counters]) => {

@@ -11,10 +11,15 @@ export class FileSink implements Sink {
   constructor(readonly path: string) {}
 
   open(): SinkWriter {
-    const pending: { line: string; ticket: Ticket }[] = [];
+    let pending: { line: string; ticket: Ticket; item: number }[] = [];
     return {
-      add: ({ record, ticket }) => {
-        pending.push({ line: JSON.stringify(record), ticket });
+      add: ({ record, ticket, item }) => {
+        pending.push({ line: JSON.stringify(record), ticket, item: item.index });
+      },
+      // Nothing is appended before close, when every item is committed or aborted.
+      commit: () => {},
+      abort: (item) => {
+        pending = pending.filter((entry) => entry.item !== item.index);
       },
       close: async () => {
         if (pending.length === 0) return;

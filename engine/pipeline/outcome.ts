@@ -1,5 +1,6 @@
-import type { InvocationMetrics, Logger } from '../observe.ts';
-import type { SinkFailure, Ticket } from '../plugin/types.ts';
+import { InvocationMetrics } from '../observe.ts';
+import type { Logger } from '../observe.ts';
+import type { ItemScope, SinkFailure, Ticket } from '../plugin/types.ts';
 import type { DeadLetterWriter } from './dead-letters.ts';
 import type { FailureCode, RecordMeta, RecordValue, Stage } from './record.ts';
 
@@ -18,11 +19,54 @@ export function emptyCounts(): OutcomeCounts {
   return { records_in: 0, written: 0, filtered: 0, dead_lettered: 0, failed: 0 };
 }
 
-/** One unit of retry: a Kinesis or DynamoDB record, an SQS message. `id` is what `batchItemFailures` names. */
+/**
+ * One unit of retry (a Kinesis or DynamoDB record, an SQS message; `id` is what
+ * `batchItemFailures` names) and the outcomes of its records. An aborted item (its input turned
+ * out unreadable, docs/decisions/0010-item-commit-point.md) counts as one record: the item itself,
+ * dead-lettered or failed; the outcomes its records had reached are discarded with their output.
+ */
 export class ItemOutcome {
   failed = false;
-  readonly counts = emptyCounts();
-  constructor(readonly id: string | undefined) {}
+  aborted = false;
+  /** The first reason the item failed or was aborted, for summaries (`NoSuchBucket: ...`, `invalid-gzip: ...`). */
+  reason: string | undefined;
+  counts = emptyCounts();
+  /** What dead letters of the item's records are filed under; an aborted item's own dead letter is not staged. */
+  deadLetterScope: ItemScope;
+  /** Bumped by `abort`: trackers of an earlier generation no longer count. */
+  generation = 0;
+  /** True when the item failed before any of its records named a source: no component counts it. */
+  unattributed = false;
+
+  constructor(
+    readonly id: string | undefined,
+    readonly scope: ItemScope,
+    /**
+     * Where the item's records are counted per component. A staged item counts into metrics of
+     * its own until it is committed, so that an abort can drop them; afterwards, and for every
+     * other item, these are the invocation's metrics.
+     */
+    public metrics: InvocationMetrics,
+  ) {
+    this.deadLetterScope = scope;
+  }
+
+  /** Marks the item for retry, keeping the first reason. */
+  fail(reason: string): void {
+    this.failed = true;
+    this.reason ??= reason;
+  }
+
+  /** Replaces everything the item's records did so far; the caller gives the item its one outcome. */
+  abort(reason: string, metrics: InvocationMetrics): void {
+    this.generation++;
+    this.aborted = true;
+    this.failed = false;
+    this.reason = reason;
+    this.counts = emptyCounts();
+    this.metrics = metrics;
+    this.deadLetterScope = { index: this.scope.index, staged: false };
+  }
 }
 
 /**
@@ -60,6 +104,11 @@ export class SinkTicket implements Ticket {
     this.settle(failure);
   }
 
+  /** Fails the ticket unless the sink already settled it: for a sink whose `add` threw. */
+  failIfOpen(failure: SinkFailure): void {
+    if (!this.settled) this.settle(failure);
+  }
+
   private settle(failure: SinkFailure | undefined): void {
     if (this.settled) throw new Error(`sink ${this.sinkId} settled a ticket twice`);
     this.settled = true;
@@ -67,18 +116,20 @@ export class SinkTicket implements Ticket {
   }
 }
 
-/** What the pipeline needs to settle a record: where dead letters go, how sinks treat retryable failures, where to count. */
+/** What the pipeline needs to settle a record: where dead letters go and where to log. */
 export interface OutcomeContext {
   deadLetters: DeadLetterWriter;
-  metrics: InvocationMetrics;
   logger: Logger;
-  onFinal(outcome: Outcome): void;
 }
 
 /**
  * Follows one input record through the pipeline until it has an outcome. Every path the record
  * takes (a sink write, a dead letter) holds a ticket; the record is final once routing is done and
  * every ticket is settled. Precedence when paths disagree: failed > dead_lettered > written > filtered.
+ *
+ * Component counters follow the same paths: a component counts a record it dead-letters only
+ * once the dead letter is stored, and as failed when it is not (no `dead_letter` location, the
+ * store refused), so per-component counts and metrics agree with the record's outcome.
  */
 export class RecordTracker {
   private pending = 0;
@@ -86,6 +137,7 @@ export class RecordTracker {
   private written = false;
   private deadLettered = false;
   private failed = false;
+  private readonly generation: number;
 
   constructor(
     private readonly item: ItemOutcome,
@@ -95,7 +147,23 @@ export class RecordTracker {
     /** The record's bytes as its source delivered them, for dead letters. */
     readonly raw: Uint8Array,
   ) {
+    this.generation = item.generation;
     item.counts.records_in++;
+  }
+
+  /** Where this record is counted per component (see `ItemOutcome.metrics`). */
+  get metrics(): InvocationMetrics {
+    return this.item.metrics;
+  }
+
+  /** The item the record belongs to, as sinks see it. */
+  get scope(): ItemScope {
+    return this.item.scope;
+  }
+
+  /** False once the record's item was aborted: nothing this tracker hears of counts any more. */
+  private get live(): boolean {
+    return this.generation === this.item.generation;
   }
 
   /**
@@ -109,14 +177,14 @@ export class RecordTracker {
 
   /** @internal Settles one sink ticket; see `SinkTicket`. `record` is absent once the ticket let go of it. */
   settleSink(sinkId: string, onError: 'retry' | 'dead_letter', record: RecordValue | undefined, failure: SinkFailure | undefined): void {
+    if (!this.live) return;
     if (failure === undefined) {
-      this.context.metrics.count(sinkId, 'records_out');
+      this.item.metrics.count(sinkId, 'records_out');
       this.written = true;
     } else if (failure.retryable && onError === 'retry') {
-      this.context.metrics.count(sinkId, 'failed');
-      this.markFailed(sinkId, failure);
+      this.item.metrics.count(sinkId, 'failed');
+      this.markFailed(sinkId, failure.code, failure.message);
     } else {
-      this.context.metrics.count(sinkId, 'dead_lettered');
       void this.deadLetter('sink', failure.code, failure.message, sinkId, record);
     }
     this.release();
@@ -124,41 +192,73 @@ export class RecordTracker {
 
   /**
    * Sends the record to the dead letters, with `record` as far as it got (absent when it failed
-   * to decode). The record's outcome waits for the write.
+   * to decode), counted for `component` once the letter is stored (as failed when it is not).
+   * The record's outcome waits for the write. Never throws and never rejects: a letter that
+   * cannot even be serialized or handed over fails the record.
    */
   deadLetter(stage: Stage, code: FailureCode, message: string, component: string, record?: RecordValue): Promise<void> | void {
+    if (!this.live) return;
     this.pending++;
     const { meta, raw } = this;
     const letter = { stage, code, message, component, source: meta.source, position: meta.position, meta, raw, ...(record ? { record } : {}) };
-    return this.context.deadLetters.add(letter, {
+    let settled = false;
+    const ticket: Ticket = {
       written: () => {
+        if (settled) return;
+        settled = true;
+        if (!this.live) return;
+        this.item.metrics.count(component, 'dead_lettered');
         this.deadLettered = true;
         this.release();
       },
       failed: (failure) => {
+        if (settled) return;
+        settled = true;
+        if (!this.live) return;
+        this.item.metrics.count(component, 'failed');
         this.context.logger.log('error', 'dead letter could not be stored; the record will be retried', {
-          stage: letter.stage,
-          code: letter.code,
-          reason: letter.message,
-          component: letter.component,
-          position: letter.position,
+          stage,
+          code,
+          reason: message,
+          component,
+          position: meta.position,
           error: failure.message,
         });
-        this.failed = true;
+        this.markFailed(component, code, `${message}; its dead letter could not be stored: ${failure.message}`, false);
         this.release();
       },
-    });
+    };
+    const unwritable = (error: unknown) => ticket.failed({ code: 'sink-error', message: `the dead letter could not be written: ${messageOf(error)}`, retryable: true });
+    try {
+      const pending = this.context.deadLetters.add(letter, ticket, this.item.deadLetterScope);
+      return pending?.catch(unwritable);
+    } catch (error) {
+      unwritable(error);
+    }
+  }
+
+  /**
+   * The record hit an error no component anticipated while being routed (a bug, or content no
+   * path was prepared for): it is dead-lettered rather than failing its neighbours or the invocation.
+   */
+  unexpected(error: unknown): void {
+    if (!this.live) return;
+    this.context.logger.log('error', 'unexpected error while routing a record; it is dead-lettered', { position: this.meta.position, error: messageOf(error) });
+    void this.deadLetter('transform', 'transform-error', `unexpected error while routing the record: ${messageOf(error)}`, this.meta.source);
+    this.doneRouting();
   }
 
   /** Called once the record has been offered to every component it reaches. */
   doneRouting(): void {
+    if (this.routed) return;
     this.routed = true;
     this.finishIfSettled();
   }
 
-  private markFailed(component: string, failure: SinkFailure): void {
+  private markFailed(component: string, code: FailureCode, message: string, log = true): void {
     this.failed = true;
-    this.context.logger.log('warn', 'record failed and will be retried', { component, code: failure.code, error: failure.message });
+    this.item.reason ??= `${code} at ${component}: ${message}`;
+    if (log) this.context.logger.log('warn', 'record failed and will be retried', { component, code, error: message });
   }
 
   private release(): void {
@@ -167,11 +267,20 @@ export class RecordTracker {
   }
 
   private finishIfSettled(): void {
-    if (!this.routed || this.pending > 0) return;
+    if (!this.routed || this.pending > 0 || !this.live) return;
     const outcome: Outcome = this.failed ? 'failed' : this.deadLettered ? 'dead_lettered' : this.written ? 'written' : 'filtered';
     this.item.counts[outcome]++;
     if (outcome === 'failed') this.item.failed = true;
-    this.context.onFinal(outcome);
-    this.routed = false; // guards against a second finish
+    this.pending = Number.POSITIVE_INFINITY; // guards against a second finish
+  }
+}
+
+/** The message of anything thrown, which need not be an `Error`. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return 'an error that cannot be shown';
   }
 }

@@ -1,11 +1,14 @@
 import type { CompiledExpression } from '../expression/index.ts';
-import type { InvocationMetrics, Logger } from '../observe.ts';
+import { InvocationMetrics } from '../observe.ts';
+import type { Logger } from '../observe.ts';
 import type { Invocation, Sink, SinkWriter, Step } from '../plugin/types.ts';
 import { RecordError } from '../plugin/types.ts';
+import { classifyStoreError } from '../ports/classify-store-error.ts';
 import type { DeadLetterWriter } from './dead-letters.ts';
-import { ItemOutcome, RecordTracker, emptyCounts } from './outcome.ts';
-import type { Outcome, OutcomeCounts } from './outcome.ts';
-import type { Decoded, FailureCode, RecordValue } from './record.ts';
+import { ItemOutcome, RecordTracker, emptyCounts, messageOf } from './outcome.ts';
+import type { OutcomeContext, OutcomeCounts } from './outcome.ts';
+import { ItemReadError } from './record.ts';
+import type { Decoded, FailureCode, RecordMeta, RecordValue } from './record.ts';
 
 export interface CompiledTransform {
   id: string;
@@ -32,7 +35,13 @@ export type Consumer = { kind: 'transform'; transform: CompiledTransform } | { k
 /** One unit of retry (Kinesis record, DynamoDB record, SQS message) and the records decoded from it. */
 export interface BatchItem {
   id: string | undefined;
-  records: Iterable<Decoded> | AsyncIterable<Decoded>;
+  /**
+   * An array when the item was decoded whole before its first record is delivered (stream
+   * records): committed once its records are routed. An iterator when records are read as they
+   * are delivered (S3 objects): staged, committed only once the iterator completes, and aborted
+   * when it throws (docs/decisions/0010-item-commit-point.md).
+   */
+  records: readonly Decoded[] | Iterable<Decoded> | AsyncIterable<Decoded>;
 }
 
 export interface InvocationResult {
@@ -51,76 +60,110 @@ export interface RunContext {
 
 /**
  * Runs decoded records through transforms into sinks, and settles every record into exactly one
- * outcome. A failure of one record (bad payload, throwing step, rejected write) never affects its
- * neighbours. An item whose decoding fails outright (the object store is unreachable) is marked
- * failed as a whole. Resolves once every sink and the dead letters are closed.
+ * outcome. A failure of one record (bad payload, throwing step or `where`, a sink that throws,
+ * a record too deep to copy or serialize) never affects its neighbours: it ends in that record's
+ * dead letter or failure. Sinks and dead letters publish an item's output only when the item is
+ * committed; an item whose iterator throws is aborted: its output is discarded and it ends in one
+ * dead letter (an `ItemReadError`) or fails for retry (anything else). Resolves once every sink
+ * and the dead letters are closed; the counts are then final.
  */
 export async function runInvocation(context: RunContext, items: Iterable<BatchItem> | AsyncIterable<BatchItem>): Promise<InvocationResult> {
-  const { graph, invocation, metrics, logger } = context;
+  const { graph, invocation, metrics, logger, deadLetters } = context;
   const writers = new Map<CompiledSink, SinkWriter>();
   for (const sink of graph.sinks) writers.set(sink, sink.sink.open(invocation));
-  const counts = emptyCounts();
-  const outcomeContext = {
-    deadLetters: context.deadLetters,
-    metrics,
-    logger,
-    onFinal: (outcome: Outcome) => {
-      counts[outcome]++;
-    },
-  };
-
+  const outcomeContext: OutcomeContext = { deadLetters, logger };
   const router = new Router(context, writers);
-  const settle = (decoded: Decoded, outcome: ItemOutcome): Promise<void> | void => {
-    counts.records_in++;
-    const tracker = new RecordTracker(outcome, outcomeContext, decoded.meta, decoded.raw);
-    const source = decoded.meta.source;
-    const sourceCounters = metrics.counters(source);
-    sourceCounters.records_in++;
-    sourceCounters.bytes += decoded.raw.byteLength;
-    if (decoded.outcome === 'record') {
-      sourceCounters.records_out++;
-      const pending = router.route(source, decoded.value, tracker);
-      if (pending) return pending.then(() => tracker.doneRouting());
-    } else if (decoded.outcome === 'filtered') {
-      sourceCounters.filtered++;
-    } else {
-      sourceCounters.dead_lettered++;
-      const pending = tracker.deadLetter('decode', decoded.code, decoded.message, source);
-      if (pending) return pending.then(() => tracker.doneRouting());
+
+  const settle = (decoded: Decoded, item: ItemOutcome): Promise<void> | void => {
+    const tracker = new RecordTracker(item, outcomeContext, decoded.meta, decoded.raw);
+    try {
+      const pending = router.settle(decoded, tracker);
+      if (pending) return pending.then(() => tracker.doneRouting(), (error: unknown) => tracker.unexpected(error));
+      tracker.doneRouting();
+    } catch (error) {
+      tracker.unexpected(error);
     }
-    tracker.doneRouting();
   };
 
   const results: ItemOutcome[] = [];
-  const unreadable = (item: BatchItem, outcome: ItemOutcome, error: unknown) => {
-    // Not a bad record but a failure to read the item at all: retry the whole item.
-    outcome.failed = true;
-    logger.log('error', 'batch item could not be read; it will be retried', { item: item.id, error: (error as Error).message });
-  };
   // Stream sources decode to arrays: iterated synchronously, waiting only for sink writes.
-  const settleArray = (records: readonly Decoded[], outcome: ItemOutcome, from = 0): Promise<void> | void => {
+  const settleArray = (records: readonly Decoded[], item: ItemOutcome, from = 0): Promise<void> | void => {
     for (let index = from; index < records.length; index++) {
-      const pending = settle(records[index]!, outcome);
-      if (pending) return pending.then(() => settleArray(records, outcome, index + 1));
+      const pending = settle(records[index]!, item);
+      if (pending) return pending.then(() => settleArray(records, item, index + 1));
     }
   };
   // Objects stream: records arrive as they are read, so memory stays bounded by the sinks' batches.
-  const settleStream = async (records: Iterable<Decoded> | AsyncIterable<Decoded>, outcome: ItemOutcome): Promise<void> => {
-    for await (const decoded of records) {
-      const pending = settle(decoded, outcome);
-      if (pending) await pending;
+  const settleStream = async (records: Iterable<Decoded> | AsyncIterable<Decoded>, item: ItemOutcome): Promise<void> => {
+    let last: RecordMeta | undefined;
+    try {
+      for await (const decoded of records) {
+        last = decoded.meta;
+        const pending = settle(decoded, item);
+        if (pending) await pending;
+      }
+    } catch (error) {
+      await abort(item, error, last);
+      return;
+    }
+    await commit(item);
+  };
+
+  const commit = (item: ItemOutcome): Promise<void> | void => {
+    if (item.scope.staged) {
+      metrics.merge(item.metrics);
+      item.metrics = metrics;
+    }
+    let pending: Promise<void>[] | undefined;
+    for (const [sink, writer] of writers) {
+      const promise = guarded(() => writer.commit(item.scope), (error) => item.fail(`sink ${sink.id} could not commit the item: ${messageOf(error)}`));
+      if (promise) (pending ??= []).push(promise);
+    }
+    const promise = guarded(() => deadLetters.commit(item.scope), (error) => item.fail(`dead letters could not commit the item: ${messageOf(error)}`));
+    if (promise) (pending ??= []).push(promise);
+    return whenAll(pending);
+  };
+
+  const abort = async (item: ItemOutcome, error: unknown, last: RecordMeta | undefined): Promise<void> => {
+    const readError = error instanceof ItemReadError ? error : undefined;
+    const reason = readError ? `${readError.code}: ${readError.message}` : describeItemError(error);
+    item.abort(reason, metrics);
+    for (const [sink, writer] of writers) {
+      await guarded(() => writer.abort(item.scope), (abortError) => logger.log('error', 'sink could not discard an aborted item', { sink: sink.id, error: messageOf(abortError) }));
+    }
+    await guarded(() => deadLetters.abort(item.scope), (abortError) => logger.log('error', 'dead letters could not discard an aborted item', { error: messageOf(abortError) }));
+    const meta = readError?.meta ?? last;
+    if (readError && meta) {
+      logger.log('warn', 'batch item is unreadable; its records were discarded and it is dead-lettered as a whole', { item: item.id, code: readError.code, error: readError.message });
+      const tracker = new RecordTracker(item, outcomeContext, meta, readError.raw);
+      const counters = metrics.counters(meta.source);
+      counters.records_in++;
+      counters.bytes += readError.raw.byteLength;
+      await tracker.deadLetter('decode', readError.code, readError.message, meta.source);
+      tracker.doneRouting();
+      return;
+    }
+    // Not a bad record but a failure to read the item at all: retry the whole item.
+    logger.log('error', 'batch item could not be read; it will be retried', { item: item.id, error: reason });
+    item.counts.records_in++;
+    item.counts.failed++;
+    item.fail(reason);
+    if (meta) {
+      metrics.count(meta.source, 'records_in');
+      metrics.count(meta.source, 'failed');
+    } else {
+      item.unattributed = true;
     }
   };
-  /** Settles the records of one item; returns a promise only when it has to wait. */
-  const runItem = (item: BatchItem): Promise<void> | void => {
-    const outcome = new ItemOutcome(item.id);
-    results.push(outcome);
-    try {
-      const pending = Array.isArray(item.records) ? settleArray(item.records, outcome) : settleStream(item.records, outcome);
-      return pending?.catch((error: unknown) => unreadable(item, outcome, error));
-    } catch (error) {
-      unreadable(item, outcome, error);
-    }
+
+  /** Settles the records of one item and commits it; returns a promise only when it has to wait. */
+  const runItem = (batchItem: BatchItem): Promise<void> | void => {
+    const staged = !Array.isArray(batchItem.records);
+    const item = new ItemOutcome(batchItem.id, { index: results.length, staged }, staged ? new InvocationMetrics() : metrics);
+    results.push(item);
+    if (staged) return settleStream(batchItem.records as Iterable<Decoded> | AsyncIterable<Decoded>, item);
+    const pending = settleArray(batchItem.records as readonly Decoded[], item);
+    return pending ? pending.then(() => commit(item)) : commit(item);
   };
 
   if (Symbol.iterator in items) {
@@ -141,19 +184,60 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     await writer.close();
     metrics.count(sink.id, 'duration_ms', performance.now() - started);
   }
-  await context.deadLetters.close();
+  await deadLetters.close();
+  const counts = emptyCounts();
+  for (const item of results) {
+    for (const outcome of OUTCOME_COUNTERS) counts[outcome] += item.counts[outcome];
+  }
   return { items: results, counts };
+}
+
+const OUTCOME_COUNTERS = ['records_in', 'written', 'filtered', 'dead_lettered', 'failed'] as const;
+
+/** Runs a sink's or the dead-letter writer's item hook; a throw or rejection goes to `onError` instead of the invocation. */
+function guarded(hook: () => Promise<void> | void, onError: (error: unknown) => void): Promise<void> | undefined {
+  try {
+    return hook()?.catch(onError);
+  } catch (error) {
+    onError(error);
+    return undefined;
+  }
+}
+
+/** The reason an item could not be read, as summaries show it: the store's error name and message. */
+function describeItemError(error: unknown): string {
+  const { reason } = classifyStoreError(error);
+  const message = messageOf(error);
+  return message.startsWith(reason) ? message : `${reason}: ${message}`;
 }
 
 /**
  * Moves records through the compiled graph for one invocation. Every method returns a promise
- * only when a sink write is in flight, so the common path stays synchronous.
+ * only when a sink write is in flight, so the common path stays synchronous. Counts go to the
+ * metrics of the record's item (`RecordTracker.metrics`).
  */
 class Router {
   constructor(
     private readonly context: RunContext,
     private readonly writers: Map<CompiledSink, SinkWriter>,
   ) {}
+
+  /** Counts one decoded item at its source and routes it: a record onward, a decode failure to the dead letters. */
+  settle(decoded: Decoded, tracker: RecordTracker): Promise<void> | void {
+    const source = decoded.meta.source;
+    const sourceCounters = tracker.metrics.counters(source);
+    sourceCounters.records_in++;
+    sourceCounters.bytes += decoded.raw.byteLength;
+    if (decoded.outcome === 'record') {
+      sourceCounters.records_out++;
+      return this.route(source, decoded.value, tracker);
+    }
+    if (decoded.outcome === 'filtered') {
+      sourceCounters.filtered++;
+      return;
+    }
+    return tracker.deadLetter('decode', decoded.code, decoded.message, source);
+  }
 
   /** Offers a record to every consumer of `from`. Fan-out hands each consumer its own copy (steps mutate records in place); the last consumer gets the original. */
   route(from: string, record: RecordValue, tracker: RecordTracker): Promise<void> | void {
@@ -163,7 +247,19 @@ class Router {
     const last = consumers.length - 1;
     for (let index = 0; index <= last; index++) {
       const consumer = consumers[index]!;
-      const own = index === last ? record : structuredClone(record);
+      let own = record;
+      if (index !== last) {
+        try {
+          own = structuredClone(record);
+        } catch (error) {
+          // A record too deep (or too odd) to copy fails for this consumer alone.
+          const id = consumer.kind === 'transform' ? consumer.transform.id : consumer.sink.id;
+          tracker.metrics.count(id, 'records_in');
+          const promise = tracker.deadLetter('transform', 'transform-error', `the record could not be copied for ${id}: ${messageOf(error)}`, id, record);
+          if (promise) (pending ??= []).push(promise);
+          continue;
+        }
+      }
       const promise = consumer.kind === 'transform' ? this.transform(consumer.transform, own, tracker) : this.deliver(consumer.sink, own, tracker);
       if (promise) (pending ??= []).push(promise);
     }
@@ -171,9 +267,9 @@ class Router {
   }
 
   private transform(compiled: CompiledTransform, record: RecordValue, tracker: RecordTracker): Promise<void> | void {
-    const { metrics, invocation } = this.context;
+    const { invocation } = this.context;
     const { meta } = tracker;
-    const counters = metrics.counters(compiled.id);
+    const counters = tracker.metrics.counters(compiled.id);
     counters.records_in++;
     // One record in, one record out is the common case: no arrays until a step explodes.
     let single: RecordValue | undefined = record;
@@ -197,9 +293,8 @@ class Router {
           many = next;
         }
       } catch (error) {
-        counters.dead_lettered++;
         const code: FailureCode = error instanceof RecordError ? error.code : 'transform-error';
-        const message = `step ${index + 1} (${step.kind}) of transform ${compiled.id}: ${(error as Error).message}`;
+        const message = `step ${index + 1} (${step.kind}) of transform ${compiled.id}: ${messageOf(error)}`;
         return tracker.deadLetter('transform', code, message, compiled.id, single);
       }
       if (many === undefined ? single === undefined : many.length === 0) {
@@ -222,20 +317,32 @@ class Router {
 
   private deliver(sink: CompiledSink, record: RecordValue, tracker: RecordTracker): Promise<void> | void {
     const { meta } = tracker;
+    const counters = tracker.metrics.counters(sink.id);
+    counters.records_in++;
     if (sink.where) {
       let selected: unknown;
       try {
         selected = sink.where(record, meta);
       } catch (error) {
-        return tracker.deadLetter('transform', 'transform-error', `\`where\` of sink ${sink.id}: ${(error as Error).message}`, sink.id, record);
+        return tracker.deadLetter('transform', 'transform-error', `\`where\` of sink ${sink.id}: ${messageOf(error)}`, sink.id, record);
       }
-      if (selected !== true) return;
+      if (selected !== true) {
+        counters.filtered++;
+        return;
+      }
     }
-    this.context.metrics.count(sink.id, 'records_in');
     const ticket = tracker.sinkTicket(sink.id, sink.onError, record);
-    const pending = this.writers.get(sink)!.add({ record, meta, ticket });
+    // A sink that throws on a record (instead of failing its ticket) fails that record alone.
+    const thrown = (error: unknown) => ticket.failIfOpen({ code: 'sink-rejected', message: `sink ${sink.id} failed on the record: ${messageOf(error)}`, retryable: false });
+    let pending: Promise<void> | void;
+    try {
+      pending = this.writers.get(sink)!.add({ record, meta, ticket, item: tracker.scope });
+    } catch (error) {
+      thrown(error);
+      return;
+    }
     ticket.accepted();
-    return pending;
+    return pending?.catch(thrown);
   }
 }
 

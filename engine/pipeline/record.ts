@@ -90,3 +90,25 @@ export type Decoded =
   | { outcome: 'record'; value: RecordValue; meta: RecordMeta; raw: Uint8Array }
   | { outcome: 'filtered'; meta: RecordMeta; raw: Uint8Array; reason: string }
   | { outcome: 'dead_letter'; meta: RecordMeta; raw: Uint8Array; code: FailureCode; message: string };
+
+/**
+ * Thrown by a batch item's record iterator when the item as a whole turns out to be unreadable,
+ * possibly after some of its records were delivered: a gzip checksum that does not match, an
+ * object that ends short of its announced size. Records read before it cannot be trusted (a
+ * corrupt gzip stream decompresses to garbage before zlib notices), so the pipeline aborts the
+ * item: sinks discard its output and the item ends in this one dead letter (`meta` names the
+ * object, `raw` holds what was read of the record in progress). Any other error thrown by the
+ * iterator fails the item for retry. See docs/decisions/0010-item-commit-point.md.
+ */
+export class ItemReadError extends Error {
+  override name = 'ItemReadError';
+  constructor(
+    readonly code: FailureCode,
+    message: string,
+    readonly meta: RecordMeta,
+    readonly raw: Uint8Array = new Uint8Array(0),
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

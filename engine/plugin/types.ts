@@ -94,10 +94,29 @@ export interface SinkEntry {
   meta: RecordMeta;
   ticket: Ticket;
 }
+/**
+ * One batch item as sinks see it: the unit whose output is published or discarded as a whole
+ * (docs/decisions/0010-item-commit-point.md). Every record of the item comes with the same scope.
+ */
+export interface ItemScope {
+  /** Distinct per item within an invocation, in arrival order. */
+  readonly index: number;
+  /**
+   * True when the item's records are delivered while its input is still being read (an S3
+   * object): nothing derived from them may become visible before `commit`, because `abort` may
+   * still discard them. False for an item decoded whole before its first record is delivered (a
+   * Kinesis or DynamoDB record): it is never aborted and is committed as soon as its records are
+   * routed, so a sink may mix its records with those of other items.
+   */
+  readonly staged: boolean;
+}
+
 
 /** A sink's work within one invocation. */
 export interface SinkWriter {
   /**
+  /** The batch item the record belongs to. */
+  item: ItemScope;
    * Accepts a record. May write a full object or batch before resolving; failures settle tickets,
    * they do not reject. A record that can never be written is rejected (a non-retryable failure)
    * before `add` returns, so that its dead letter holds the record as delivered; a non-retryable
@@ -110,6 +129,21 @@ export interface SinkWriter {
 }
 
 /** Adapters the engine talks to instead of AWS directly. */
+  /**
+   * Every record of `item` has been added and its input was read completely (for an S3 object:
+   * to its end, checksum verified). The sink may now make what it holds of the item visible, and
+   * settles the item's tickets as usual. Called once per item that is not aborted, after the
+   * item's last `add` resolved; may start writes and return before they finish.
+   */
+  commit(item: ItemScope): Promise<void> | void;
+  /**
+   * `item` (always a staged one) turned out unreadable after some of its records were added: the
+   * sink discards everything it holds of them and publishes none of it (objects are never
+   * completed, multipart uploads are aborted, nothing is registered). Tickets of the item still
+   * open need not be settled: the pipeline has replaced the outcome of its records. Called at
+   * most once per item, never after `commit`.
+   */
+  abort(item: ItemScope): Promise<void> | void;
 export interface Ports {
   objects: ObjectStore;
 }

@@ -4,6 +4,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { StagedObject } from './object-store.ts';
 import type { GetOptions, ObjectStore, PutOptions, StoredObject } from './object-store.ts';
 
 /** Where `ingest run --local` keeps objects unless told otherwise. */
@@ -89,6 +90,23 @@ export class FsObjectStore implements ObjectStore {
       await rm(temporary, { force: true });
       throw error;
     }
+  }
+
+  /** Writes a temporary file beside the target: `publish` renames it into place, `discard` removes it. */
+  async stage(bucket: string, key: string, body: Uint8Array, _options: PutOptions): Promise<StagedObject> {
+    const path = this.pathOf(bucket, key);
+    await mkdir(dirname(path), { recursive: true });
+    const temporary = join(dirname(path), `.ingest-tmp-${randomBytes(6).toString('hex')}`);
+    try {
+      await pipeline(Readable.from([body]), createWriteStream(temporary, { flags: 'wx' }));
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+    return {
+      publish: () => rename(temporary, path),
+      discard: () => rm(temporary, { force: true }),
+    };
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { GetOptions, ObjectStore, PutOptions, StoredObject } from './object-store.ts';
+import type { GetOptions, ObjectStore, PutOptions, StagedObject, StoredObject } from './object-store.ts';
 
 /** An object held by {@link MemoryObjectStore}. */
 export interface MemoryObject {
@@ -34,6 +34,8 @@ export interface MemoryObjectStoreOptions {
  */
 export class MemoryObjectStore implements ObjectStore {
   readonly objects = new Map<string, MemoryObject>();
+  /** Objects staged and neither published nor discarded yet, by `<bucket>/<key>`; tests assert it ends empty. */
+  readonly staged = new Map<string, number>();
   /** With `versioning`: every version ever written, by object map key, oldest first. */
   private readonly versions = new Map<string, MemoryObject[]>();
   private readonly chunkBytes: number;
@@ -99,6 +101,27 @@ export class MemoryObjectStore implements ObjectStore {
   async put(bucket: string, key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void> {
     const bytes = body instanceof Uint8Array ? new Uint8Array(body) : await collect(body);
     this.set(bucket, key, bytes, options);
+  }
+
+  async stage(bucket: string, key: string, body: Uint8Array, options: PutOptions): Promise<StagedObject> {
+    const bytes = new Uint8Array(body);
+    const id = MemoryObjectStore.id(bucket, key);
+    this.staged.set(id, (this.staged.get(id) ?? 0) + 1);
+    let settled = false;
+    const settle = () => {
+      if (settled) throw new Error(`staged object ${id} was published or discarded twice`);
+      settled = true;
+      const count = this.staged.get(id)! - 1;
+      if (count === 0) this.staged.delete(id);
+      else this.staged.set(id, count);
+    };
+    return {
+      publish: async () => {
+        settle();
+        this.set(bucket, key, bytes, options);
+      },
+      discard: async () => settle(),
+    };
   }
 }
 

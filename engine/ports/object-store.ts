@@ -17,6 +17,16 @@ export interface GetOptions {
   versionId?: string;
 }
 
+/**
+ * An object uploaded but not yet visible under its key (in S3, a multipart upload not yet
+ * completed). The owner calls exactly one of `publish` (the object appears, whole) or `discard`
+ * (it never appears and no parts are left behind), once.
+ */
+export interface StagedObject {
+  publish(): Promise<void>;
+  discard(): Promise<void>;
+}
+
 export interface PutOptions {
   contentType: string;
   contentEncoding?: string;
@@ -35,4 +45,10 @@ export interface ObjectStore {
   get(bucket: string, key: string, options?: GetOptions): Promise<StoredObject | undefined>;
   /** Writes a whole object, replacing any object of the same key. Large bodies use multipart upload where the adapter supports it. */
   put(bucket: string, key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void>;
+  /**
+   * Uploads a whole object without making it visible, for output that may appear only once its
+   * input has been read completely (docs/decisions/0010-item-commit-point.md). The body is no
+   * longer needed once the promise resolves. Rejects like `put`, leaving nothing behind.
+   */
+  stage(bucket: string, key: string, body: Uint8Array, options: PutOptions): Promise<StagedObject>;
 }

@@ -1,6 +1,8 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
+import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import type { StagedObject } from './object-store.ts';
 import type { GetOptions, ObjectStore, PutOptions, StoredObject } from './object-store.ts';
 
 export interface S3ObjectStoreOptions {
@@ -73,6 +75,45 @@ export class S3ObjectStore implements ObjectStore {
     }
     const upload = new Upload({ client: this.client, params, partSize: this.partBytes, queueSize: this.queueSize, leavePartsOnError: false });
     await upload.done();
+  }
+
+  /**
+   * A multipart upload of `body` in parts of `partBytes` (the last one shorter), left
+   * uncompleted: `publish` completes it, `discard` aborts it. A part that fails aborts the
+   * upload before the promise rejects, so no parts are left behind.
+   */
+  async stage(bucket: string, key: string, body: Uint8Array, options: PutOptions): Promise<StagedObject> {
+    const created = await this.client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        ContentType: options.contentType,
+        ...(options.contentEncoding === undefined ? {} : { ContentEncoding: options.contentEncoding }),
+      }),
+    );
+    const uploadId = created.UploadId;
+    if (uploadId === undefined) throw new TypeError(`CreateMultipartUpload s3://${bucket}/${key} returned no UploadId`);
+    const abort = async () => {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+    };
+    const parts: { PartNumber: number; ETag: string | undefined }[] = [];
+    try {
+      // An empty body is still one (empty) part: S3 completes no upload without parts.
+      for (let offset = 0, number = 1; offset < body.byteLength || number === 1; offset += this.partBytes, number++) {
+        const part = body.subarray(offset, Math.min(offset + this.partBytes, body.byteLength));
+        const uploaded = await this.client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: part }));
+        parts.push({ PartNumber: number, ETag: uploaded.ETag });
+      }
+    } catch (error) {
+      await abort().catch(() => {});
+      throw error;
+    }
+    return {
+      publish: async () => {
+        await this.client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+      },
+      discard: abort,
+    };
   }
 }
 

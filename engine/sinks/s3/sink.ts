@@ -5,37 +5,19 @@
  * its objects instead of adding copies.
  */
 import type { RecordMeta, RecordValue } from '../../pipeline/record.ts';
-import type { Invocation, Sink, SinkEntry, SinkFailure, SinkPlugin, SinkWriter, Ticket } from '../../plugin/types.ts';
-import type { ObjectStore, PutOptions } from '../../ports/object-store.ts';
+import type { Invocation, ItemScope, Sink, SinkEntry, SinkFailure, SinkPlugin, SinkWriter, Ticket } from '../../plugin/types.ts';
+import { classifyStoreError } from '../../ports/classify-store-error.ts';
+import type { ObjectStore, PutOptions, StagedObject } from '../../ports/object-store.ts';
+import type { SinkConfig } from '../../spec/spec-types.ts';
 import { compileTemplate } from '../../template/index.ts';
 import type { CompiledTemplate } from '../../template/index.ts';
 import { ObjectBody, compressBody, objectFormat, objectPutOptions, objectSuffix } from './encode.ts';
 import type { Compression, CsvOutputOptions, ObjectFormat, RecordEncoder } from './encode.ts';
 import { MAX_PREFIX_BYTES, ObjectIdentity } from './object-name.ts';
 
-/**
- * The fields of an `s3` sink that the runtime reads, with sizes in bytes. A structural subset of
- * the resolved spec's sink, so a resolved sink can be passed as is. Defaults are applied by the
- * caller; the ones here only make a hand-built config work.
- */
-export interface S3SinkConfig {
-  bucket: string;
-  /** Handlebars template of the key prefix, rendered per record with `record`, `meta` and `now`. */
-  key: string;
-  /** [jsonl] */
-  format?: 'jsonl' | 'csv';
-  /** [gzip] */
-  compression?: Compression;
-  /** When an object is closed and the next one started [100000 records, 64 MiB uncompressed]. */
-  batch?: { max_records?: number; max_bytes?: number };
-  /** CSV layout for `format: csv`; without `columns`, each object's first record names them. */
-  csv?: CsvOutputOptions;
-}
+/** A resolved `s3` sink (engine/spec/spec-types.ts, `ResolvedS3Sink`): defaults applied, sizes in bytes. */
+export type S3SinkConfig = SinkConfig<'s3'>;
 
-/** Default most records in one object (the schema's `object_batch.max_records`). */
-export const DEFAULT_MAX_RECORDS = 100_000;
-/** Default largest uncompressed object (the schema's `object_batch.max_bytes`). */
-export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 /**
  * Bound on the uncompressed bytes held by all open objects of one invocation together: twice
  * `max_bytes`, at least 64 MiB. Past it the largest open object is written early, so records
@@ -63,12 +45,11 @@ interface S3SinkSettings {
 export const s3Sink: SinkPlugin<S3SinkConfig> = {
   type: 's3',
   create(id, config, ports): Sink {
-    const maxRecords = config.batch?.max_records ?? DEFAULT_MAX_RECORDS;
-    const maxBytes = config.batch?.max_bytes ?? DEFAULT_MAX_BYTES;
+    const { max_records: maxRecords, max_bytes: maxBytes } = config.batch;
     if (!Number.isSafeInteger(maxRecords) || maxRecords < 1) throw new RangeError(`sink ${id}: batch.max_records must be a positive integer, got ${maxRecords}`);
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`sink ${id}: batch.max_bytes must be a positive number of bytes, got ${maxBytes}`);
-    const format = objectFormat(config.format ?? 'jsonl', config.csv);
-    const compression = config.compression ?? 'gzip';
+    const format = objectFormat(config.format, config.csv);
+    const compression = config.compression;
     const settings: S3SinkSettings = {
       id,
       bucket: config.bucket,
@@ -96,24 +77,41 @@ function compilePrefix(source: string): CompiledTemplate {
   return source.includes('{{') ? template : () => source;
 }
 
-/** An object being filled: one per rendered prefix at a time. */
+/** An object being filled: one per rendered prefix (and, for a staged item, per item) at a time. */
 interface OpenObject {
   readonly prefix: string;
   readonly encode: RecordEncoder;
   readonly body: ObjectBody;
   readonly identity: ObjectIdentity;
   readonly tickets: Ticket[];
+  /** The open objects it belongs to while it is being filled: the shared ones, or its item's. */
+  readonly container: Map<string, OpenObject>;
+  /** Its staged item, when it holds one item's records only. */
+  readonly item: HeldItem | undefined;
+}
+
+/** What the sink holds of one staged item until the pipeline commits or aborts it. */
+interface HeldItem {
+  readonly open: Map<string, OpenObject>;
+  /** Full objects of the item, uploaded but not visible (`undefined` once the upload failed and its tickets were settled). */
+  readonly staged: { object: Promise<StagedObject | undefined>; tickets: Ticket[]; key: string }[];
 }
 
 /**
  * One invocation's objects. `add` encodes a record at once into its prefix's open object, and
  * returns a promise only when that fills an object and it is being written. Tickets are settled
- * when their object is written: `written` on success, a retryable `sink-error` for the whole
- * object when the put fails. A record whose prefix does not render, or that cannot be encoded,
- * fails alone with a non-retryable `sink-rejected`.
+ * when their object is written: `written` on success; on a failed put, every ticket of the object
+ * fails, retryable or not as `classifyStoreError` judges the store's error. A record whose prefix
+ * does not render, or that cannot be encoded, fails alone with a non-retryable `sink-rejected`.
+ *
+ * Records of a staged item (an S3 object being read) go into objects of that item alone: a full
+ * one is uploaded without being made visible (`ObjectStore.stage`, a multipart upload left
+ * uncompleted) and published on `commit` with the item's open objects; `abort` discards them all,
+ * so an unreadable input leaves no output. Records of other items share objects per prefix.
  */
 class S3SinkWriter implements SinkWriter {
   private readonly open = new Map<string, OpenObject>();
+  private readonly items = new Map<number, HeldItem>();
   private readonly writing = new Set<Promise<void>>();
   private openBytes = 0;
 
@@ -123,19 +121,21 @@ class S3SinkWriter implements SinkWriter {
   ) {}
 
   add(entry: SinkEntry): Promise<void> | void {
-    const { record, meta, ticket } = entry;
+    const { record, meta, ticket, item } = entry;
     const prefix = this.renderPrefix(record, meta, ticket);
     if (prefix === undefined) return;
     const { maxBytes, maxRecords } = this.settings;
+    const held = item.staged ? this.heldItem(item) : undefined;
+    const container = held?.open ?? this.open;
 
-    let object = this.open.get(prefix) ?? this.startObject(prefix);
+    let object = container.get(prefix) ?? this.startObject(prefix, container, held);
     let text = this.encode(object, record, ticket);
     if (text === undefined) return;
     let pending: Promise<void>[] | undefined;
     if (object.tickets.length > 0 && wouldExceed(object.body.byteLength, text, maxBytes)) {
-      pending = [this.write(object)];
+      pending = [this.finish(object)];
       // Encoded again for the new object: a CSV object starts with its header.
-      object = this.startObject(prefix);
+      object = this.startObject(prefix, container, held);
       text = this.encode(object, record, ticket);
       if (text === undefined) return pending[0];
     }
@@ -143,18 +143,43 @@ class S3SinkWriter implements SinkWriter {
     this.openBytes += object.body.append(text);
     object.identity.add(meta);
     object.tickets.push(ticket);
-    if (object.tickets.length === 1) this.open.set(prefix, object);
+    if (object.tickets.length === 1) container.set(prefix, object);
 
     if (object.tickets.length >= maxRecords || object.body.byteLength >= maxBytes) {
-      (pending ??= []).push(this.write(object));
+      (pending ??= []).push(this.finish(object));
     } else if (this.openBytes > this.settings.openBytesBudget) {
-      (pending ??= []).push(this.write(this.largestOpenObject()));
+      (pending ??= []).push(this.finish(this.largestOpenObject()));
     }
     if (pending === undefined) return;
     return pending.length === 1 ? pending[0] : Promise.all(pending).then(() => undefined);
   }
 
+  commit(item: ItemScope): void {
+    const held = this.items.get(item.index);
+    if (held === undefined) return;
+    this.items.delete(item.index);
+    for (const object of [...held.open.values()]) void this.write(object);
+    for (const staged of held.staged) this.track(this.publish(staged));
+  }
+
+  async abort(item: ItemScope): Promise<void> {
+    const held = this.items.get(item.index);
+    if (held === undefined) return;
+    this.items.delete(item.index);
+    for (const object of held.open.values()) this.openBytes -= object.body.byteLength;
+    held.open.clear();
+    await Promise.all(held.staged.map(async ({ object }) => (await object)?.discard().catch(() => {})));
+  }
+
   async close(): Promise<void> {
+    // The pipeline commits or aborts every item before closing; an item left over has no verified
+    // input, so its objects are discarded and its records retried rather than published.
+    for (const [index, held] of [...this.items]) {
+      const failure: SinkFailure = { code: 'sink-error', message: `sink ${this.settings.id} closed before its batch item was committed`, retryable: true };
+      for (const object of held.open.values()) for (const ticket of object.tickets) ticket.failed(failure);
+      for (const staged of held.staged) for (const ticket of staged.tickets) ticket.failed(failure);
+      await this.abort({ index, staged: true });
+    }
     // Loops because a caller that does not await `add` may still be adding while objects are written.
     while (this.open.size > 0 || this.writing.size > 0) {
       const remaining = [...this.open.values()];
@@ -165,6 +190,15 @@ class S3SinkWriter implements SinkWriter {
       await Promise.all(Array.from({ length: Math.min(CLOSE_CONCURRENCY, remaining.length) }, worker));
       await Promise.all(this.writing);
     }
+  }
+
+  private heldItem(item: ItemScope): HeldItem {
+    let held = this.items.get(item.index);
+    if (held === undefined) {
+      held = { open: new Map(), staged: [] };
+      this.items.set(item.index, held);
+    }
+    return held;
   }
 
   private renderPrefix(record: RecordValue, meta: RecordMeta, ticket: Ticket): string | undefined {
@@ -192,44 +226,101 @@ class S3SinkWriter implements SinkWriter {
     }
   }
 
-  /** A new, empty object; it joins `open` with its first record. */
-  private startObject(prefix: string): OpenObject {
+  /** A new, empty object; it joins `container` with its first record. */
+  private startObject(prefix: string, container: Map<string, OpenObject>, item: HeldItem | undefined): OpenObject {
     const { format, id } = this.settings;
-    return { prefix, encode: format.begin(), body: new ObjectBody(), identity: new ObjectIdentity(id), tickets: [] };
+    return { prefix, encode: format.begin(), body: new ObjectBody(), identity: new ObjectIdentity(id), tickets: [], container, item };
   }
 
   private largestOpenObject(): OpenObject {
     let largest: OpenObject | undefined;
-    for (const object of this.open.values()) {
+    const consider = (object: OpenObject) => {
       if (largest === undefined || object.body.byteLength > largest.body.byteLength) largest = object;
-    }
+    };
+    for (const object of this.open.values()) consider(object);
+    for (const held of this.items.values()) for (const object of held.open.values()) consider(object);
     return largest!;
+  }
+
+  /** Ends a full object: written when it holds committed records, staged when it holds a staged item's. */
+  private finish(object: OpenObject): Promise<void> {
+    return object.item === undefined ? this.write(object) : this.stage(object, object.item);
+  }
+
+  /** Takes `object` out of its container, once; returns the bytes to store and its key. */
+  private take(object: OpenObject): { body: Promise<Buffer>; key: string } | undefined {
+    if (object.container.get(object.prefix) !== object) return undefined;
+    object.container.delete(object.prefix);
+    this.openBytes -= object.body.byteLength;
+    // Compression runs in libuv's thread pool: the object is named (every record's position
+    // hashed) on this thread meanwhile, instead of before.
+    const body = compressObject(object.body, this.settings.compression);
+    return { body, key: object.prefix + object.identity.name(this.settings.suffix) };
   }
 
   /** Takes `object` out of `open` and writes it, once; the promise never rejects. */
   private write(object: OpenObject): Promise<void> {
-    if (this.open.get(object.prefix) !== object) return Promise.resolve();
-    this.open.delete(object.prefix);
-    this.openBytes -= object.body.byteLength;
-    const promise = this.put(object).finally(() => this.writing.delete(promise));
-    this.writing.add(promise);
-    return promise;
+    const taken = this.take(object);
+    if (taken === undefined) return Promise.resolve();
+    return this.track(this.put(object.tickets, taken.key, taken.body));
   }
 
-  private async put(object: OpenObject): Promise<void> {
-    const { bucket, compression, putOptions, store, suffix } = this.settings;
-    // Compression runs in libuv's thread pool: the object is named (every record's position
-    // hashed) on this thread meanwhile, instead of before.
-    const body = compressObject(object.body, compression);
-    const key = object.prefix + object.identity.name(suffix);
+  /** Uploads a full object of a staged item without publishing it; `commit` publishes it. The promise never rejects. */
+  private stage(object: OpenObject, held: HeldItem): Promise<void> {
+    const taken = this.take(object);
+    if (taken === undefined) return Promise.resolve();
+    const { bucket, putOptions, store } = this.settings;
+    const staged = (async () => {
+      try {
+        return await store.stage(bucket, taken.key, await taken.body, putOptions);
+      } catch (error) {
+        this.fail(object.tickets, taken.key, error);
+        return undefined;
+      }
+    })();
+    held.staged.push({ object: staged, tickets: object.tickets, key: taken.key });
+    return this.track(staged.then(() => undefined));
+  }
+
+  private track(promise: Promise<void>): Promise<void> {
+    const tracked = promise.finally(() => this.writing.delete(tracked));
+    this.writing.add(tracked);
+    return tracked;
+  }
+
+  private async put(tickets: Ticket[], key: string, body: Promise<Buffer>): Promise<void> {
+    const { bucket, putOptions, store } = this.settings;
     try {
       await store.put(bucket, key, await body, putOptions);
     } catch (error) {
-      const failure: SinkFailure = { code: 'sink-error', message: `s3://${bucket}/${key} could not be written: ${messageOf(error)}`, retryable: true };
-      for (const ticket of object.tickets) ticket.failed(failure);
+      this.fail(tickets, key, error);
       return;
     }
-    for (const ticket of object.tickets) ticket.written();
+    for (const ticket of tickets) ticket.written();
+  }
+
+  private async publish({ object, tickets, key }: HeldItem['staged'][number]): Promise<void> {
+    const staged = await object;
+    if (staged === undefined) return;
+    try {
+      await staged.publish();
+    } catch (error) {
+      await staged.discard().catch(() => {});
+      this.fail(tickets, key, error);
+      return;
+    }
+    for (const ticket of tickets) ticket.written();
+  }
+
+  /** Fails every ticket of an object the store refused: retryable when the store says try again. */
+  private fail(tickets: Ticket[], key: string, error: unknown): void {
+    const { retryable, reason } = classifyStoreError(error);
+    const failure: SinkFailure = {
+      code: retryable ? 'sink-error' : 'sink-rejected',
+      message: `s3://${this.settings.bucket}/${key} could not be written: ${reason}: ${messageOf(error)}`,
+      retryable,
+    };
+    for (const ticket of tickets) ticket.failed(failure);
   }
 }
 

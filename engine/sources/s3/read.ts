@@ -1,4 +1,5 @@
 import type { Decoded } from '../../pipeline/record.ts';
+import { ItemReadError } from '../../pipeline/record.ts';
 import type { ObjectStore } from '../../ports/object-store.ts';
 import { DEFAULT_MAX_RECORD_BYTES, type S3SourceConfig } from './config.ts';
 import { decodeCsvObject } from './decode-csv-object.ts';
@@ -33,16 +34,20 @@ const BOM = [0xef, 0xbb, 0xbf] as const;
  * Every format: a line or element larger than `max_record_bytes` → `record-too-large`, with
  * its first `max_record_bytes` bytes as raw (none for JSON elements).
  *
- * Object-level outcomes, each one dead letter after the records already read (which stay good):
+ * Object-level outcomes, each one dead letter for the object (`line` 0):
  * - `object-not-found`: the store has no such object. It was deleted (or overwritten by a
  *   delete marker) between the event and the read; it is not retried, since retrying cannot
- *   bring it back. `line` 0, empty raw.
+ *   bring it back. Empty raw.
  * - `invalid-gzip`: corrupt gzip data, or gzip data that ends before its end marker.
  * - `truncated-object`: the body stream failed, or ended short of the size the store announced.
+ * The last two are thrown as an `ItemReadError` mid-iteration, after records that turn out to be
+ * untrustworthy (a corrupt gzip stream inflates to garbage before its checksum is checked): the
+ * pipeline discards the object's output and dead-letters it whole
+ * (docs/decisions/0010-item-commit-point.md).
  *
- * Rejects (and throws mid-iteration) only for failures that a retry may cure: the store's
- * `get` rejecting (access denied, throttling, network), so the caller reports the batch item
- * as failed rather than dead-lettering its records.
+ * Rejects with any other error only for failures that a retry may cure: the store's `get`
+ * rejecting (access denied, throttling, network), so the caller reports the batch item as
+ * failed rather than dead-lettering its records.
  */
 export async function* readObjectRecords(
   store: ObjectStore,
@@ -83,8 +88,8 @@ async function* decodeLines(
 ): AsyncGenerator<Decoded> {
   for await (const item of splitLines(bytes, context.maxRecordBytes)) {
     if (item.kind === 'stopped') {
-      yield context.deadLetter(item.number, item.partial, item.error.code, `${item.error.message}; stopped in line ${item.number}`);
-      return;
+      // The lines read so far cannot be trusted either: the pipeline discards the object's output (ADR 0010).
+      throw new ItemReadError(item.error.code, `${item.error.message}; stopped in line ${item.number}`, context.meta(0), item.partial, { cause: item.error });
     }
     if (item.number === 1 && startsWithBom(item.bytes)) item.bytes = item.bytes.subarray(BOM.length);
     if (item.oversized) {
@@ -146,6 +151,7 @@ async function* decodeJsonDocument(bytes: AsyncIterable<Uint8Array>, context: Ob
         yield context.deadLetter(element.index, undefined, element.code, element.message);
         break;
       case 'stopped':
+        if (element.code === 'invalid-gzip' || element.code === 'truncated-object') throw new ItemReadError(element.code, element.message, context.meta(0));
         yield context.deadLetter(element.index, undefined, element.code, element.message);
         return;
     }

@@ -2,10 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { StoreDeadLetterWriter, serializeDeadLetter } from '../../../engine/pipeline/dead-letters.ts';
 import type { DeadLetter } from '../../../engine/pipeline/dead-letters.ts';
 import type { KinesisMeta } from '../../../engine/pipeline/record.ts';
+import type { ItemScope } from '../../../engine/plugin/types.ts';
 import { MemoryObjectStore } from '../../../engine/ports/memory-object-store.ts';
 import { compileTemplate } from '../../../engine/template/index.ts';
 
 const NOW = new Date('2026-11-27T10:00:00Z');
+/** An item decoded whole before delivery (a Kinesis record): its letters are published as they come. */
+const STREAM_ITEM: ItemScope = { index: 0, staged: false };
+
+/** A record nested `levels` deep, built in memory: deeper than `JSON.stringify` can follow. */
+function nested(levels: number): Record<string, unknown> {
+  let value: unknown = 1;
+  for (let level = 0; level < levels; level++) value = { x: [value] };
+  return value as Record<string, unknown>;
+}
 
 function letter(index: number, raw: Uint8Array = Buffer.from(`{bad ${index}`)): DeadLetter {
   const meta: KinesisMeta = { event: 'kinesis', source: 'orders', stream: 's', shard: 'shardId-0', sequence: String(index), partition_key: 'k', arrival_time: NOW.toISOString(), position: `shardId-0/${index}` };
@@ -23,7 +33,7 @@ describe('StoreDeadLetterWriter', () => {
     const writer = new StoreDeadLetterWriter(store, 'errors', compileTemplate('dl/{{stage}}/'), NOW);
     const { settled, ticket } = tickets();
 
-    for (let index = 0; index < 1001; index++) void writer.add(letter(index), ticket());
+    for (let index = 0; index < 1001; index++) void writer.add(letter(index), ticket(), STREAM_ITEM);
     await writer.close();
 
     expect(settled).toEqual({ written: 1001, failed: 0 });
@@ -35,10 +45,53 @@ describe('StoreDeadLetterWriter', () => {
     const writer = new StoreDeadLetterWriter(store, 'errors', compileTemplate('dl/'), NOW);
     const failures: unknown[] = [];
 
-    await writer.add(letter(1), { written: () => {}, failed: (failure) => void failures.push(failure) });
+    await writer.add(letter(1), { written: () => {}, failed: (failure) => void failures.push(failure) }, STREAM_ITEM);
     await writer.close();
 
     expect(failures).toEqual([expect.objectContaining({ code: 'sink-error', retryable: true, message: expect.stringContaining('AccessDenied') })]);
+  });
+
+  it('publishes the letters of a staged item only when the item commits, in objects of its own', async () => {
+    const store = new MemoryObjectStore();
+    const writer = new StoreDeadLetterWriter(store, 'errors', compileTemplate('dl/'), NOW);
+    const { settled, ticket } = tickets();
+    const item: ItemScope = { index: 3, staged: true };
+
+    for (let index = 0; index < 1500; index++) void writer.add(letter(index), ticket(), item);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const visibleBeforeCommit = store.objects.size;
+    await writer.commit(item);
+    await writer.close();
+
+    expect(visibleBeforeCommit).toBe(0);
+    expect(settled).toEqual({ written: 1500, failed: 0 });
+    expect(store.objects.size).toBe(2);
+    expect(store.staged.size).toBe(0);
+  });
+
+  it('discards the letters of an aborted item, staged uploads included, and publishes the others', async () => {
+    const store = new MemoryObjectStore();
+    const writer = new StoreDeadLetterWriter(store, 'errors', compileTemplate('dl/'), NOW);
+    const { ticket } = tickets();
+    const item: ItemScope = { index: 1, staged: true };
+
+    for (let index = 0; index < 1200; index++) void writer.add(letter(index), ticket(), item);
+    await writer.add(letter(5000), ticket(), STREAM_ITEM);
+    await writer.abort(item);
+    await writer.close();
+
+    const lines = [...store.objects.values()].flatMap((object) => Buffer.from(object.body).toString('utf8').trim().split('\n'));
+    expect(lines.map((line) => (JSON.parse(line) as { position: string }).position)).toEqual(['shardId-0/5000']);
+    expect(store.staged.size).toBe(0);
+  });
+
+  it('writes the letter of a record too deep to serialize with its raw input and the reason, instead of throwing', () => {
+    const deep = { ...letter(1, Buffer.from('{"x":[[...]]}')), record: nested(5000) };
+
+    const line = JSON.parse(serializeDeadLetter(deep, NOW)) as Record<string, unknown>;
+
+    expect(line).toMatchObject({ code: 'invalid-json', raw: '{"x":[[...]]}', record_error: expect.stringContaining('could not be serialized') });
+    expect(line).not.toHaveProperty('record');
   });
 
   it('keeps raw bytes that are not UTF-8 as base64', () => {

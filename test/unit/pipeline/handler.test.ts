@@ -1,4 +1,4 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { createHandler, InvocationFailedError } from '../../../engine/handler.ts';
 import type { HandlerOptions } from '../../../engine/handler.ts';
@@ -6,13 +6,17 @@ import { dynamoDbInsertEvent, kinesisEvent, s3ObjectCreatedEvent } from '../../.
 import { UnknownEventError } from '../../../engine/sources/dispatch.ts';
 import { MemoryObjectStore } from '../../../engine/ports/memory-object-store.ts';
 import type { Sink, Ticket } from '../../../engine/plugin/types.ts';
+import type { BatchItem } from '../../../engine/pipeline/pipeline.ts';
+import type { KinesisMeta } from '../../../engine/pipeline/record.ts';
 import type { ObjectStore } from '../../../engine/ports/object-store.ts';
 import { resolveSpec } from '../../../engine/spec/resolve.ts';
+import { reconciling } from '../../support/reconciliation.ts';
 
 const NOW = new Date('2026-11-27T10:00:00Z');
 
+/** The test spec with `overrides`; an override of `undefined` leaves that field out, as a user who omits it would. */
 function spec(overrides: Record<string, unknown> = {}) {
-  return resolveSpec({
+  const value: Record<string, unknown> = {
     version: 1,
     name: 'orders',
     dead_letter: { bucket: 'errors', prefix: 'orders/{{stage}}/' },
@@ -25,13 +29,16 @@ function spec(overrides: Record<string, unknown> = {}) {
     },
     sinks: { archive: { type: 's3', inputs: ['clean'], bucket: 'archive', key: 'orders/', compression: 'none' } },
     ...overrides,
-  });
+  };
+  for (const [field, override] of Object.entries(overrides)) if (override === undefined) delete value[field];
+  return resolveSpec(value);
 }
 
+/** The handler of `specValue`; every invocation through it asserts that its counts and metrics reconcile. */
 function handlerFor(specValue: ReturnType<typeof spec>, store: ObjectStore = new MemoryObjectStore(), options: Partial<HandlerOptions> = {}) {
   const lines: string[] = [];
   const handler = createHandler(specValue, { ports: { objects: store }, files: { exists: () => false, read: () => undefined }, write: (line) => lines.push(line), clock: () => NOW, ...options });
-  return { handler, lines, store };
+  return { handler: reconciling(handler, lines), lines, store };
 }
 
 const payload = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
@@ -43,14 +50,26 @@ function objectsIn(store: MemoryObjectStore, bucket: string) {
   }));
 }
 
-/** A store whose puts to one bucket fail, as an unreachable or denied bucket would. */
+/** An error shaped as SDK v3 throws them: a name and the HTTP status. */
+function storeError(name: string, status: number): Error {
+  return Object.assign(new Error(`${name}: refused`), { name, $metadata: { httpStatusCode: status } });
+}
+
+/** A store whose writes to one bucket fail, as a throttled (503 SlowDown, by default) or denied bucket would. */
 class FailingBucketStore extends MemoryObjectStore {
-  constructor(private readonly failing: string) {
+  constructor(
+    private readonly failing: string,
+    private readonly error: () => Error = () => storeError('SlowDown', 503),
+  ) {
     super();
   }
   override async put(...args: Parameters<MemoryObjectStore['put']>) {
-    if (args[0] === this.failing) throw new Error(`AccessDenied on ${this.failing}`);
+    if (args[0] === this.failing) throw this.error();
     return super.put(...args);
+  }
+  override async stage(...args: Parameters<MemoryObjectStore['stage']>) {
+    if (args[0] === this.failing) throw this.error();
+    return super.stage(...args);
   }
 }
 
@@ -176,6 +195,8 @@ describe('createHandler with a Kinesis source and an S3 sink', () => {
         const tickets: Ticket[] = [];
         return {
           add: ({ ticket }) => void tickets.push(ticket),
+          commit: () => {},
+          abort: () => {},
           close: async () => {
             for (const ticket of tickets) ticket.failed({ code: 'sink-rejected', message: 'refused by the service', retryable: false });
           },
@@ -199,6 +220,8 @@ describe('createHandler with a Kinesis source and an S3 sink', () => {
         const held: { ticket: Ticket; record: Record<string, unknown> }[] = [];
         return {
           add: ({ ticket, record }) => void held.push({ ticket, record }),
+          commit: () => {},
+          abort: () => {},
           close: async () => {
             for (const { ticket, record } of held) ticket.failed({ code: 'sink-rejected', message: 'mapper_parsing_exception', retryable: false, record });
           },
@@ -215,7 +238,7 @@ describe('createHandler with a Kinesis source and an S3 sink', () => {
 
   it('gives sinks a deadline inside the Lambda remaining time, with a margin', async () => {
     let deadline = 0;
-    const spy = (): Sink => ({ open: (invocation) => ((deadline = invocation.deadline), { add: ({ ticket }) => ticket.written(), close: async () => {} }) });
+    const spy = (): Sink => ({ open: (invocation) => ((deadline = invocation.deadline), { add: ({ ticket }) => ticket.written(), commit: () => {}, abort: () => {}, close: async () => {} }) });
     const { handler } = handlerFor(spec(), new MemoryObjectStore(), { sinkOverride: spy });
     const before = Date.now();
 
@@ -232,8 +255,7 @@ describe('createHandler with a Kinesis source and an S3 sink', () => {
   });
 
   it('retries a bad record when the spec declares no dead_letter, rather than dropping it', async () => {
-    const { dead_letter: _unused, ...withoutDeadLetter } = spec();
-    const { handler } = handlerFor(withoutDeadLetter as ReturnType<typeof spec>);
+    const { handler } = handlerFor(spec({ dead_letter: undefined }));
     const event = kinesisEvent('orders', [payload({ id: 1, status: 'paid' }), payload('{bad')]);
 
     const response = await handler(event);
@@ -328,5 +350,256 @@ describe('createHandler with a DynamoDB source', () => {
     expect(response).toEqual({ batchItemFailures: [] });
     expect(objectsIn(store, 'out')[0]?.lines).toEqual([{ id: 'a', age: 41 }, { id: 'c', age: 7 }]);
     expect(objectsIn(store, 'errors')[0]?.lines[0]).toMatchObject({ stage: 'transform', code: 'transform-error', record: { id: 'b', age: 'AQI=' } });
+  });
+});
+
+/** `lines` JSON lines, gzipped: about 88 KB for 5,000 lines, as in the hardening report. */
+function gzipLines(lines: number): Buffer {
+  return gzipSync(Array.from({ length: lines }, (_, id) => `${JSON.stringify({ id, r: (id * 7919) % 10007, tag: `t${id % 97}` })}\n`).join(''));
+}
+
+/** `body` with `count` bytes in its middle inverted, as a bad disk or a broken copy would leave it. */
+function corruptMiddle(body: Buffer, count = 20): Buffer {
+  const corrupt = Buffer.from(body);
+  const start = Math.floor(corrupt.length / 2);
+  for (let index = start; index < start + count; index++) corrupt[index] = corrupt[index]! ^ 0xff;
+  return corrupt;
+}
+
+describe('the item commit point: an S3 object reaches sinks only once it was read whole', () => {
+  const s3Spec = (maxRecords = 100) =>
+    resolveSpec({
+      version: 1,
+      name: 'clicks',
+      dead_letter: { bucket: 'errors' },
+      sources: { clicks: { type: 's3', bucket: 'raw', prefix: 'clicks/', format: 'jsonl' } },
+      sinks: { copy: { type: 's3', inputs: ['clicks'], bucket: 'out', key: 'c/', compression: 'none', batch: { max_records: maxRecords } } },
+    });
+
+  it('leaves no output of a corrupt gzip object and dead-letters the object once, with the reason', async () => {
+    let uploadsStaged = 0;
+    const store = new (class extends MemoryObjectStore {
+      override stage(...args: Parameters<MemoryObjectStore['stage']>) {
+        uploadsStaged++;
+        return super.stage(...args);
+      }
+    })();
+    const body = corruptMiddle(gzipLines(5000));
+    store.set('raw', 'clicks/day.jsonl.gz', body);
+    const { handler } = handlerFor(s3Spec(), store);
+
+    const summary = await handler.invoke(s3ObjectCreatedEvent([{ bucket: 'raw', key: 'clicks/day.jsonl.gz', size: body.length }]));
+
+    // Full objects of the records read before the corruption was found were uploaded, then discarded.
+    expect(uploadsStaged).toBeGreaterThan(0);
+    expect(objectsIn(store, 'out')).toEqual([]);
+    expect(store.staged.size).toBe(0);
+    const letters = objectsIn(store, 'errors').flatMap((object) => object.lines);
+    expect(letters).toEqual([expect.objectContaining({ stage: 'decode', code: 'invalid-gzip', component: 'clicks', position: expect.stringMatching(/^raw\/clicks\/day\.jsonl\.gz.*:0$/) })]);
+    expect(summary.counts).toEqual({ records_in: 1, written: 0, filtered: 0, dead_lettered: 1, failed: 0 });
+    expect(summary.failures).toEqual([{ item: summary.items[0]!.id, retried: false, reason: expect.stringContaining('invalid-gzip') }]);
+    expect(summary.response).toEqual({ batchItemFailures: [] });
+  });
+
+  it('publishes every object of a good gzip object, the full ones staged while it was read', async () => {
+    const store = new MemoryObjectStore();
+    const body = gzipLines(5000);
+    store.set('raw', 'clicks/day.jsonl.gz', body);
+    const { handler } = handlerFor(s3Spec(), store);
+
+    const summary = await handler.invoke(s3ObjectCreatedEvent([{ bucket: 'raw', key: 'clicks/day.jsonl.gz', size: body.length }]));
+
+    expect(summary.counts).toMatchObject({ records_in: 5000, written: 5000 });
+    expect(objectsIn(store, 'out')).toHaveLength(50);
+    expect(store.staged.size).toBe(0);
+  });
+
+  it('keeps the output of a good object when another object of the batch is corrupt', async () => {
+    const store = new MemoryObjectStore();
+    store.set('raw', 'clicks/good.jsonl.gz', gzipLines(300));
+    store.set('raw', 'clicks/bad.jsonl.gz', corruptMiddle(gzipLines(5000)));
+    const { handler } = handlerFor(s3Spec(1000), store);
+
+    const summary = await handler.invoke(s3ObjectCreatedEvent([{ bucket: 'raw', key: 'clicks/good.jsonl.gz', size: 1 }, { bucket: 'raw', key: 'clicks/bad.jsonl.gz', size: 1 }]));
+
+    expect(objectsIn(store, 'out').flatMap((object) => object.lines)).toHaveLength(300);
+    expect(summary.counts).toEqual({ records_in: 301, written: 300, filtered: 0, dead_lettered: 1, failed: 0 });
+  });
+
+  it('retries an object whose store refuses the read, naming the store error in the summary', async () => {
+    const store = new MemoryObjectStore();
+    const refusing = Object.assign(Object.create(store) as MemoryObjectStore, { get: () => Promise.reject(storeError('SlowDown', 503)) });
+    const { handler } = handlerFor(s3Spec(), refusing);
+    const event = s3ObjectCreatedEvent([{ bucket: 'raw', key: 'clicks/day.jsonl', size: 1 }, { bucket: 'raw', key: 'clicks/other.jsonl', size: 1 }]);
+
+    const failed = await handler.invoke(event).catch((error: unknown) => error);
+
+    expect(failed).toBeInstanceOf(InvocationFailedError);
+    const { summary } = failed as InvocationFailedError;
+    expect(summary.counts).toEqual({ records_in: 2, written: 0, filtered: 0, dead_lettered: 0, failed: 2 });
+    expect(summary.failures.map((failure) => [failure.retried, failure.reason])).toEqual([
+      [true, expect.stringMatching(/^SlowDown \(HTTP 503\)/)],
+      [true, expect.stringMatching(/^SlowDown \(HTTP 503\)/)],
+    ]);
+  });
+});
+
+/** A record nested `levels` deep, built in memory (a decoder would refuse it): deeper than `JSON.stringify` and `structuredClone` can follow. */
+function nested(levels: number): Record<string, unknown> {
+  let value: unknown = 1;
+  for (let level = 0; level < levels; level++) value = { x: [value] };
+  return { id: 'deep', ...(value as Record<string, unknown>) };
+}
+
+/** Kinesis records already decoded, one batch item each, as `handler.process` takes them. */
+function decodedItems(values: Record<string, unknown>[]): BatchItem[] {
+  return values.map((value, index) => {
+    const meta: KinesisMeta = { event: 'kinesis', source: 'orders', stream: 'orders', shard: 'shardId-0', sequence: String(index), partition_key: 'k', arrival_time: NOW.toISOString(), position: `shardId-0/${index}` };
+    return { id: String(index), records: [{ outcome: 'record', value, meta, raw: Buffer.from(`record ${index}`) }] };
+  });
+}
+
+describe('no record content escapes its record', () => {
+  const fanOut = () =>
+    spec({
+      transforms: {
+        clean: { inputs: ['orders'], steps: [{ rename: { uid: 'user_id' } }] },
+        audit: { inputs: ['orders'], steps: [{ drop: ['secret'] }] },
+      },
+      sinks: {
+        archive: { type: 's3', inputs: ['clean'], bucket: 'archive', key: 'a/', compression: 'none' },
+        copy: { type: 's3', inputs: ['audit'], bucket: 'copy', key: 'c/', compression: 'none' },
+      },
+    });
+
+  it('dead-letters a record nested 5,000 levels deep at each component it cannot pass, and writes its neighbours', async () => {
+    const { handler, store } = handlerFor(fanOut());
+
+    const summary = await handler.process(decodedItems([{ id: 1 }, nested(5000), { id: 2 }]));
+
+    expect(summary.counts).toEqual({ records_in: 3, written: 2, filtered: 0, dead_lettered: 1, failed: 0 });
+    expect(summary.response).toEqual({ batchItemFailures: [] });
+    const letters = objectsIn(store as MemoryObjectStore, 'errors').flatMap((object) => object.lines);
+    // Fan-out cannot copy it for `clean`; `audit` gets the original and `copy` cannot encode it.
+    expect(letters.map((letter) => [letter.component, letter.code, letter.raw])).toEqual([
+      ['clean', 'transform-error', 'record 1'],
+      ['copy', 'sink-rejected', 'record 1'],
+    ]);
+    expect(letters.every((letter) => typeof letter.record_error === 'string')).toBe(true);
+    expect(objectsIn(store as MemoryObjectStore, 'archive')[0]?.lines).toEqual([{ id: 1 }, { id: 2 }]);
+  });
+
+  it('dead-letters a record whose sink throws in add, instead of failing the batch', async () => {
+    const throwing = (): Sink => ({
+      open: () => ({
+        add: ({ record, ticket }) => {
+          if (record.id === 2) throw new RangeError('Maximum call stack size exceeded');
+          ticket.written();
+        },
+        commit: () => {},
+        abort: () => {},
+        close: async () => {},
+      }),
+    });
+    const direct = spec({ transforms: {}, sinks: { archive: { type: 's3', inputs: ['orders'], bucket: 'archive', key: 'a/' } } });
+    const { handler, store } = handlerFor(direct, new MemoryObjectStore(), { sinkOverride: throwing });
+
+    const summary = await handler.invoke(kinesisEvent('orders', [payload({ id: 1 }), payload({ id: 2 }), payload({ id: 3 })]));
+
+    expect(summary.counts).toEqual({ records_in: 3, written: 2, filtered: 0, dead_lettered: 1, failed: 0 });
+    expect(objectsIn(store as MemoryObjectStore, 'errors')[0]?.lines).toEqual([expect.objectContaining({ code: 'sink-rejected', component: 'archive', record: { id: 2 } })]);
+  });
+});
+
+describe('counts, component counters and EMF metrics agree on every outcome path', () => {
+  const base = (overrides: Record<string, unknown> = {}) =>
+    spec({
+      transforms: { clean: { inputs: ['orders'], steps: [{ filter: "record.status != 'test'" }, { cast: { amount: 'int' } }] } },
+      sinks: { archive: { type: 's3', inputs: ['clean'], where: 'int(record.w) >= 0', bucket: 'archive', key: 'a/', compression: 'none' } },
+      ...overrides,
+    });
+  const good = { status: 'paid', amount: 1, w: 1 };
+  const zero = { records_in: 0, records_out: 0, filtered: 0, dead_lettered: 0, failed: 0 };
+  type Counters = Partial<typeof zero>;
+  const cases: { path: string; specValue: ReturnType<typeof spec>; store?: () => ObjectStore; record: unknown; headline: Partial<typeof zero & { written: number }>; components: Record<string, Counters> }[] = [
+    { path: 'decode dead letter', specValue: base(), record: '{bad', headline: { dead_lettered: 1 }, components: { orders: { records_in: 1, dead_lettered: 1 } } },
+    {
+      path: 'transform dead letter',
+      specValue: base(),
+      record: { status: 'paid', amount: 'abc', w: 1 },
+      headline: { dead_lettered: 1 },
+      components: { orders: { records_in: 1, records_out: 1 }, clean: { records_in: 1, dead_lettered: 1 } },
+    },
+    {
+      path: 'transform filter',
+      specValue: base(),
+      record: { status: 'test', amount: 1, w: 1 },
+      headline: { filtered: 1 },
+      components: { orders: { records_in: 1, records_out: 1 }, clean: { records_in: 1, filtered: 1 } },
+    },
+    {
+      path: 'where filter',
+      specValue: base(),
+      record: { status: 'paid', amount: 1, w: -1 },
+      headline: { filtered: 1 },
+      components: { orders: { records_in: 1, records_out: 1 }, clean: { records_in: 1, records_out: 1 }, archive: { records_in: 1, filtered: 1 } },
+    },
+    {
+      path: 'where error',
+      specValue: base(),
+      record: { status: 'paid', amount: 1, w: 'x' },
+      headline: { dead_lettered: 1 },
+      components: { orders: { records_in: 1, records_out: 1 }, clean: { records_in: 1, records_out: 1 }, archive: { records_in: 1, dead_lettered: 1 } },
+    },
+    {
+      path: 'sink written',
+      specValue: base(),
+      record: good,
+      headline: { written: 1 },
+      components: { orders: { records_in: 1, records_out: 1 }, clean: { records_in: 1, records_out: 1 }, archive: { records_in: 1, records_out: 1 } },
+    },
+    {
+      path: 'sink retryable failure',
+      specValue: base(),
+      store: () => new FailingBucketStore('archive'),
+      record: good,
+      headline: { failed: 1 },
+      components: { orders: { records_in: 1, records_out: 1 }, clean: { records_in: 1, records_out: 1 }, archive: { records_in: 1, failed: 1 } },
+    },
+    {
+      path: 'sink non-retryable failure',
+      specValue: base(),
+      store: () => new FailingBucketStore('archive', () => storeError('AccessDenied', 403)),
+      record: good,
+      headline: { dead_lettered: 1 },
+      components: { orders: { records_in: 1, records_out: 1 }, clean: { records_in: 1, records_out: 1 }, archive: { records_in: 1, dead_lettered: 1 } },
+    },
+    {
+      path: 'dead-letter store missing',
+      specValue: base({ dead_letter: undefined }),
+      record: '{bad',
+      headline: { failed: 1 },
+      components: { orders: { records_in: 1, failed: 1 } },
+    },
+    {
+      path: 'dead-letter store failing',
+      specValue: base(),
+      store: () => new FailingBucketStore('errors'),
+      record: '{bad',
+      headline: { failed: 1 },
+      components: { orders: { records_in: 1, failed: 1 } },
+    },
+  ];
+
+  it.each(cases)('$path', async ({ specValue, store, record, headline, components }) => {
+    const { handler } = handlerFor(specValue, store?.());
+
+    const summary = await handler.invoke(kinesisEvent('orders', [payload(record)])).catch((error: unknown) => (error as InvocationFailedError).summary);
+
+    expect(summary.counts).toEqual({ records_in: 1, written: 0, filtered: 0, dead_lettered: 0, failed: 0, ...headline });
+    for (const id of ['orders', 'clean', 'archive']) {
+      const counters = Object.fromEntries(Object.keys(zero).map((counter) => [counter, summary.metrics.get(id, counter as keyof typeof zero)]));
+      expect(counters, id).toEqual({ ...zero, ...components[id] });
+    }
   });
 });

@@ -1,9 +1,9 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { KinesisMeta, RecordMeta, RecordValue } from '../../../../engine/pipeline/record.ts';
-import type { Invocation, SinkFailure, Ticket } from '../../../../engine/plugin/types.ts';
+import type { Invocation, ItemScope, SinkFailure, Ticket } from '../../../../engine/plugin/types.ts';
 import { MemoryObjectStore } from '../../../../engine/ports/memory-object-store.ts';
-import type { ObjectStore, PutOptions, StoredObject } from '../../../../engine/ports/object-store.ts';
+import type { ObjectStore, PutOptions, StagedObject, StoredObject } from '../../../../engine/ports/object-store.ts';
 import { MAX_PREFIX_BYTES } from '../../../../engine/sinks/s3/object-name.ts';
 import { s3Sink } from '../../../../engine/sinks/s3/sink.ts';
 import type { S3SinkConfig } from '../../../../engine/sinks/s3/sink.ts';
@@ -29,6 +29,9 @@ function clickRecord(index: number, overrides: RecordValue = {}): RecordValue {
   return { event_id: `e${index}`, user_id: index, day: '2026-11-27', ...overrides };
 }
 
+/** A batch item whose records were all decoded before delivery (a Kinesis record): committed, never aborted. */
+const STREAM_ITEM: ItemScope = { index: 0, staged: false };
+
 interface TestTicket extends Ticket {
   readonly settlements: ({ outcome: 'written' } | { outcome: 'failed'; failure: SinkFailure })[];
 }
@@ -46,8 +49,21 @@ function makeInvocation(now = new Date('2026-11-27T10:30:00.000Z')): Invocation 
   return { state: new Map(), now, requestId: 'request-1', deadline: Date.now() + 60_000 };
 }
 
-function sinkConfig(overrides: Partial<S3SinkConfig> = {}): S3SinkConfig {
-  return { bucket: 'archive', key: 'clicks/dt={{record.day}}/', format: 'jsonl', compression: 'gzip', ...overrides };
+/** A resolved `s3` sink (defaults applied, as the resolver gives it) with `overrides`; `batch` overrides merge. */
+function sinkConfig(overrides: Omit<Partial<S3SinkConfig>, 'batch'> & { batch?: Partial<S3SinkConfig['batch']> } = {}): S3SinkConfig {
+  const { batch, ...rest } = overrides;
+  return {
+    type: 's3',
+    inputs: ['orders'],
+    on_error: 'retry',
+    create: false,
+    bucket: 'archive',
+    key: 'clicks/dt={{record.day}}/',
+    format: 'jsonl',
+    compression: 'gzip',
+    ...rest,
+    batch: { max_records: 100_000, max_bytes: 64 * 1024 * 1024, ...batch },
+  };
 }
 
 interface Input {
@@ -67,7 +83,7 @@ async function runSink(config: S3SinkConfig, entries: Input[], store: ObjectStor
   for (const { record, meta } of entries) {
     const ticket = makeTicket();
     tickets.push(ticket);
-    await writer.add({ record, meta, ticket });
+    await writer.add({ record, meta, ticket, item: STREAM_ITEM });
   }
   await writer.close();
   return { store, tickets };
@@ -90,16 +106,29 @@ function jsonLines(text: string): unknown[] {
 /** A store whose `put` rejects for keys under `failingPrefix`. */
 class FailingObjectStore implements ObjectStore {
   readonly inner = new MemoryObjectStore();
-  constructor(private readonly failingPrefix: string) {}
+  constructor(
+    private readonly failingPrefix: string,
+    private readonly failure = { name: 'SlowDown', status: 503 },
+  ) {}
 
   get(bucket: string, key: string): Promise<StoredObject | undefined> {
     return this.inner.get(bucket, key);
   }
 
   async put(bucket: string, key: string, body: Uint8Array, options: PutOptions): Promise<void> {
-    if (key.startsWith(this.failingPrefix)) throw new Error('SlowDown: please reduce your request rate');
+    if (key.startsWith(this.failingPrefix)) throw storeError(this.failure);
     await this.inner.put(bucket, key, body, options);
   }
+
+  async stage(bucket: string, key: string, body: Uint8Array, options: PutOptions): Promise<StagedObject> {
+    if (key.startsWith(this.failingPrefix)) throw storeError(this.failure);
+    return this.inner.stage(bucket, key, body, options);
+  }
+}
+
+/** An error shaped as SDK v3 throws them: a name and the HTTP status. */
+function storeError({ name, status }: { name: string; status: number }): Error {
+  return Object.assign(new Error(`${name}: the store refused the request`), { name, $metadata: { httpStatusCode: status } });
 }
 
 /** A store whose `put` resolves only after other work has had a chance to run. */
@@ -150,7 +179,7 @@ describe('s3 sink', () => {
       const sink = s3Sink.create('archive', sinkConfig(), { objects: new MemoryObjectStore() });
       const writer = sink.open(makeInvocation());
 
-      const results = inputs(3).map(({ record, meta }) => writer.add({ record, meta, ticket: makeTicket() }));
+      const results = inputs(3).map(({ record, meta }) => writer.add({ record, meta, ticket: makeTicket(), item: STREAM_ITEM }));
 
       expect(results).toEqual([undefined, undefined, undefined]);
     });
@@ -170,9 +199,9 @@ describe('s3 sink', () => {
       const writer = sink.open(makeInvocation());
       const [first, second] = inputs(2);
 
-      await writer.add({ ...first!, ticket: makeTicket() });
+      await writer.add({ ...first!, ticket: makeTicket(), item: STREAM_ITEM });
       const objectsBeforeFull = store.objects.size;
-      await writer.add({ ...second!, ticket: makeTicket() });
+      await writer.add({ ...second!, ticket: makeTicket(), item: STREAM_ITEM });
 
       expect(objectsBeforeFull).toBe(0);
       expect(store.objects.size).toBe(1);
@@ -208,7 +237,7 @@ describe('s3 sink', () => {
 
       // 70 prefixes of 1 MiB each pass the 64 MiB budget; no single object reaches max_bytes.
       for (let index = 0; index < 70; index++) {
-        await writer.add({ record: { day: `d${index}`, payload }, meta: kinesisMeta(index), ticket: makeTicket() });
+        await writer.add({ record: { day: `d${index}`, payload }, meta: kinesisMeta(index), ticket: makeTicket(), item: STREAM_ITEM });
       }
       const writtenBeforeClose = store.objects.size;
       await writer.close();
@@ -281,7 +310,7 @@ describe('s3 sink', () => {
     it('writes configured CSV columns, reading nested fields and writing objects as JSON', async () => {
       const store = new MemoryObjectStore();
       const entries: Input[] = [{ record: { id: 1, user: { name: 'Ann', tags: ['a', 'b'] } }, meta: kinesisMeta(0) }];
-      const config = sinkConfig({ key: 'csv/', format: 'csv', csv: { columns: ['id', 'user.name', 'user.tags', 'missing'], delimiter: '|' } });
+      const config = sinkConfig({ key: 'csv/', format: 'csv', csv: { columns: ['id', 'user.name', 'user.tags', 'missing'], delimiter: '|', header: true } });
 
       await runSink(config, entries, store);
 
@@ -409,7 +438,7 @@ describe('s3 sink', () => {
       const writer = sink.open(makeInvocation());
       const tickets = inputs(3).map(({ record, meta }) => {
         const ticket = makeTicket();
-        void writer.add({ record, meta, ticket });
+        void writer.add({ record, meta, ticket, item: STREAM_ITEM });
         return ticket;
       });
 

@@ -43,6 +43,7 @@ function generatedStore(totalBytes: number, line: (index: number) => string, end
     },
     async put() {},
   };
+    stage: () => Promise.reject(new Error('reading never stages')),
 }
 
 /** Reads the whole object lazily, sampling the retained heap as it goes. */

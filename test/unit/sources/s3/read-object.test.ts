@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { ItemReadError } from '../../../../engine/pipeline/record.ts';
+import type { Decoded } from '../../../../engine/pipeline/record.ts';
 import type { ObjectStore, StoredObject } from '../../../../engine/ports/object-store.ts';
 import { MemoryObjectStore } from '../../../../engine/ports/memory-object-store.ts';
 import type { S3SourceConfig } from '../../../../engine/sources/s3/config.ts';
@@ -13,7 +15,19 @@ const lines = (count: number) => Array.from({ length: count }, (_, id) => `${JSO
 
 /** A store whose single object is served by `open`, for bodies a real store would send. */
 function storeServing(open: () => StoredObject | undefined): ObjectStore {
-  return { get: async () => open(), put: async () => {} };
+  return { get: async () => open(), put: async () => {}, stage: () => Promise.reject(new Error('reading never stages')) };
+}
+
+/** The records an object's iterator yields before it throws, and the `ItemReadError` it throws. */
+async function collectUntilUnreadable(records: AsyncIterable<Decoded>): Promise<{ items: Decoded[]; error: ItemReadError }> {
+  const items: Decoded[] = [];
+  try {
+    for await (const item of records) items.push(item);
+  } catch (error) {
+    if (error instanceof ItemReadError) return { items, error };
+    throw error;
+  }
+  throw new Error(`expected an ItemReadError after ${items.length} items`);
 }
 
 /** A body that yields `chunks`, then fails the way a dropped connection does. */
@@ -62,25 +76,25 @@ describe('readObjectRecords on whole objects', () => {
     const store = new MemoryObjectStore();
     store.set('raw', 'in/data', '{"a":1}\n');
 
-    const items = await collect(readObjectRecords(store, objectRef('in/data'), 'clicks', { ...jsonl, compression: 'gzip' }));
+    const { items, error } = await collectUntilUnreadable(readObjectRecords(store, objectRef('in/data'), 'clicks', { ...jsonl, compression: 'gzip' }));
 
-    expect(summary(items)).toEqual([{ line: 1, code: 'invalid-gzip' }]);
+    expect(items).toEqual([]);
+    expect(error).toMatchObject({ code: 'invalid-gzip', meta: { line: 0 } });
   });
 
-  it('keeps the records read before corrupt gzip data and ends with one invalid-gzip dead letter', async () => {
+  it('throws one invalid-gzip ItemReadError after the records read before corrupt gzip data', async () => {
     const good = gzipSync(lines(2000));
     const corrupt = Buffer.from(good);
     corrupt.fill(0x55, Math.floor(corrupt.byteLength / 2), Math.floor(corrupt.byteLength / 2) + 64);
     const store = new MemoryObjectStore({ chunkBytes: 256 });
     store.set('raw', 'in/data.gz', corrupt);
 
-    const items = await collect(readObjectRecords(store, objectRef('in/data.gz'), 'clicks', jsonl));
+    const { items, error } = await collectUntilUnreadable(readObjectRecords(store, objectRef('in/data.gz'), 'clicks', jsonl));
 
     // Deflate notices some damage only later (at worst at the CRC check), so the lines just
-    // before the error may already be garbage; the lines before the damaged block are good.
-    expect(items.at(-1)).toMatchObject({ outcome: 'dead_letter', code: 'invalid-gzip', message: expect.stringMatching(/gzip data is corrupt .*; stopped in line \d+/) });
+    // before the error may already be garbage: the pipeline discards them all (ADR 0010).
+    expect(error).toMatchObject({ code: 'invalid-gzip', message: expect.stringMatching(/gzip data is corrupt .*; stopped in line \d+/) });
     expect(items.slice(0, 500).every((item, index) => item.outcome === 'record' && item.value.id === index)).toBe(true);
-    expect(items.filter((item) => item.outcome === 'dead_letter' && item.code === 'invalid-gzip')).toHaveLength(1);
   });
 
   it('reports gzip data that stops before its end marker as invalid-gzip', async () => {
@@ -88,38 +102,38 @@ describe('readObjectRecords on whole objects', () => {
     const store = new MemoryObjectStore();
     store.set('raw', 'in/data.gz', whole.subarray(0, whole.byteLength - 100));
 
-    const items = await collect(readObjectRecords(store, objectRef('in/data.gz'), 'clicks', jsonl));
+    const { items, error } = await collectUntilUnreadable(readObjectRecords(store, objectRef('in/data.gz'), 'clicks', jsonl));
 
-    expect(items.at(-1)).toMatchObject({ code: 'invalid-gzip', message: expect.stringContaining('ends before its end marker') });
-    expect(items.slice(0, -1).every((item) => item.outcome === 'record')).toBe(true);
+    expect(error).toMatchObject({ code: 'invalid-gzip', message: expect.stringContaining('ends before its end marker') });
+    expect(items.every((item) => item.outcome === 'record')).toBe(true);
   });
 
-  it('keeps the records read before the body fails and ends with one truncated-object dead letter', async () => {
+  it('throws one truncated-object ItemReadError, with the partial line as raw, after the records read before the body fails', async () => {
     const store = storeServing(() => ({ body: failingBody([Buffer.from('{"a":1}\n{"a":2}\n{"a":')]), size: 1000 }));
 
-    const items = await collect(readObjectRecords(store, objectRef('in/data'), 'clicks', jsonl));
+    const { items, error } = await collectUntilUnreadable(readObjectRecords(store, objectRef('in/data'), 'clicks', jsonl));
 
-    expect(summary(items)).toEqual([{ line: 1, value: { a: 1 } }, { line: 2, value: { a: 2 } }, { line: 3, code: 'truncated-object' }]);
-    expect(items[2]).toMatchObject({ message: expect.stringContaining('reading the object failed after 21 of its 1000 bytes: socket hang up; stopped in line 3') });
-    expect(Buffer.from(items[2]!.raw).toString()).toBe('{"a":');
+    expect(summary(items)).toEqual([{ line: 1, value: { a: 1 } }, { line: 2, value: { a: 2 } }]);
+    expect(error).toMatchObject({ code: 'truncated-object', message: expect.stringContaining('reading the object failed after 21 of its 1000 bytes: socket hang up; stopped in line 3') });
+    expect(Buffer.from(error.raw).toString()).toBe('{"a":');
   });
 
   it('reports a gzip body that fails mid-way as truncated-object, not invalid-gzip', async () => {
     const whole = gzipSync(lines(5000));
     const store = storeServing(() => ({ body: failingBody([whole.subarray(0, 4000)]), size: whole.byteLength }));
 
-    const items = await collect(readObjectRecords(store, objectRef('in/data.gz'), 'clicks', jsonl));
+    const { error } = await collectUntilUnreadable(readObjectRecords(store, objectRef('in/data.gz'), 'clicks', jsonl));
 
-    expect(items.at(-1)).toMatchObject({ code: 'truncated-object' });
+    expect(error).toMatchObject({ code: 'truncated-object' });
   });
 
   it('reports a body that ends short of the announced size as truncated-object', async () => {
     const store = storeServing(() => ({ body: Readable.from([Buffer.from('{"a":1}\n')]), size: 50 }));
 
-    const items = await collect(readObjectRecords(store, objectRef('in/data'), 'clicks', jsonl));
+    const { items, error } = await collectUntilUnreadable(readObjectRecords(store, objectRef('in/data'), 'clicks', jsonl));
 
-    expect(summary(items)).toEqual([{ line: 1, value: { a: 1 } }, { line: 2, code: 'truncated-object' }]);
-    expect(items[1]).toMatchObject({ message: expect.stringContaining('ended after 8 of its 50 bytes') });
+    expect(summary(items)).toEqual([{ line: 1, value: { a: 1 } }]);
+    expect(error).toMatchObject({ code: 'truncated-object', message: expect.stringContaining('ended after 8 of its 50 bytes') });
   });
 
   it('dead-letters a missing object once, as object-not-found', async () => {
@@ -137,7 +151,7 @@ describe('readObjectRecords on whole objects', () => {
   });
 
   it('rejects when the store fails, so the batch item is retried', async () => {
-    const store: ObjectStore = { get: async () => { throw new Error('AccessDenied'); }, put: async () => {} };
+    const store: ObjectStore = { get: async () => { throw new Error('AccessDenied'); }, put: async () => {}, stage: () => Promise.reject(new Error('reading never stages')) };
 
     await expect(collect(readObjectRecords(store, objectRef('in/data'), 'clicks', jsonl))).rejects.toThrow('AccessDenied');
   });
