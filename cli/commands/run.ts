@@ -5,6 +5,7 @@ import { UsageError } from '../../engine/errors.ts';
 import { createHandler } from '../../engine/handler.ts';
 import type { InvocationSummary } from '../../engine/handler.ts';
 import { dynamoDbInsertEvent, kinesisEvent, s3ObjectCreatedEvent } from '../../engine/local/events.ts';
+import { localSearchSink } from '../../engine/local/file-search-index.ts';
 import { FileSink } from '../../engine/local/file-sink.ts';
 import { RecordingObjectStore } from '../../engine/local/recording-object-store.ts';
 import { dynamoDbTableName } from '../../engine/sources/dynamodb/table-name.ts';
@@ -54,6 +55,13 @@ export async function runCommand(positionals: readonly string[], options: RunOpt
     ports: { objects: store },
     files: filesBeside(specPath),
     sinkOverride: (id, config) => {
+      // A search sink runs for real locally, its bulk requests written to files instead of sent.
+      const searchDirectory = join(localRoot, 'search', id);
+      const search = options.local ? localSearchSink(id, config, searchDirectory) : undefined;
+      if (search) {
+        substitutes.set(id, `${config.type} bulk requests written to ${relative(options.workdir, searchDirectory)}/ (answered as accepted)`);
+        return search;
+      }
       if (!options.local || SINK_PLUGINS.has(config.type)) return undefined;
       const path = join(localRoot, 'sinks', `${id}.jsonl`);
       substitutes.set(id, `${config.type} is not available locally yet; records appended to ${relative(options.workdir, path)}`);

@@ -1,4 +1,5 @@
 import { s3Sink } from '../sinks/s3/sink.ts';
+import { elasticsearchSink, opensearchSink } from '../sinks/search/sink.ts';
 import { castStep } from '../transforms/cast/step.ts';
 import { dedupeStep } from '../transforms/dedupe/step.ts';
 import { defaultStep } from '../transforms/default/step.ts';
@@ -20,5 +21,5 @@ export const STEP_PLUGINS: ReadonlyMap<string, StepPlugin> = new Map(
   [filterStep, setStep, templateStep, renameStep, dropStep, keepStep, defaultStep, castStep, parseJsonStep, flattenStep, explodeStep, validateStep, dedupeStep, hashStep].map((plugin) => [plugin.kind, plugin]),
 );
 
-/** Sinks with a runtime. The others (redshift, postgres, elasticsearch, opensearch) validate and test, but do not run yet. */
-export const SINK_PLUGINS: ReadonlyMap<string, SinkPlugin> = new Map([s3Sink].map((plugin) => [plugin.type, plugin]));
+/** Sinks with a runtime. The others (redshift, postgres) validate and test, but do not run yet. */
+export const SINK_PLUGINS: ReadonlyMap<string, SinkPlugin> = new Map([s3Sink, elasticsearchSink, opensearchSink].map((plugin) => [plugin.type, plugin]));
