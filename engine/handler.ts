@@ -41,12 +41,6 @@ export interface BatchResponse {
   batchItemFailures: { itemIdentifier: string }[];
 }
 
-export interface InvocationSummary extends InvocationResult {
-  response: BatchResponse | undefined;
-  metrics: InvocationMetrics;
-  deadLetters?: CapturingDeadLetterWriter['letters'];
-}
-
 /** A batch item that was retried or set aside as a whole, and why. */
 export interface ItemFailureReport {
   /** The item's `batchItemFailures` identifier; absent for an event that is its own item (a direct S3 invocation). */
@@ -57,14 +51,20 @@ export interface ItemFailureReport {
   reason: string;
 }
 
-export interface IngestHandler {
-  (event: unknown, context?: Partial<Context>): Promise<BatchResponse | undefined>;
-  /** Runs one invocation and returns everything it did (the CLI and tests use this). */
-  invoke(event: unknown, context?: Partial<Context>): Promise<InvocationSummary>;
+export interface InvocationSummary extends InvocationResult {
+  response: BatchResponse | undefined;
+  metrics: InvocationMetrics;
+  deadLetters?: CapturingDeadLetterWriter['letters'];
   /** Items that failed (retried) or were aborted (dead-lettered whole), in arrival order, with their reasons. */
   failures: ItemFailureReport[];
   /** What does not reconcile (`reconciliationErrors`); empty unless Ingest has a bug. */
   unreconciled: string[];
+}
+
+export interface IngestHandler {
+  (event: unknown, context?: Partial<Context>): Promise<BatchResponse | undefined>;
+  /** Runs one invocation and returns everything it did (the CLI and tests use this). */
+  invoke(event: unknown, context?: Partial<Context>): Promise<InvocationSummary>;
   /** Runs already-decoded batch items, bypassing event decoding (`ingest test` feeds `given` records this way). */
   process(items: Iterable<BatchItem> | AsyncIterable<BatchItem>, requestId?: string): Promise<InvocationSummary>;
 }
@@ -72,12 +72,6 @@ export interface IngestHandler {
 /** Thrown when an invocation must fail as a whole so that Lambda retries it. */
 export class InvocationFailedError extends Error {
   override name = 'InvocationFailedError';
-}
-
-/**
- * Builds everything once per cold start (compiled steps, expressions, templates, sinks) and
- * returns the Lambda handler. For Kinesis, DynamoDB and SQS events the handler resolves to
- * `batchItemFailures` naming exactly the items to retry. It rejects only when nothing could be
   constructor(
     message: string,
     /** What the invocation did before it failed, for the CLI to show. */
@@ -85,6 +79,12 @@ export class InvocationFailedError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * Builds everything once per cold start (compiled steps, expressions, templates, sinks) and
+ * returns the Lambda handler. For Kinesis, DynamoDB and SQS events the handler resolves to
+ * `batchItemFailures` naming exactly the items to retry. It rejects only when nothing could be
  * processed, for an event no source declares, or for a failed direct (non-batch) invocation.
  */
 export function createHandler(spec: ResolvedSpec, options: HandlerOptions): IngestHandler {
@@ -92,6 +92,7 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
   const graph = compileGraph(spec, options, parameters);
   const deadLetterPrefix = compileTemplate(spec.dead_letter?.prefix ?? `${spec.name}/{{stage}}/`);
   const clock = options.clock ?? (() => new Date());
+  const componentKinds = componentKindsOf(spec);
 
   const begin = (requestId: string, context: Partial<Context> = {}) => {
     const now = clock();
@@ -100,7 +101,6 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
     const capture = options.captureDeadLetters ? new CapturingDeadLetterWriter() : undefined;
     const deadLetters: DeadLetterWriter = capture
       ?? (spec.dead_letter ? new StoreDeadLetterWriter(options.ports.objects, spec.dead_letter.bucket, deadLetterPrefix, now) : new MissingDeadLetterWriter());
-  const componentKinds = componentKindsOf(spec);
     return { invocation, logger, capture, deadLetters, metrics: new InvocationMetrics(), started: performance.now() };
   };
 

@@ -89,11 +89,6 @@ export interface Ticket {
   failed(failure: SinkFailure): void;
 }
 
-export interface SinkEntry {
-  record: RecordValue;
-  meta: RecordMeta;
-  ticket: Ticket;
-}
 /**
  * One batch item as sinks see it: the unit whose output is published or discarded as a whole
  * (docs/decisions/0010-item-commit-point.md). Every record of the item comes with the same scope.
@@ -111,12 +106,17 @@ export interface ItemScope {
   readonly staged: boolean;
 }
 
+export interface SinkEntry {
+  record: RecordValue;
+  meta: RecordMeta;
+  ticket: Ticket;
+  /** The batch item the record belongs to. */
+  item: ItemScope;
+}
 
 /** A sink's work within one invocation. */
 export interface SinkWriter {
   /**
-  /** The batch item the record belongs to. */
-  item: ItemScope;
    * Accepts a record. May write a full object or batch before resolving; failures settle tickets,
    * they do not reject. A record that can never be written is rejected (a non-retryable failure)
    * before `add` returns, so that its dead letter holds the record as delivered; a non-retryable
@@ -124,11 +124,6 @@ export interface SinkWriter {
    * failure carries (`SinkFailure.record`), or with the raw bytes and meta only when it carries none.
    */
   add(entry: SinkEntry): Promise<void> | void;
-  /** Writes everything still pending and settles all remaining tickets. */
-  close(): Promise<void>;
-}
-
-/** Adapters the engine talks to instead of AWS directly. */
   /**
    * Every record of `item` has been added and its input was read completely (for an S3 object:
    * to its end, checksum verified). The sink may now make what it holds of the item visible, and
@@ -144,6 +139,11 @@ export interface SinkWriter {
    * most once per item, never after `commit`.
    */
   abort(item: ItemScope): Promise<void> | void;
+  /** Writes everything still pending and settles all remaining tickets. */
+  close(): Promise<void>;
+}
+
+/** Adapters the engine talks to instead of AWS directly. */
 export interface Ports {
   objects: ObjectStore;
 }

@@ -42,8 +42,8 @@ function generatedStore(totalBytes: number, line: (index: number) => string, end
       return { body: content.pipe(createGzip({ level: 1 })) };
     },
     async put() {},
-  };
     stage: () => Promise.reject(new Error('reading never stages')),
+  };
 }
 
 /** Reads the whole object lazily, sampling the retained heap as it goes. */
