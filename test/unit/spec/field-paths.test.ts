@@ -137,7 +137,7 @@ describe('field paths', () => {
 
       expect(validate(text)).toEqual([]);
       if (position.kind) {
-        const step = (loadSpec('spec.yaml', Buffer.from(text)) as { spec: { value: { transforms: { clean: { steps: Record<string, unknown>[] } } } } }).spec.value.transforms.clean.steps[0]!;
+        const step = (loadSpec('spec.yaml', Buffer.from(text)) as unknown as { spec: { value: { transforms: { clean: { steps: Record<string, unknown>[] } } } } }).spec.value.transforms.clean.steps[0]!;
         expect(() => STEP_PLUGINS.get(position.kind!)!.compile(step[position.kind!] as never, { files: NO_FILES, parameters: {} })).not.toThrow();
       }
     });
