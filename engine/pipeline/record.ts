@@ -28,7 +28,7 @@ export interface KinesisMeta extends BaseMeta {
   stream: string;
   shard: string;
   sequence: string;
-  /** Index of the user record inside a KPL aggregate, or of the log event inside a CloudWatch Logs payload. */
+  /** Index of the user record inside a KPL aggregate, or of the log event inside a CloudWatch Logs payload, or of the line inside a `text` payload. */
   sub_sequence?: number;
   partition_key: string;
 }

@@ -278,7 +278,7 @@ export interface S3Source {
    */
   suffix?: string;
   /**
-   * How an object's content becomes records: `jsonl` one JSON value per line, `json` one document (an array yields one record per element, an object one record), `csv` one record per row, `text` one record `{line}` per line.
+   * How an object's content becomes records: `jsonl` one JSON value per line, `json` one document (an array yields one record per element, an object one record), `csv` one record per row, `text` one record `{message}` per non-empty line (the line's text without its line break).
    */
   format?: 'jsonl' | 'json' | 'csv' | 'text';
   /**
@@ -350,7 +350,7 @@ export interface KinesisSource {
   parallelization?: number;
   retry?: SourceRetry;
   /**
-   * How a record's data becomes records: `json` one JSON value, `text` one record `{line}` per line, `csv` one record per line, `cloudwatch_logs` a CloudWatch Logs subscription payload (gzip, one record per log event).
+   * How a record's data becomes records: `json` one JSON value, `text` one record `{message}` per non-empty line (numbered from 0 in `meta.sub_sequence` and the position), `csv` one record per line, `cloudwatch_logs` a CloudWatch Logs subscription payload (gzip, one record per log event).
    */
   format?: 'json' | 'text' | 'csv' | 'cloudwatch_logs';
   csv?: CsvInput;
@@ -1395,7 +1395,7 @@ export interface ResolvedS3Source {
    */
   suffix?: string;
   /**
-   * How an object's content becomes records: `jsonl` one JSON value per line, `json` one document (an array yields one record per element, an object one record), `csv` one record per row, `text` one record `{line}` per line.
+   * How an object's content becomes records: `jsonl` one JSON value per line, `json` one document (an array yields one record per element, an object one record), `csv` one record per row, `text` one record `{message}` per non-empty line (the line's text without its line break).
    */
   format: 'jsonl' | 'json' | 'csv' | 'text';
   /**
@@ -1467,7 +1467,7 @@ export interface ResolvedKinesisSource {
   parallelization: number;
   retry?: ResolvedSourceRetry;
   /**
-   * How a record's data becomes records: `json` one JSON value, `text` one record `{line}` per line, `csv` one record per line, `cloudwatch_logs` a CloudWatch Logs subscription payload (gzip, one record per log event).
+   * How a record's data becomes records: `json` one JSON value, `text` one record `{message}` per non-empty line (numbered from 0 in `meta.sub_sequence` and the position), `csv` one record per line, `cloudwatch_logs` a CloudWatch Logs subscription payload (gzip, one record per log event).
    */
   format: 'json' | 'text' | 'csv' | 'cloudwatch_logs';
   csv?: ResolvedCsvInput;

@@ -1,7 +1,7 @@
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { Decoded, FailureCode, KinesisMeta, RecordValue } from '../../pipeline/record.ts';
 import type { KinesisDecodeConfig } from './config.ts';
-import { decodePayload } from './decode-payload.ts';
+import { decodePayload, decodeTextLines } from './decode-payload.ts';
 import { deaggregate } from './deaggregate.ts';
 import { parseCloudWatchLogs, type CloudWatchLogEvent, type CloudWatchLogsPayload } from './parse-cloudwatch-logs.ts';
 
@@ -26,9 +26,10 @@ export function kinesisItemId(record: KinesisStreamRecord): string {
  * Decodes one Kinesis record of a Lambda event into records. Pure and synchronous; never throws:
  * every failure is a `dead_letter` item, so one bad record never affects its neighbours.
  *
- * One Kinesis record gives one item, or several when it is a KPL aggregate (`deaggregate`) or a
- * CloudWatch Logs payload (one per log event), in order. Positions are
- * `<shard>/<sequence>`, with `:<index>` appended per user record and per log event.
+ * One Kinesis record gives one item, or several when it is a KPL aggregate (`deaggregate`), a
+ * CloudWatch Logs payload (one per log event) or a `text` payload (one per line), in order.
+ * Positions are `<shard>/<sequence>`, with `:<index>` appended per user record, per log event
+ * and per line.
  *
  * Dead-letter codes: `invalid-event` (no `kinesis.data`/`sequenceNumber`), `invalid-base64`,
  * `invalid-aggregate` (valid KPL digest, undecodable protobuf or bad partition key index),
@@ -87,6 +88,7 @@ function decodeUserRecord(bytes: Uint8Array, meta: KinesisMeta, config: KinesisD
   if (config.max_record_bytes !== undefined && bytes.length > config.max_record_bytes) {
     return [deadLetter(meta, bytes, 'record-too-large', `record is ${bytes.length} bytes, above max_record_bytes ${config.max_record_bytes}`)];
   }
+  if (config.format === 'text') return decodeTextLines(bytes, meta);
   const decoded = decodePayload(bytes, config.format, config.csv, config.max_depth);
   if (!decoded.ok) return [deadLetter(meta, bytes, decoded.code, decoded.message)];
   return [{ outcome: 'record', value: decoded.value, meta, raw: bytes }];

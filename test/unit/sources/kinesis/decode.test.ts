@@ -97,10 +97,10 @@ describe('decodeKinesisRecord with format text', () => {
     ]);
   });
 
-  it('keeps the text exactly, trailing newline included', () => {
-    const item = only(decodeKinesisRecord(kinesisRecord('GET /index.html 200\n'), 'logs', config({ format: 'text' })));
+  it('keeps the text of a line exactly, without its line break', () => {
+    const item = only(decodeKinesisRecord(kinesisRecord('  GET /index.html 200\n'), 'logs', config({ format: 'text' })));
 
-    expect(item).toMatchObject({ value: { message: 'GET /index.html 200\n' } });
+    expect(item).toMatchObject({ value: { message: '  GET /index.html 200' } });
   });
 
   it('dead-letters binary data as invalid-utf8 with its bytes', () => {
