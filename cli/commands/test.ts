@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { UsageError } from '../../engine/errors.ts';
-import { loadSpec } from '../../engine/spec/load.ts';
+import { readSpec } from '../../engine/spec/read-spec.ts';
 import { resolveSpec } from '../../engine/spec/resolve.ts';
-import { filesBeside, validateLoadedSpec } from '../../engine/spec/validate.ts';
 import { runSpecTests } from '../../engine/testing/run-spec-tests.ts';
-import { collectSpecFiles, displayPath, reason } from '../files.ts';
+import { collectSpecFiles, displayPath } from '../files.ts';
 import { formatDiagnostics } from '../output.ts';
 
 /**
@@ -15,25 +13,19 @@ export async function testCommand(paths: readonly string[], out: (text: string) 
   if (paths.length === 0) throw new UsageError('test needs at least one file or directory');
   let passed = 0;
   let failed = 0;
-  for (const file of collectSpecFiles(paths)) {
+  const files = collectSpecFiles(paths);
+  // As for validate: a run that tested nothing must not look like a run that passed.
+  if (files.length === 0) throw new UsageError(`no *.yaml or *.yml files found in ${paths.join(', ')}`);
+  for (const file of files) {
     const shown = displayPath(file);
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(file);
-    } catch (error) {
-      throw new UsageError(`cannot read ${file}: ${reason(error)}`, { cause: error });
-    }
-    const loaded = loadSpec(shown, bytes);
-    const files = filesBeside(file);
-    const diagnostics = loaded.ok ? validateLoadedSpec(loaded.spec, files) : loaded.diagnostics;
-    const errors = diagnostics.filter((d) => d.severity === 'error');
-    if (!loaded.ok || errors.length > 0) {
+    const read = readSpec(file, shown);
+    if (!read.ok) {
       out(`${shown}: invalid spec, tests not run`);
-      out(formatDiagnostics(errors, 'text'));
+      out(formatDiagnostics(read.errors, 'text'));
       failed++;
       continue;
     }
-    const results = await runSpecTests(loaded.spec, resolveSpec(loaded.spec.value), files, file);
+    const results = await runSpecTests(read.spec, resolveSpec(read.spec.value), read.files, file);
     if (results.length === 0) {
       out(`${shown}: no tests`);
       continue;

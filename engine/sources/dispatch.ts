@@ -4,9 +4,10 @@ import type { Decoded, S3Meta } from '../pipeline/record.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { DynamoDbDecodeConfig } from './dynamodb/config.ts';
 import { decodeDynamoDbRecord, dynamoDbItemId, isDynamoDbEvent } from './dynamodb/decode.ts';
-import { dynamoDbTableName } from './dynamodb/table-name.ts';
 import type { KinesisDecodeConfig } from './kinesis/config.ts';
 import { decodeKinesisRecord, isKinesisEvent, kinesisItemId } from './kinesis/decode.ts';
+import { compileFilterPatterns } from './kinesis/filter-pattern.ts';
+import type { FilterPatterns } from './kinesis/filter-pattern.ts';
 import type { S3SourceConfig } from './s3/config.ts';
 import { isS3Event, matchesSource, parseS3Event } from './s3/event.ts';
 import type { S3ObjectRef } from './s3/event.ts';
@@ -31,25 +32,43 @@ export class UnknownEventError extends Error {
   override name = 'UnknownEventError';
 }
 
+export interface DispatchOptions {
+  /**
+   * The event is for this source alone (`ingest test`, where a case names its source): an event
+   * of another type is rejected, and a stream or table still given as a parameter reference
+   * without a value accepts any ARN, since the test cannot know the value.
+   */
+  source?: string;
+}
+
 /**
  * Recognises the event's shape and hands each batch item to the source that declared its
- * origin. Throws `UnknownEventError` naming what was received when no source matches.
+ * origin: a Kinesis event by its stream ARN, a DynamoDB Streams event by its stream ARN or the
+ * table it names, S3 objects by bucket, prefix and suffix. Throws `UnknownEventError` naming what
+ * was received when no source declares the origin, whether the spec has one source of that type
+ * or several, so nothing of a foreign event is processed. A stream record that names another
+ * stream than the first one of its event also rejects the event; a record too malformed to name
+ * one (not an object, no `eventSourceARN`) is dead-lettered alone as `invalid-event`. An S3 event
+ * none of whose objects belongs to a source is rejected; within a batch that has objects of a
+ * source, a foreign object is dead-lettered alone (`unmatched-object`), so it cannot hold the
+ * others hostage. See docs/decisions/0019-event-dispatch.md.
  */
-export function dispatchEvent(event: unknown, sources: Readonly<Record<string, SourceConfig>>, store: ObjectStore): DispatchedEvent {
-  const declared = Object.entries(sources);
+export function dispatchEvent(event: unknown, sources: Readonly<Record<string, SourceConfig>>, store: ObjectStore, options: DispatchOptions = {}): DispatchedEvent {
+  const declared = Object.entries(sources).filter(([id]) => options.source === undefined || id === options.source);
+  const lenient = options.source !== undefined;
   if (isKinesisEvent(event)) {
-    const arn = event.Records[0]?.eventSourceARN ?? '';
-    const [id, source] = find(declared, 'kinesis', (candidate) => sameResource(candidate.stream, arn, 'stream'), `Kinesis stream ${arn}`);
+    const arn = streamArnOf(event.Records, 'Kinesis stream');
+    const [id, source] = find(declared, 'kinesis', (candidate) => kinesisStreamMatches(candidate.stream, arn, lenient), `Kinesis stream ${arn}`, options.source);
+    const filter = compiledFilter(source);
     return {
       kind: 'kinesis',
       partialBatch: true,
-      items: decodeInChunks(event.Records, (record: KinesisStreamRecord) => ({ id: kinesisItemId(record), records: decodeKinesisRecord(record, id, source) })),
+      items: decodeInChunks(event.Records, (record: KinesisStreamRecord) => ({ id: kinesisItemId(record), records: decodeKinesisRecord(record, id, source, filter) })),
     };
   }
   if (isDynamoDbEvent(event)) {
-    const arn = event.Records[0]?.eventSourceARN ?? '';
-    // A stream re-enabled on its table gets a new ARN: fall back to the table name it names.
-    const [id, source] = find(declared, 'dynamodb', (candidate) => candidate.stream_arn === arn || sameResource(dynamoDbTableName(candidate, ''), arn, 'table'), `DynamoDB stream ${arn}`);
+    const arn = streamArnOf(event.Records, 'DynamoDB stream');
+    const [id, source] = find(declared, 'dynamodb', (candidate) => dynamoDbStreamMatches(candidate, arn, lenient), `DynamoDB stream ${arn}`, options.source);
     return {
       kind: 'dynamodb',
       partialBatch: true,
@@ -58,8 +77,13 @@ export function dispatchEvent(event: unknown, sources: Readonly<Record<string, S
   }
   if (isS3Event(event)) {
     const s3Sources = declared.filter((entry): entry is [string, Extract<SourceConfig, { type: 's3' }>] => entry[1].type === 's3');
-    if (s3Sources.length === 0) throw new UnknownEventError('received an S3 object event, but the spec declares no s3 source');
+    if (s3Sources.length === 0) throw new UnknownEventError(`received an S3 object event, but ${noSourceOfType('s3', declared, options.source)}`);
     const items = parseS3Event(event);
+    const objects = items.flatMap((item) => item.objects ?? []);
+    if (objects.length > 0 && !objects.some((ref) => s3Sources.some(([, source]) => matchesSource(ref, source)))) {
+      const names = s3Sources.map(([id, source]) => `${id}: s3://${source.bucket}/${source.prefix ?? ''}*${source.suffix ?? ''}`).join(', ');
+      throw new UnknownEventError(`received an S3 event for ${objects.slice(0, 3).map((ref) => `s3://${ref.bucket}/${ref.key}`).join(', ')}${objects.length > 3 ? ', ...' : ''}, which no s3 source declares (${names})`);
+    }
     return {
       kind: 's3',
       partialBatch: items.some((item) => item.itemId !== undefined),
@@ -71,6 +95,19 @@ export function dispatchEvent(event: unknown, sources: Readonly<Record<string, S
   }
   if (isScheduledEvent(event)) return { kind: 'schedule', items: [], partialBatch: false };
   throw new UnknownEventError(`received an event no source declares: ${describeEvent(event)}`);
+}
+
+const compiledFilters = new WeakMap<object, FilterPatterns>();
+
+/** The source's Lambda event filter, compiled once per source (the spec lives as long as the function). */
+function compiledFilter(source: Extract<SourceConfig, { type: 'kinesis' }>): FilterPatterns | undefined {
+  if (source.filter === undefined) return undefined;
+  let compiled = compiledFilters.get(source);
+  if (compiled === undefined) {
+    compiled = compileFilterPatterns(source.filter);
+    compiledFilters.set(source, compiled);
+  }
+  return compiled;
 }
 
 /** Records of a stream event decoded at a time; see `decodeInChunks`. */
@@ -115,22 +152,88 @@ function find<T extends SourceConfig['type']>(
   type: T,
   matches: (source: Extract<SourceConfig, { type: T }>) => boolean,
   what: string,
+  only: string | undefined,
 ): [string, Extract<SourceConfig, { type: T }>] {
   const candidates = declared.filter((entry): entry is [string, Extract<SourceConfig, { type: T }>] => entry[1].type === type);
-  const match = candidates.find(([, source]) => matches(source)) ?? (candidates.length === 1 ? candidates[0] : undefined);
+  if (candidates.length === 0) throw new UnknownEventError(`received an event from ${what}, but ${noSourceOfType(type, declared, only)}`);
+  const match = candidates.find(([, source]) => matches(source));
   if (!match) {
-    const names = candidates.map(([id]) => id).join(', ') || 'none';
+    const names = candidates.map(([id, source]) => `${id}: ${declaredOrigin(source)}`).join(', ');
     throw new UnknownEventError(`received an event from ${what}, but no ${type} source declares it (${type} sources: ${names})`);
   }
   return match;
 }
 
-/** A source names its resource by name or ARN; an event carries the ARN. */
-function sameResource(declared: string | undefined, arn: string, kind: 'stream' | 'table'): boolean {
-  if (!declared) return false;
-  if (declared === arn || arn.startsWith(`${declared}/`)) return true;
-  const name = arn.split(':').at(5)?.split('/')[1];
-  return name !== undefined && name === declared && arn.split(':').at(5)?.startsWith(`${kind}/`) === true;
+function noSourceOfType(type: SourceConfig['type'], declared: [string, SourceConfig][], only: string | undefined): string {
+  if (only !== undefined) {
+    const source = declared[0]?.[1];
+    return source === undefined ? `the spec declares no source \`${only}\`` : `source \`${only}\` is a ${source.type} source, not a ${type} source`;
+  }
+  return `the spec declares no ${type} source`;
+}
+
+function declaredOrigin(source: SourceConfig): string {
+  switch (source.type) {
+    case 'kinesis':
+      return `stream ${source.stream}`;
+    case 'dynamodb':
+      return source.stream_arn ?? `table ${source.table ?? '?'}`;
+    case 's3':
+      return `s3://${source.bucket}/${source.prefix ?? ''}`;
+  }
+}
+
+/**
+ * The stream ARN every record of a stream event names. Lambda sends one stream per event, so a
+ * record naming another one is a foreign record: the event is rejected rather than half-processed.
+ * Records without a string ARN are left to their decoder, which dead-letters them.
+ */
+function streamArnOf(records: readonly unknown[], what: string): string {
+  let arn: string | undefined;
+  for (const record of records) {
+    const candidate = typeof record === 'object' && record !== null ? (record as { eventSourceARN?: unknown }).eventSourceARN : undefined;
+    if (typeof candidate !== 'string') continue;
+    if (arn === undefined) arn = candidate;
+    else if (candidate !== arn) throw new UnknownEventError(`received one event with records from ${what} ${arn} and ${candidate}; Lambda delivers one stream per event`);
+  }
+  return arn ?? '(no eventSourceARN)';
+}
+
+/** An unresolved `${param.x}`: accepted as any origin only for spec tests (`lenient`). */
+function isUnresolvedReference(value: string | undefined): boolean {
+  return value !== undefined && value.includes('${param.');
+}
+
+/**
+ * A Kinesis source names its stream by ARN (the event's ARN must be it, or one of its enhanced
+ * fan-out consumers) or by name (the stream in the event's ARN must have that name).
+ */
+function kinesisStreamMatches(declared: string, arn: string, lenient: boolean): boolean {
+  if (lenient && isUnresolvedReference(declared)) return true;
+  if (declared.startsWith('arn:')) return arn === declared || arn.startsWith(`${declared}/consumer/`);
+  return /^arn:[^:]+:kinesis:[^:]*:[^:]*:stream\/([^/]+)/.exec(arn)?.[1] === declared;
+}
+
+/**
+ * A DynamoDB source matches its stream ARN, or another stream of the same table: a stream
+ * re-enabled on its table gets a new ARN. The table is the one in the declared stream ARN
+ * (same partition, region and account), else the declared `table` (name or ARN).
+ */
+function dynamoDbStreamMatches(source: Extract<SourceConfig, { type: 'dynamodb' }>, arn: string, lenient: boolean): boolean {
+  if (source.stream_arn === arn) return true;
+  const eventTable = tableArnOf(arn);
+  if (eventTable === undefined) return false;
+  const declaredTable = source.stream_arn === undefined ? undefined : tableArnOf(source.stream_arn);
+  if (declaredTable !== undefined) return declaredTable === eventTable;
+  const { table } = source;
+  if (table !== undefined && !isUnresolvedReference(table)) return table.startsWith('arn:') ? table === eventTable : eventTable.endsWith(`:table/${table}`);
+  // Neither the stream nor the table has a value: only a spec test, which names its source, accepts the event.
+  return lenient;
+}
+
+/** `arn:aws:dynamodb:r:a:table/users/stream/label` → `arn:aws:dynamodb:r:a:table/users`. */
+function tableArnOf(arn: string): string | undefined {
+  return /^(arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/[^/]+)\/stream\//.exec(arn)?.[1];
 }
 
 function isScheduledEvent(event: unknown): boolean {

@@ -2,13 +2,19 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { diffLines } from 'diff';
+import { parse as parseLossless } from 'lossless-json';
 import { createHandler } from '../handler.ts';
 import type { InvocationSummary } from '../handler.ts';
 import type { DeadLetter } from '../pipeline/dead-letters.ts';
 import type { BatchItem } from '../pipeline/pipeline.ts';
-import type { Decoded } from '../pipeline/record.ts';
+import type { Decoded, RecordMeta, RecordValue } from '../pipeline/record.ts';
 import type { SpecFiles } from '../plugin/checks.ts';
+import { s3ObjectCreatedEvent } from '../local/events.ts';
 import { MemoryObjectStore } from '../ports/memory-object-store.ts';
+import { dispatchEvent, UnknownEventError } from '../sources/dispatch.ts';
+import type { DispatchedEvent } from '../sources/dispatch.ts';
+import { compileFilterPatterns } from '../sources/kinesis/filter-pattern.ts';
+import type { FilterPatterns } from '../sources/kinesis/filter-pattern.ts';
 import type { LoadedSpec } from '../spec/load.ts';
 import type { ResolvedSpec, TestCase } from '../spec/resolved-spec.ts';
 import { CaptureSink } from './capture-sink.ts';
@@ -27,7 +33,10 @@ export interface TestCaseResult {
 /**
  * Runs the `tests:` of a validated spec in memory: every sink is replaced by a capture, dead
  * letters are captured, no AWS is touched. `given` records enter as decoded records of their
- * source; `given: {event: file}` runs a raw Lambda event through the source's decoder.
+ * source; `given: {event: file}` runs a raw Lambda event through the source's decoder, and the
+ * event must come from that source; `objects` put S3 objects in the memory store first. A case
+ * fails, with the reason, when its sinks receive other records, when its dead letters differ,
+ * and when the filtered count differs.
  */
 export async function runSpecTests(loaded: LoadedSpec, spec: ResolvedSpec, files: SpecFiles, specPath: string): Promise<TestCaseResult[]> {
   const results: TestCaseResult[] = [];
@@ -58,8 +67,9 @@ export function testParameters(spec: ResolvedSpec): Record<string, string> {
 
 async function runCase(spec: ResolvedSpec, testCase: TestCase, files: SpecFiles, specPath: string): Promise<string[]> {
   const captures = new Map<string, CaptureSink>();
+  const store = new MemoryObjectStore();
   const handler = createHandler(spec, {
-    ports: { objects: new MemoryObjectStore() },
+    ports: { objects: store },
     files,
     parameters: testParameters(spec),
     sinkOverride: (id) => {
@@ -72,24 +82,41 @@ async function runCase(spec: ResolvedSpec, testCase: TestCase, files: SpecFiles,
     clock: () => TEST_CLOCK,
   });
 
+  const failures: string[] = [];
   const summaries: InvocationSummary[] = [];
   const records: BatchItem[] = [];
   for (const [sourceId, given] of Object.entries(testCase.given ?? {})) {
     const source = spec.sources[sourceId]!;
     if (Array.isArray(given)) {
+      const filter = source.type === 'kinesis' && source.filter !== undefined ? compileFilterPatterns(source.filter) : undefined;
       given.forEach((value, index) => {
-        const decoded: Decoded = { outcome: 'record', value: structuredClone(value), meta: syntheticMeta(sourceId, source, index, TEST_CLOCK.toISOString()), raw: Buffer.from(JSON.stringify(value)) };
-        records.push({ id: `${sourceId}:${index}`, records: [decoded] });
+        const meta = syntheticMeta(sourceId, source, index, TEST_CLOCK.toISOString());
+        const raw = Buffer.from(JSON.stringify(value));
+        records.push({ id: `${sourceId}:${index}`, records: [givenRecord(structuredClone(value), meta, raw, filter, source.type === 'kinesis' && source.format === 'json')] });
       });
-    } else {
-      const event = JSON.parse(readFileSync(resolve(dirname(specPath), given.event), 'utf8')) as unknown;
-      summaries.push(await handler.invoke(event));
+      continue;
     }
+    const input = await givenEvent(sourceId, source, given, store, specPath);
+    if (typeof input === 'string') {
+      failures.push(input);
+      continue;
+    }
+    let dispatched: DispatchedEvent;
+    try {
+      // The event must come from the source the case names, as it would in production.
+      dispatched = dispatchEvent(input, spec.sources, store, { source: sourceId });
+    } catch (error) {
+      if (!(error instanceof UnknownEventError)) throw error;
+      failures.push(`\`given.${sourceId}\`: the event does not belong to source \`${sourceId}\`: ${error.message}`);
+      continue;
+    }
+    summaries.push(await handler.process(dispatched.items));
   }
   if (records.length > 0) summaries.push(await handler.process(records));
 
-  const failures: string[] = [];
-  for (const [sinkId, expected] of Object.entries(testCase.expect ?? {})) {
+  for (const [sinkId, given] of Object.entries(testCase.expect ?? {})) {
+    // As plain JSON, like what the sinks captured: the resolved spec holds its maps without prototypes.
+    const expected = JSON.parse(JSON.stringify(given)) as RecordValue[];
     const actual = captures.get(sinkId)?.records ?? [];
     const matches = testCase.expect_subset
       ? actual.length === expected.length && expected.every((record, index) => isSubset(record, actual[index]))
@@ -114,6 +141,77 @@ async function runCase(spec: ResolvedSpec, testCase: TestCase, files: SpecFiles,
   }
   return failures;
 }
+
+/**
+ * A `given` record as its source delivers it: a Kinesis source's `filter` patterns see it as the
+ * record's data (JSON only for `format: json`), as Lambda would, and drop it when none matches.
+ */
+function givenRecord(value: RecordValue, meta: RecordMeta, raw: Uint8Array, filter: FilterPatterns | undefined, dataIsJson: boolean): Decoded {
+  if (filter !== undefined && meta.event === 'kinesis' && !filter.matches({ partitionKey: meta.partition_key, sequenceNumber: meta.sequence, data: value }, dataIsJson)) {
+    return { outcome: 'filtered', meta, raw, reason: 'matches none of the source\'s filter patterns: Lambda would not deliver it' };
+  }
+  return { outcome: 'record', value, meta, raw };
+}
+
+type GivenEvent = Exclude<NonNullable<TestCase['given']>[string], unknown[]>;
+
+/**
+ * The Lambda event a `given: { event?, objects? }` stands for, with its objects put in the store;
+ * or why it cannot be had, as the case's failure. Without `event`, the objects are announced the
+ * way the generated stack announces them (EventBridge through SQS).
+ */
+async function givenEvent(sourceId: string, source: ResolvedSpec['sources'][string], given: GivenEvent, store: MemoryObjectStore, specPath: string): Promise<unknown> {
+  const at = `\`given.${sourceId}\``;
+  const objects = Object.entries(given.objects ?? {});
+  if (objects.length > 0 && source.type !== 's3') return `${at}: \`objects\` supply S3 objects, but source \`${sourceId}\` is a ${source.type} source`;
+  const announced: { bucket: string; key: string; size: number; etag: string }[] = [];
+  for (const [location, file] of objects) {
+    const slash = location.indexOf('/');
+    const [bucket, key] = [location.slice(0, slash), location.slice(slash + 1)];
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(resolve(dirname(specPath), file));
+    } catch (error) {
+      return `${at}: cannot read the file of object s3://${location}, ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+    }
+    const stored = store.set(bucket, key, bytes);
+    announced.push({ bucket, key, size: bytes.byteLength, etag: stored.etag });
+  }
+  if (given.event === undefined) return s3ObjectCreatedEvent(announced, { time: TEST_CLOCK });
+
+  let text: string;
+  try {
+    text = readFileSync(resolve(dirname(specPath), given.event), 'utf8');
+  } catch (error) {
+    return `${at}: cannot read the event file ${given.event}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    return `${at}: the event file ${given.event} is not JSON: ${describeJsonError(error as Error, text)}`;
+  }
+}
+
+/**
+ * Why `text` is not JSON, with a line and column. V8's messages quote the start of the input
+ * ("Unexpected token 's', ...\"rds\": [ secret-tok\"... is not valid JSON") and give no position;
+ * lossless-json's say where parsing stopped and quote one character at most.
+ */
+export function describeJsonError(error: Error, text: string): string {
+  try {
+    parseLossless(text);
+  } catch (detailed) {
+    const message = (detailed as Error).message;
+    const position = /at position (\d+)$/.exec(message);
+    if (position === null) return message;
+    const offset = Number(position[1]);
+    const before = text.slice(0, offset);
+    const line = before.split('\n').length;
+    return `${message.slice(0, position.index).trimEnd()} at line ${line}, column ${offset - before.lastIndexOf('\n')}`;
+  }
+  return error.message.replace(/, (\.\.\.)?".*$/s, '');
+}
+
 
 /** True when every field of `expected` is in `actual` with the same value; nested objects compare the same way. */
 function isSubset(expected: unknown, actual: unknown): boolean {

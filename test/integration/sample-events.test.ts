@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createHandler } from '../../engine/handler.ts';
 import type { InvocationSummary } from '../../engine/handler.ts';
 import { MemoryObjectStore } from '../../engine/ports/memory-object-store.ts';
+import { UnknownEventError } from '../../engine/sources/dispatch.ts';
 import { CaptureSink } from '../../engine/testing/capture-sink.ts';
 import { NO_FILES, validSpec } from './support/pipeline-under-test.ts';
 
@@ -125,7 +126,69 @@ describe('captured DynamoDB Streams events', () => {
 
     expect(summary.counts).toEqual({ records_in: 2, written: 2, filtered: 0, dead_lettered: 0, failed: 0 });
     expect(records[0]).toEqual({ val: 'data', asdf1: 'AAEqQQ==', asdf2: ['AAEqQQ==', 'QSoBAA=='], key: 'binary' });
-    expect(records[1]).toMatchObject({ List: ['Cookies', 'Coffee', 3.14159], Map: { Name: 'Joe', Age: 35 }, NumberSet: [1234, 567.8], Null: null, EmptyStringSet: [] });
+    expect(records[1]).toMatchObject({ List: ['Cookies', 'Coffee', 3.14159], Map: { Name: 'Joe', Age: 35 }, NumberSet: [567.8, 1234], Null: null, EmptyStringSet: [] });
+  });
+});
+
+describe('captured stream events from a stream or table the spec does not declare', () => {
+  it.each([
+    ['kinesis-json.json', { type: 'kinesis', stream: 'orders', format: 'json' }],
+    ['kinesis-text.json', { type: 'kinesis', stream: 'arn:aws:kinesis:us-east-2:123456789012:stream/orders', format: 'text' }],
+    ['kinesis-cloudwatch-logs.json', { type: 'kinesis', stream: 'lambda-stream', format: 'cloudwatch_logs' }],
+    ['dynamodb-insert-modify-remove.json', { type: 'dynamodb', stream_arn: 'arn:aws:dynamodb:eu-central-1:123456789012:table/users/stream/2015-06-27T00:48:05.899' }],
+    ['dynamodb-all-types.json', { type: 'dynamodb', table: 'users', stream_arn: 'arn:aws:dynamodb:us-east-1:123456789012:table/users/stream/2016-12-01T00:00:00.000' }],
+  ])('rejects %s when the only source declares another origin, and writes nothing', async (name, source) => {
+    const capture = new CaptureSink();
+    const spec = validSpec({ version: 1, name: 'samples', sources: { sample: source }, sinks: { captured: { type: 's3', inputs: ['sample'], bucket: 'captured', key: 'x/' } } });
+    const handler = createHandler(spec, { ports: { objects: new MemoryObjectStore() }, files: NO_FILES, sinkOverride: () => capture, captureDeadLetters: true, write: () => {} });
+
+    await expect(handler.invoke(fixture(name))).rejects.toThrow(UnknownEventError);
+    expect(capture.records).toEqual([]);
+  });
+});
+
+describe('a DynamoDB time-to-live delete', () => {
+  /** The sample event with its REMOVE made by TTL: userIdentity as the DynamoDB developer guide shows it. */
+  function withTtlRemove() {
+    const event = fixture('dynamodb-insert-modify-remove.json');
+    for (const record of event.Records) delete record.userIdentity;
+    event.Records[2].userIdentity = { type: 'Service', principalId: 'dynamodb.amazonaws.com' };
+    return event;
+  }
+
+  it('can be told from a user delete in filter, set and where', async () => {
+    const event = withTtlRemove();
+    const capture = new CaptureSink();
+    const spec = validSpec({
+      version: 1,
+      name: 'ttl',
+      sources: { users: { type: 'dynamodb', stream_arn: event.Records[0].eventSourceARN } },
+      transforms: {
+        tagged: { inputs: ['users'], steps: [{ set: { changed_by: "meta.user_identity == null ? 'user' : meta.user_identity.principal_id", ttl: 'meta.ttl_delete' } }] },
+        kept: { inputs: ['tagged'], steps: [{ filter: '!meta.ttl_delete' }] },
+      },
+      sinks: {
+        everything: { type: 's3', inputs: ['tagged'], bucket: 'captured', key: 'all/' },
+        no_expiries: { type: 's3', inputs: ['tagged'], bucket: 'captured', key: 'kept/', where: '!meta.ttl_delete' },
+        filtered: { type: 's3', inputs: ['kept'], bucket: 'captured', key: 'filtered/' },
+      },
+    });
+    const captures = new Map<string, CaptureSink>();
+    const handler = createHandler(spec, {
+      ports: { objects: new MemoryObjectStore() },
+      files: NO_FILES,
+      sinkOverride: (id) => {
+        captures.set(id, id === 'everything' ? capture : new CaptureSink());
+        return captures.get(id);
+      },
+      write: () => {},
+    });
+
+    await handler.invoke(event);
+
+    expect(capture.records.map((record) => [record.changed_by, record.ttl])).toEqual([['user', false], ['user', false], ['dynamodb.amazonaws.com', true]]);
+    expect(captures.get('no_expiries')!.records).toHaveLength(2);
+    expect(captures.get('filtered')!.records).toHaveLength(2);
   });
 });
 

@@ -22,7 +22,9 @@ export function isDynamoDbEvent(event: unknown): event is DynamoDBStreamEvent {
  * number; `''` when the record has none (Lambda then retries the whole batch).
  */
 export function dynamoDbItemId(record: DynamoDBRecord): string {
-  return record.dynamodb?.SequenceNumber ?? '';
+  const stream: unknown = isObject(record) ? record.dynamodb : undefined;
+  const sequence = isObject(stream) ? (stream as StreamRecord).SequenceNumber : undefined;
+  return typeof sequence === 'string' ? sequence : '';
 }
 
 /**
@@ -32,21 +34,29 @@ export function dynamoDbItemId(record: DynamoDBRecord): string {
  * - The record is chosen by `config.image`: `new` → NewImage (for `remove`: the Keys, so a
  *   delete can reach a search sink); `old` → OldImage; either falls back to the Keys when the
  *   stream does not carry that image (KEYS_ONLY view, or OldImage of an insert). `both` →
- *   `{ new, old }`, each the image or `null` when absent. The keys are always in `meta.keys`.
+ *   `{ new, old }`: a side the change has by nature (new for insert and modify, old for modify
+ *   and remove) is its image, or the Keys when the stream's view type does not carry it; a side
+ *   the change cannot have is `null`. So no record is ever without the item's identity.
+ *   The keys are always in `meta.keys`.
  * - Numbers, sets and binary values: see `unmarshallImage` and docs/decisions/0005-dynamodb-numbers.md.
+ *   Sets are sorted; `meta.sets` lists where they are in the record.
+ * - `meta.user_identity` is the record's `userIdentity` (`{ type, principal_id }`, which DynamoDB
+ *   sets for time-to-live deletes) or null; `meta.ttl_delete` is true for a remove by TTL.
  *
  * Dead letters: `invalid-attribute-value` for an AttributeValue that cannot be unmarshalled
- * (only the images the record needs are read), `invalid-event` for a record without `dynamodb`,
- * `Keys`, `SequenceNumber` or a known `eventName`. `raw` is the Lambda record as UTF-8 JSON.
- * `meta.position` is `<table>/<sequence>`; `meta.arrival_time` is '' when the record has no
- * ApproximateCreationDateTime.
+ * (only the images the record needs are read), `invalid-event` for a record that is not an
+ * object or has no `dynamodb` object, `Keys`, `SequenceNumber`, `eventSourceARN` or known
+ * `eventName`. `raw` is the Lambda record as UTF-8 JSON. `meta.position` is
+ * `<table>/<sequence>`; `meta.arrival_time` is '' when the record has no ApproximateCreationDateTime.
  */
 export function decodeDynamoDbRecord(record: DynamoDBRecord, sourceId: string, config: DynamoDbDecodeConfig): Decoded[] {
-  const raw = new TextEncoder().encode(JSON.stringify(record));
-  const stream: StreamRecord = isObject(record.dynamodb) ? record.dynamodb : {};
-  const eventName = eventNameOf(record.eventName);
-  const table = tableOf(record.eventSourceARN) ?? config.table ?? '';
+  const raw = new TextEncoder().encode(JSON.stringify(record) ?? 'undefined');
+  const envelope: Partial<DynamoDBRecord> = isObject(record) ? record : {};
+  const stream: StreamRecord = isObject(envelope.dynamodb) ? envelope.dynamodb : {};
+  const eventName = eventNameOf(envelope.eventName);
+  const table = tableOf(envelope.eventSourceARN) ?? config.table ?? '';
   const sequence = typeof stream.SequenceNumber === 'string' ? stream.SequenceNumber : '';
+  const userIdentity = userIdentityOf(envelope.userIdentity);
   const meta: DynamoDbMeta = {
     event: 'dynamodb',
     source: sourceId,
@@ -57,10 +67,15 @@ export function decodeDynamoDbRecord(record: DynamoDBRecord, sourceId: string, c
     // A record with an unknown kind is dead-lettered; its meta still needs a kind, so guess from the images.
     event_name: eventName ?? guessEventName(stream),
     keys: {},
+    user_identity: userIdentity,
+    ttl_delete: eventName === 'remove' && userIdentity?.type === 'Service' && userIdentity.principal_id === 'dynamodb.amazonaws.com',
+    sets: [],
   };
   const deadLetter = (code: FailureCode, message: string): Decoded[] => [{ outcome: 'dead_letter', meta, raw, code, message }];
 
-  if (!isObject(record.dynamodb)) return deadLetter('invalid-event', 'DynamoDB event record has no dynamodb field');
+  if (!isObject(record)) return deadLetter('invalid-event', `DynamoDB event record is ${record === null ? 'null' : Array.isArray(record) ? 'a list' : `a ${typeof record}`}, not an object`);
+  if (!isObject(record.dynamodb)) return deadLetter('invalid-event', 'DynamoDB event record has no dynamodb object');
+  if (typeof record.eventSourceARN !== 'string') return deadLetter('invalid-event', 'DynamoDB event record has no eventSourceARN: its table is unknown');
   if (sequence === '') return deadLetter('invalid-event', 'DynamoDB stream record has no SequenceNumber');
   if (eventName === undefined) return deadLetter('invalid-event', `unknown eventName ${JSON.stringify(record.eventName)}`);
   if (stream.Keys === undefined) return deadLetter('invalid-event', 'DynamoDB stream record has no Keys');
@@ -72,26 +87,34 @@ export function decodeDynamoDbRecord(record: DynamoDBRecord, sourceId: string, c
 
   try {
     meta.keys = unmarshallImage(stream.Keys, 'Keys');
-    return [{ outcome: 'record', value: chooseImage(stream, eventName, config.image, meta.keys), meta, raw }];
+    return [{ outcome: 'record', value: chooseImage(stream, eventName, config.image, meta.sets), meta, raw }];
   } catch (error) {
     if (error instanceof InvalidAttributeValueError) return deadLetter('invalid-attribute-value', error.message);
     throw error;
   }
 }
 
-function chooseImage(stream: StreamRecord, eventName: EventName, image: DynamoDbDecodeConfig['image'], keys: RecordValue): RecordValue {
+function chooseImage(stream: StreamRecord, eventName: EventName, image: DynamoDbDecodeConfig['image'], sets: string[]): RecordValue {
+  // The keys are read again rather than shared with meta.keys: steps may change the record, not meta.
+  const read = (which: 'NewImage' | 'OldImage', prefix: string) =>
+    stream[which] === undefined ? unmarshallImage(stream.Keys, 'Keys', { prefix, paths: sets }) : unmarshallImage(stream[which], which, { prefix, paths: sets });
   switch (image) {
     case 'new':
-      if (eventName === 'remove' || stream.NewImage === undefined) return keys;
-      return unmarshallImage(stream.NewImage, 'NewImage');
+      // A removed item has no new image: its keys let a search sink delete the document.
+      return eventName === 'remove' ? unmarshallImage(stream.Keys, 'Keys', { prefix: '', paths: sets }) : read('NewImage', '');
     case 'old':
-      return stream.OldImage === undefined ? keys : unmarshallImage(stream.OldImage, 'OldImage');
+      return read('OldImage', '');
     case 'both':
-      return {
-        new: stream.NewImage === undefined ? null : unmarshallImage(stream.NewImage, 'NewImage'),
-        old: stream.OldImage === undefined ? null : unmarshallImage(stream.OldImage, 'OldImage'),
-      };
+      return { new: eventName === 'remove' ? null : read('NewImage', 'new'), old: eventName === 'insert' ? null : read('OldImage', 'old') };
   }
+}
+
+/** `userIdentity` as DynamoDB Streams sends it (`{ type, principalId }`), in meta's snake_case; null when absent or malformed. */
+function userIdentityOf(identity: unknown): DynamoDbMeta['user_identity'] {
+  if (!isObject(identity)) return null;
+  const { type, principalId } = identity as { type?: unknown; principalId?: unknown };
+  if (typeof type !== 'string' || typeof principalId !== 'string') return null;
+  return { type, principal_id: principalId };
 }
 
 function keysOrEmpty(keys: unknown): RecordValue {

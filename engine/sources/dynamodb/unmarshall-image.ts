@@ -23,19 +23,31 @@ export class InvalidAttributeValueError extends Error {
  * checks each AttributeValue's shape first (util-dynamodb coerces silently, e.g. `{BOOL: "no"}`
  * to true) and walks maps and lists itself so that an attribute named `__proto__` stays an
  * ordinary field (util-dynamodb assigns map entries, which would set the prototype instead).
- * Numbers follow `convertDynamoDbNumber`; sets become arrays in stream order; binary values
- * stay the base64 strings Lambda delivers (Uint8Array input is encoded to base64).
+ * Numbers follow `convertDynamoDbNumber`; binary values stay the base64 strings Lambda delivers
+ * (Uint8Array input is encoded to base64).
+ *
+ * Sets (SS, NS, BS) have no order, and streams list their elements in any order: they become
+ * arrays sorted one way (strings and base64 by UTF-16 code units, numbers by value), so the same
+ * set always gives the same record, digest (`hash`), dedupe key and output. When `sets` is given,
+ * the record path of each set (`tags`, `profile.roles`, `lists[2]`, under `sets.prefix`) is
+ * appended to `sets.paths`, so a record can still tell a set from a list.
  */
-export function unmarshallImage(image: unknown, path: string): RecordValue {
+export function unmarshallImage(image: unknown, path: string, sets?: SetPaths): RecordValue {
   if (!isPlainObject(image)) throw new InvalidAttributeValueError(path, 'is not a map of attributes');
-  return mapToNative(image, path);
+  return mapToNative(image, path, sets?.prefix ?? '', sets?.paths);
 }
 
-function mapToNative(map: Record<string, unknown>, path: string): RecordValue {
+/** Where `unmarshallImage` reports the sets it met: paths relative to the record, after `prefix`. */
+export interface SetPaths {
+  prefix: string;
+  paths: string[];
+}
+
+function mapToNative(map: Record<string, unknown>, path: string, recordPath: string, sets: string[] | undefined): RecordValue {
   const result: RecordValue = {};
   for (const [name, attribute] of Object.entries(map)) {
     Object.defineProperty(result, name, {
-      value: toNative(attribute, `${path}.${name}`),
+      value: toNative(attribute, `${path}.${name}`, recordPath === '' ? name : `${recordPath}.${name}`, sets),
       enumerable: true,
       writable: true,
       configurable: true,
@@ -44,7 +56,7 @@ function mapToNative(map: Record<string, unknown>, path: string): RecordValue {
   return result;
 }
 
-function toNative(attribute: unknown, path: string): unknown {
+function toNative(attribute: unknown, path: string, recordPath: string, sets: string[] | undefined): unknown {
   if (!isPlainObject(attribute)) throw new InvalidAttributeValueError(path, 'is not an AttributeValue object');
   // Some serialisers (Go's aws-lambda-go, for one) write every member with null but the one set.
   const members = Object.entries(attribute).filter(([, value]) => value !== null && value !== undefined);
@@ -57,10 +69,10 @@ function toNative(attribute: unknown, path: string): unknown {
   switch (type) {
     case 'M':
       if (!isPlainObject(value)) throw new InvalidAttributeValueError(path, 'has M that is not an object');
-      return mapToNative(value, path);
+      return mapToNative(value, path, recordPath, sets);
     case 'L':
       if (!Array.isArray(value)) throw new InvalidAttributeValueError(path, 'has L that is not a list');
-      return value.map((item, index) => toNative(item, `${path}[${index}]`));
+      return value.map((item, index) => toNative(item, `${path}[${index}]`, `${recordPath}[${index}]`, sets));
     case 'S':
       if (typeof value !== 'string') throw new InvalidAttributeValueError(path, 'has S that is not a string');
       break;
@@ -91,14 +103,30 @@ function toNative(attribute: unknown, path: string): unknown {
       throw new InvalidAttributeValueError(path, `has unknown type ${JSON.stringify(type)}`);
   }
   const native: unknown = convertToNative({ [type]: value } as unknown as SdkAttributeValue, { wrapNumbers: convertDynamoDbNumber });
+  if (native instanceof Set) {
+    sets?.push(recordPath);
+    return Array.from(native, plainValue).sort(type === 'NS' ? compareNumbers : compareText);
+  }
   return plainValue(native);
 }
 
-/** Sets → arrays, bytes → base64; everything else util-dynamodb returns is already JSON-like. */
+/** Bytes → base64; everything else util-dynamodb returns is already JSON-like. */
 function plainValue(value: unknown): unknown {
-  if (value instanceof Set) return Array.from(value, plainValue);
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
   return value;
+}
+
+function compareText(left: unknown, right: unknown): number {
+  const [a, b] = [String(left), String(right)];
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * By value; exact decimals kept as strings (beyond 2^53) compare by their double first and by
+ * their text when the doubles tie, which keeps the order total, so every input order sorts alike.
+ */
+function compareNumbers(left: unknown, right: unknown): number {
+  return Number(left) - Number(right) || compareText(left, right);
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

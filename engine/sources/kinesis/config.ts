@@ -1,29 +1,15 @@
+import type { SourceConfig } from '../../spec/spec-types.ts';
+
 /**
- * The fields of a `kinesis` source that decoding reads, with defaults already applied by the
- * caller. A structural subset of the generated `KinesisSource` (engine/spec/spec-types.ts),
- * so a resolved source can be passed as is.
+ * The fields of a resolved `kinesis` source that decoding reads (engine/spec/spec-types.ts,
+ * `ResolvedKinesisSource`): defaults applied, `max_record_bytes` in bytes. A Kinesis record is
+ * one CSV row, so `csv.header` is not read: fields are named by `csv.columns`, or `field_1`,
+ * `field_2`... without them.
  */
-export interface KinesisDecodeConfig {
-  /** How each (user) record's bytes are read. */
-  format: 'json' | 'text' | 'csv' | 'cloudwatch_logs';
-  /** Unpack KPL-aggregated records into their user records [true]. */
-  deaggregate: boolean;
+export type KinesisDecodeConfig = Pick<SourceConfig<'kinesis'>, 'format' | 'deaggregate' | 'csv' | 'max_record_bytes' | 'max_depth'> & {
   /**
-   * CSV options for `format: csv`. A Kinesis record is one row, so a header row cannot exist:
-   * `header` is not read here; fields are named by `columns`, or `field_1`, `field_2`... without it.
-   * `delimiter` and `quote` default to `,` and `"`.
+   * Lambda event filter patterns: Lambda delivers only records that match one of them, so local
+   * runs and spec tests drop the others as `filtered` (see `compileFilterPatterns`).
    */
-  csv?: {
-    header?: boolean;
-    delimiter?: string;
-    quote?: string;
-    columns?: string[];
-  };
-  /**
-   * Upper bound in bytes of one record's payload (for `cloudwatch_logs`: of one log event's
-   * message); none when absent. A number: the caller resolves sizes such as `1MiB`.
-   */
-  max_record_bytes?: number;
-  /** Deepest nesting of objects and lists accepted in a `json` record [256]; deeper records are dead-lettered `too-deep`. */
-  max_depth?: number;
-}
+  filter?: SourceConfig<'kinesis'>['filter'];
+};

@@ -3,6 +3,7 @@ import type { Decoded, FailureCode, KinesisMeta, RecordValue } from '../../pipel
 import type { KinesisDecodeConfig } from './config.ts';
 import { decodePayload, decodeTextLines } from './decode-payload.ts';
 import { deaggregate } from './deaggregate.ts';
+import type { FilterPatterns } from './filter-pattern.ts';
 import { parseCloudWatchLogs, type CloudWatchLogEvent, type CloudWatchLogsPayload } from './parse-cloudwatch-logs.ts';
 
 /**
@@ -17,9 +18,14 @@ export function isKinesisEvent(event: unknown): event is KinesisStreamEvent {
   return typeof first === 'object' && first !== null && (first as { eventSource?: unknown }).eventSource === 'aws:kinesis';
 }
 
-/** The identifier Lambda expects in `batchItemFailures` for this record: its sequence number. */
+/**
+ * The identifier Lambda expects in `batchItemFailures` for this record: its sequence number;
+ * `''` for a malformed record without one (it is dead-lettered, so never reported).
+ */
 export function kinesisItemId(record: KinesisStreamRecord): string {
-  return record.kinesis.sequenceNumber;
+  const kinesis: unknown = isObject(record) ? record.kinesis : undefined;
+  const sequence = isObject(kinesis) ? kinesis.sequenceNumber : undefined;
+  return typeof sequence === 'string' ? sequence : '';
 }
 
 /**
@@ -31,7 +37,12 @@ export function kinesisItemId(record: KinesisStreamRecord): string {
  * Positions are `<shard>/<sequence>`, with `:<index>` appended per user record, per log event
  * and per line.
  *
- * Dead-letter codes: `invalid-event` (no `kinesis.data`/`sequenceNumber`), `invalid-base64`,
+ * With `filter` (the source's compiled Lambda event filter), a record that matches no pattern is
+ * `filtered`, as Lambda would never have delivered it; patterns see the `kinesis` member with
+ * `data` decoded from base64 and parsed as JSON (before de-aggregation, as Lambda does).
+ *
+ * Dead-letter codes: `invalid-event` (the record is not an object, or has no `kinesis` object,
+ * `kinesis.data`/`sequenceNumber` string or `eventSourceARN`), `invalid-base64`,
  * `invalid-aggregate` (valid KPL digest, undecodable protobuf or bad partition key index),
  * `record-too-large` (`max_record_bytes`), `invalid-utf8`, `invalid-json`, `not-an-object`,
  * `invalid-csv`, `invalid-cloudwatch-logs`. `raw` holds the decoded bytes of the (user) record,
@@ -39,11 +50,18 @@ export function kinesisItemId(record: KinesisStreamRecord): string {
  * Filtered items: empty KPL aggregates, CloudWatch Logs control messages and data messages
  * without events, each with a `reason`.
  */
-export function decodeKinesisRecord(record: KinesisStreamRecord, sourceId: string, config: KinesisDecodeConfig): Decoded[] {
+export function decodeKinesisRecord(record: KinesisStreamRecord, sourceId: string, config: KinesisDecodeConfig, filter?: FilterPatterns): Decoded[] {
+  if (!isObject(record)) {
+    const meta: KinesisMeta = { event: 'kinesis', source: sourceId, arrival_time: '', position: '/', stream: '', shard: '', sequence: '', partition_key: '' };
+    return [deadLetter(meta, utf8Bytes(JSON.stringify(record) ?? 'undefined'), 'invalid-event', `Kinesis event record is ${record === null ? 'null' : Array.isArray(record) ? 'a list' : `a ${typeof record}`}, not an object`)];
+  }
   const meta = envelopeMeta(record, sourceId);
   const kinesis: unknown = record.kinesis;
-  if (typeof kinesis !== 'object' || kinesis === null) {
-    return [deadLetter(meta, utf8Bytes(JSON.stringify(record)), 'invalid-event', 'Kinesis event record has no kinesis field')];
+  if (!isObject(kinesis)) {
+    return [deadLetter(meta, utf8Bytes(JSON.stringify(record)), 'invalid-event', 'Kinesis event record has no kinesis object')];
+  }
+  if (typeof record.eventSourceARN !== 'string') {
+    return [deadLetter(meta, utf8Bytes(JSON.stringify(record)), 'invalid-event', 'Kinesis event record has no eventSourceARN: its stream is unknown')];
   }
   const { data, sequenceNumber } = kinesis as { data?: unknown; sequenceNumber?: unknown };
   if (typeof sequenceNumber !== 'string' || sequenceNumber === '') {
@@ -55,6 +73,9 @@ export function decodeKinesisRecord(record: KinesisStreamRecord, sourceId: strin
   const payload = decodeBase64(data);
   if (payload === undefined) {
     return [deadLetter(meta, utf8Bytes(data), 'invalid-base64', 'kinesis.data is not valid base64')];
+  }
+  if (filter !== undefined && !matchesFilter(filter, kinesis, payload)) {
+    return [{ outcome: 'filtered', meta, raw: payload, reason: 'matches none of the source\'s filter patterns: Lambda would not deliver it' }];
   }
 
   if (!config.deaggregate) return decodeUserRecord(payload, meta, config);
@@ -136,6 +157,24 @@ function logEventRecord(event: CloudWatchLogEvent, payload: CloudWatchLogsPayloa
   };
   if (event.extractedFields !== undefined) value.extracted_fields = event.extractedFields;
   return value;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Lambda's view of a record for event filtering: the `kinesis` member, `data` as parsed JSON when it is JSON. */
+function matchesFilter(filter: FilterPatterns, kinesis: Record<string, unknown>, payload: Uint8Array): boolean {
+  let data: unknown;
+  let dataIsJson = true;
+  try {
+    data = JSON.parse(strictUtf8.decode(payload));
+  } catch {
+    dataIsJson = false;
+  }
+  return filter.matches({ ...kinesis, data }, dataIsJson);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Meta shared by every item of one Kinesis record; tolerant of missing envelope fields. */

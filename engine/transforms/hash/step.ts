@@ -1,16 +1,10 @@
 import { createHmac, hash } from 'node:crypto';
 import type { StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { parseFieldPaths, leafOf, parentOf } from '../field-path.ts';
 
 /** `hash: { fields, algorithm?, salt? }`. */
-export interface HashConfig {
-  /** Field paths whose values are replaced by their digest. */
-  readonly fields: readonly string[];
-  /** [`sha256`], the only one supported. */
-  readonly algorithm?: 'sha256';
-  /** The HMAC key: a `${param.name}` reference, so the secret stays out of the spec. */
-  readonly salt?: string;
-}
+export type HashConfig = StepConfig<'hash'>;
 
 const PARAMETER_REFERENCE = /\$\{param\.([^}]*)\}/g;
 
@@ -24,8 +18,10 @@ const PARAMETER_REFERENCE = /\$\{param\.([^}]*)\}/g;
  *
  * The hashed text of a value (UTF-8): a string is itself; a number its JSON text (shortest
  * round-trip decimal: `1.5`, `100`); a boolean `true`/`false`; an object or list compact JSON with
- * object keys sorted at every level, so key order never changes a digest (a DynamoDB set as a
- * sorted list, binary as base64). The same digest can be recomputed elsewhere, e.g. PostgreSQL
+ * object keys sorted at every level, so key order never changes a digest. List order does: a
+ * list is ordered. DynamoDB sets are not, and reach the step as lists the decoder sorted
+ * (`unmarshallImage`), so a set's digest never depends on the order its stream record listed it
+ * in; binary values arrive as base64 text. The same digest can be recomputed elsewhere, e.g. PostgreSQL
  * `encode(hmac(email, salt, 'sha256'), 'hex')`.
  *
  * `${param.name}` references in `salt` are replaced by the resolved parameter values when the step
@@ -80,9 +76,6 @@ function canonicalString(value: unknown): string {
 
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map((element) => (element === undefined ? 'null' : canonicalJson(element))).join(',')}]`;
-  // Binary attributes and sets come from DynamoDB unmarshalling: hash them as their JSON-ish forms.
-  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'));
-  if (value instanceof Set) return `[${[...value].map(canonicalJson).sort().join(',')}]`;
   if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
     const object = value as Record<string, unknown>;
     const keys = Object.keys(object).filter((key) => object[key] !== undefined).sort();

@@ -2,13 +2,14 @@ import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hashStep } from '../../../engine/transforms/hash/step.ts';
 import type { HashConfig } from '../../../engine/transforms/hash/step.ts';
+import { decodeDynamoDbRecord } from '../../../engine/sources/dynamodb/decode.ts';
 import { anEnvironment, compile, run } from './factories.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const hmac = (key: string, text: string) => createHmac('sha256', key).update(text).digest('hex');
 
 function hashWith(config: Partial<HashConfig> & { fields: string[] }, parameters: Record<string, string> = { pii_salt: 's3cret' }) {
-  return compile(hashStep, { salt: '${param.pii_salt}', ...config }, anEnvironment({ parameters }));
+  return compile(hashStep, { salt: '${param.pii_salt}', algorithm: 'sha256', ...config }, anEnvironment({ parameters }));
 }
 
 describe('hash', () => {
@@ -51,7 +52,7 @@ describe('hash', () => {
   });
 
   it('uses plain SHA-256 when no salt is configured', () => {
-    expect(run(compile(hashStep, { fields: ['v'] }), { v: 'x' })).toEqual({ v: sha256('x') });
+    expect(run(compile(hashStep, { fields: ['v'], algorithm: 'sha256' }), { v: 'x' })).toEqual({ v: sha256('x') });
   });
 
   it('throws when compiling with a salt parameter that has no value', () => {
@@ -64,5 +65,44 @@ describe('hash', () => {
 
   it('refuses a prototype field path when compiling', () => {
     expect(() => hashWith({ fields: ['constructor.name'] })).toThrow(/prototype safety/);
+  });
+});
+
+describe('hash of DynamoDB sets', () => {
+  /** The record a MODIFY stream record whose new image holds `tags` decodes to. */
+  function decodedTags(tags: Record<string, unknown>): Record<string, unknown> {
+    const record = {
+      eventName: 'MODIFY', eventSource: 'aws:dynamodb', eventSourceARN: 'arn:aws:dynamodb:us-east-1:123456789012:table/users/stream/2026-01-01T00:00:00.000',
+      dynamodb: { Keys: { id: { S: 'u1' } }, NewImage: { id: { S: 'u1' }, tags }, SequenceNumber: '1', StreamViewType: 'NEW_IMAGE' },
+    };
+    const [item] = decodeDynamoDbRecord(record as never, 'users', { events: ['insert', 'modify', 'remove'], image: 'new' });
+    if (item?.outcome !== 'record') throw new Error(`expected a record, got ${JSON.stringify(item)}`);
+    return item.value;
+  }
+
+  /** Every order of `elements` (they are few). */
+  function permutations<T>(elements: T[]): T[][] {
+    if (elements.length <= 1) return [elements];
+    return elements.flatMap((element, index) => permutations([...elements.slice(0, index), ...elements.slice(index + 1)]).map((rest) => [element, ...rest]));
+  }
+
+  it.each([
+    ['SS', ['b', 'a', 'Zed', 'é']],
+    ['NS', ['10', '-1', '2.5', '12345678901234567890']],
+    ['BS', ['QSoBAA==', 'AAEqQQ==', 'AA==']],
+  ])('gives a %s set one digest whatever order the stream lists its elements in', (type, elements) => {
+    const step = hashWith({ fields: ['tags'] });
+
+    const digests = new Set(permutations(elements).map((order) => (run(step, decodedTags({ [type]: order })) as Record<string, unknown>).tags));
+
+    expect(digests.size).toBe(1);
+  });
+
+  it('still tells a list from a reordered list: order is part of a list', () => {
+    const step = hashWith({ fields: ['tags'] });
+
+    const [first, second] = [[{ S: 'a' }, { S: 'b' }], [{ S: 'b' }, { S: 'a' }]].map((list) => (run(step, decodedTags({ L: list })) as Record<string, unknown>).tags);
+
+    expect(first).not.toBe(second);
   });
 });

@@ -30,6 +30,10 @@ describe('decodeDynamoDbRecord', () => {
       sequence: '4421584500000000017450439091',
       event_name: 'insert',
       keys: { Id: 101 },
+      // The sample's insert carries the identity DynamoDB gives TTL deletes; an insert is none.
+      user_identity: { type: 'Service', principal_id: 'dynamodb.amazonaws.com' },
+      ttl_delete: false,
+      sets: [],
       arrival_time: '2015-04-09T00:00:00.000Z',
       position: 'ExampleTableWithStream/4421584500000000017450439091',
     });
@@ -129,11 +133,119 @@ describe('decodeDynamoDbRecord with image both', () => {
     expect(valueOf(item)).toEqual({ new: null, old: { Id: 101, Message: 'This item has changed' } });
   });
 
-  it('sets both images of a KEYS_ONLY stream to null and keeps the keys in meta', () => {
+  it('puts the keys where a KEYS_ONLY stream carries no image, so the record keeps its identity', () => {
     const item = only(decodeDynamoDbRecord(keysOnly('MODIFY'), 'users', config({ image: 'both' })));
 
-    expect(valueOf(item)).toEqual({ new: null, old: null });
+    expect(valueOf(item)).toEqual({ new: { Id: 101 }, old: { Id: 101 } });
     expect(item.meta).toMatchObject({ keys: { Id: 101 } });
+  });
+});
+
+/** The sample record as a stream of `view` delivers it. */
+function withViewType(kind: 'INSERT' | 'MODIFY' | 'REMOVE', view: 'KEYS_ONLY' | 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES') {
+  const record = sampleRecord(kind);
+  if (view === 'KEYS_ONLY' || view === 'OLD_IMAGE') delete record.dynamodb!.NewImage;
+  if (view === 'KEYS_ONLY' || view === 'NEW_IMAGE') delete record.dynamodb!.OldImage;
+  record.dynamodb!.StreamViewType = view;
+  return record;
+}
+
+describe('decodeDynamoDbRecord over image × event × stream view type', () => {
+  const images = ['new', 'old', 'both'] as const;
+  const kinds = ['INSERT', 'MODIFY', 'REMOVE'] as const;
+  const views = ['KEYS_ONLY', 'NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES'] as const;
+  const cases = images.flatMap((image) => kinds.flatMap((kind) => views.map((view) => [image, kind, view] as const)));
+
+  /** The record's images: the record itself, or the non-null sides of `both`. */
+  const sidesOf = (image: (typeof images)[number], value: Record<string, unknown>) =>
+    image === 'both' ? [value.new, value.old].filter((side) => side !== null) : [value];
+
+  it.each(cases)('image %s of a %s on a %s stream carries the item keys', (image, kind, view) => {
+    const record = withViewType(kind, view);
+
+    const value = valueOf(only(decodeDynamoDbRecord(record, 'users', config({ image })))) as Record<string, unknown>;
+
+    const sides = sidesOf(image, value);
+    expect(sides.length).toBeGreaterThan(0);
+    for (const side of sides) expect(side).toMatchObject({ Id: 101 });
+  });
+
+  it.each(cases)('image %s of a %s on a %s stream uses every image the change has and the stream carries', (image, kind, view) => {
+    const record = withViewType(kind, view);
+    const stream = record.dynamodb!;
+
+    const value = valueOf(only(decodeDynamoDbRecord(record, 'users', config({ image })))) as Record<string, unknown>;
+
+    const newImage = kind !== 'REMOVE' && stream.NewImage ? { Id: 101, Message: stream.NewImage.Message!.S } : undefined;
+    const oldImage = kind !== 'INSERT' && stream.OldImage ? { Id: 101, Message: stream.OldImage.Message!.S } : undefined;
+    if (image === 'new' && newImage) expect(value).toEqual(newImage);
+    if (image === 'old' && oldImage) expect(value).toEqual(oldImage);
+    if (image === 'both') {
+      expect(value.new).toEqual(kind === 'REMOVE' ? null : newImage ?? { Id: 101 });
+      expect(value.old).toEqual(kind === 'INSERT' ? null : oldImage ?? { Id: 101 });
+    }
+  });
+});
+
+describe('decodeDynamoDbRecord on sets', () => {
+  const permutations: [string, unknown[], unknown[]][] = [
+    ['SS', ['b', 'a', 'C'], ['C', 'a', 'b']],
+    ['NS', ['10', '-1', '2.5', '12345678901234567891', '12345678901234567890'], [-1, 2.5, 10, '12345678901234567890', '12345678901234567891']],
+    ['BS', ['QSoBAA==', 'AAEqQQ=='], ['AAEqQQ==', 'QSoBAA==']],
+  ];
+
+  it.each(permutations)('sorts a %s set one way, whatever order the stream lists it in', (type, elements, sorted) => {
+    const orders = [elements, [...elements].reverse(), [...elements.slice(1), elements[0]]];
+
+    const values = orders.map((order) => valueOf(only(decodeDynamoDbRecord(modifyWithNewImage({ tags: { [type]: order } }), 'users', config()))));
+
+    for (const value of values) expect(value).toEqual({ Id: 101, tags: sorted });
+  });
+
+  it('keeps the order of a list, which is not a set', () => {
+    const item = only(decodeDynamoDbRecord(modifyWithNewImage({ tags: { L: [{ S: 'b' }, { S: 'a' }] } }), 'users', config()));
+
+    expect(valueOf(item)).toEqual({ Id: 101, tags: ['b', 'a'] });
+    expect(item.meta).toMatchObject({ sets: [] });
+  });
+
+  it('names in meta.sets where the sets are in the record, nested ones and both images too', () => {
+    const record = modifyWithNewImage({ tags: { SS: ['x'] }, profile: { M: { roles: { SS: ['admin'] }, logins: { L: [{ NS: ['1'] }] } } } });
+    record.dynamodb!.OldImage = { Id: { N: '101' }, tags: { SS: ['y'] } };
+
+    const single = only(decodeDynamoDbRecord(record, 'users', config()));
+    const both = only(decodeDynamoDbRecord(record, 'users', config({ image: 'both' })));
+
+    expect(single.meta).toMatchObject({ sets: ['tags', 'profile.roles', 'profile.logins[0]'] });
+    expect(both.meta).toMatchObject({ sets: ['new.tags', 'new.profile.roles', 'new.profile.logins[0]', 'old.tags'] });
+  });
+});
+
+describe('decodeDynamoDbRecord on who made the change', () => {
+  /** The REMOVE of the sample as DynamoDB's time to live makes it (userIdentity as the AWS documentation shows it). */
+  function ttlRemove() {
+    const record = sampleRecord('REMOVE');
+    (record as { userIdentity?: unknown }).userIdentity = { type: 'Service', principalId: 'dynamodb.amazonaws.com' };
+    return record;
+  }
+
+  it('exposes the userIdentity of a TTL delete and marks it as one', () => {
+    const item = only(decodeDynamoDbRecord(ttlRemove(), 'users', config()));
+
+    expect(item.meta).toMatchObject({ event_name: 'remove', user_identity: { type: 'Service', principal_id: 'dynamodb.amazonaws.com' }, ttl_delete: true });
+  });
+
+  it('does not mark a user delete as a TTL delete', () => {
+    const item = only(decodeDynamoDbRecord(sampleRecord('REMOVE'), 'users', config()));
+
+    expect(item.meta).toMatchObject({ user_identity: null, ttl_delete: false });
+  });
+
+  it('does not mark a delete by another service principal as a TTL delete', () => {
+    const record = ttlRemove();
+    (record as { userIdentity?: unknown }).userIdentity = { type: 'Service', principalId: 'other.amazonaws.com' };
+
+    expect(only(decodeDynamoDbRecord(record, 'users', config())).meta).toMatchObject({ ttl_delete: false });
   });
 });
 
@@ -170,7 +282,7 @@ describe('decodeDynamoDbRecord on attribute values', () => {
       Map: { Name: 'Joe', Age: 35 },
       FloatNumber: 123.45,
       IntegerNumber: 123,
-      NumberSet: [1234, 567.8],
+      NumberSet: [567.8, 1234],
       Null: null,
       String: 'Hello',
       StringSet: ['Giraffe', 'Zebra'],
@@ -240,25 +352,35 @@ describe('decodeDynamoDbRecord on attribute values', () => {
 });
 
 describe('decodeDynamoDbRecord on bad envelopes', () => {
-  it('dead-letters a record without dynamodb as invalid-event', () => {
-    const record = sampleRecord('INSERT');
-    delete record.dynamodb;
+  const malformed: [string, (record: Record<string, unknown>) => unknown][] = [
+    ['the record is null', () => null],
+    ['the record is a string', () => 'INSERT'],
+    ['the record is a list', () => []],
+    ['dynamodb is missing', (record) => { delete record.dynamodb; return record; }],
+    ['dynamodb is a string', (record) => ({ ...record, dynamodb: 'x' })],
+    ['dynamodb is a list', (record) => ({ ...record, dynamodb: [] })],
+    ['eventSourceARN is missing', (record) => { delete record.eventSourceARN; return record; }],
+    ['eventSourceARN is a number', (record) => ({ ...record, eventSourceARN: 7 })],
+    ['eventName is unknown', (record) => ({ ...record, eventName: 'UPSERT' })],
+    ['eventName is missing', (record) => { delete record.eventName; return record; }],
+    ['SequenceNumber is missing', (record) => { delete (record.dynamodb as Record<string, unknown>).SequenceNumber; return record; }],
+    ['SequenceNumber is a number', (record) => { (record.dynamodb as Record<string, unknown>).SequenceNumber = 12; return record; }],
+    ['Keys is missing', (record) => { delete (record.dynamodb as Record<string, unknown>).Keys; return record; }],
+  ];
 
-    expect(only(decodeDynamoDbRecord(record, 'users', config()))).toMatchObject({ outcome: 'dead_letter', code: 'invalid-event' });
+  it.each(malformed)('dead-letters a record whose %s as invalid-event, alone', (_, corrupt) => {
+    const records = [sampleRecord('INSERT'), corrupt(sampleRecord('MODIFY') as unknown as Record<string, unknown>), sampleRecord('REMOVE')];
+
+    const items = records.flatMap((record) => decodeDynamoDbRecord(record as never, 'users', config()));
+
+    expect(items.map((item) => item.outcome)).toEqual(['record', 'dead_letter', 'record']);
+    expect(items[1]).toMatchObject({ code: 'invalid-event' });
   });
 
-  it('dead-letters an unknown eventName as invalid-event', () => {
-    const record = sampleRecord('MODIFY');
-    (record as { eventName: string }).eventName = 'UPSERT';
+  it.each(malformed)('gives a record whose %s an item id without throwing', (_, corrupt) => {
+    const record = corrupt(sampleRecord('MODIFY') as unknown as Record<string, unknown>);
 
-    expect(only(decodeDynamoDbRecord(record, 'users', config()))).toMatchObject({ outcome: 'dead_letter', code: 'invalid-event' });
-  });
-
-  it('dead-letters a record without a sequence number as invalid-event', () => {
-    const record = sampleRecord('INSERT');
-    delete record.dynamodb!.SequenceNumber;
-
-    expect(only(decodeDynamoDbRecord(record, 'users', config()))).toMatchObject({ outcome: 'dead_letter', code: 'invalid-event' });
+    expect(typeof dynamoDbItemId(record as never)).toBe('string');
   });
 });
 

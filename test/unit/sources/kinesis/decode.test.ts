@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Decoded, KinesisMeta } from '../../../../engine/pipeline/record.ts';
 import { decodeKinesisRecord, isKinesisEvent, kinesisItemId } from '../../../../engine/sources/kinesis/decode.ts';
+import { compileFilterPatterns } from '../../../../engine/sources/kinesis/filter-pattern.ts';
 import {
   aggregateWithoutData,
   bytes,
@@ -186,6 +187,37 @@ describe('decodeKinesisRecord on bad envelopes and sizes', () => {
     const item = only(decodeKinesisRecord(record, 'orders', config()));
 
     expect(item).toMatchObject({ outcome: 'dead_letter', code: 'invalid-event' });
+  });
+
+  const malformed: [string, (record: Record<string, unknown>) => unknown][] = [
+    ['the record is null', () => null],
+    ['the record is a number', () => 7],
+    ['the record is a list', () => []],
+    ['kinesis is missing', (record) => { delete record.kinesis; return record; }],
+    ['kinesis is null', (record) => ({ ...record, kinesis: null })],
+    ['kinesis is a string', (record) => ({ ...record, kinesis: 'data' })],
+    ['kinesis is a list', (record) => ({ ...record, kinesis: [] })],
+    ['data is missing', (record) => { delete (record.kinesis as Record<string, unknown>).data; return record; }],
+    ['data is a number', (record) => { (record.kinesis as Record<string, unknown>).data = 42; return record; }],
+    ['sequenceNumber is missing', (record) => { delete (record.kinesis as Record<string, unknown>).sequenceNumber; return record; }],
+    ['sequenceNumber is a number', (record) => { (record.kinesis as Record<string, unknown>).sequenceNumber = 12; return record; }],
+    ['eventSourceARN is missing', (record) => { delete record.eventSourceARN; return record; }],
+    ['eventSourceARN is an object', (record) => ({ ...record, eventSourceARN: {} })],
+  ];
+
+  it.each(malformed)('dead-letters a record whose %s as invalid-event, alone', (_, corrupt) => {
+    const records = [kinesisRecord('{"n":1}'), corrupt(kinesisRecord('{"n":2}') as unknown as Record<string, unknown>), kinesisRecord('{"n":3}')];
+
+    const items = records.flatMap((record) => decodeKinesisRecord(record as never, 'orders', config()));
+
+    expect(items.map((item) => item.outcome)).toEqual(['record', 'dead_letter', 'record']);
+    expect(items[1]).toMatchObject({ code: 'invalid-event' });
+  });
+
+  it.each(malformed)('gives a record whose %s an item id without throwing', (_, corrupt) => {
+    const record = corrupt(kinesisRecord('{}') as unknown as Record<string, unknown>);
+
+    expect(typeof kinesisItemId(record as never)).toBe('string');
   });
 
   it('dead-letters a record larger than max_record_bytes as record-too-large', () => {
@@ -487,3 +519,48 @@ describe('kinesisItemId', () => {
   });
 });
 
+
+describe('decodeKinesisRecord with filter patterns, as Lambda applies them', () => {
+  const purchases = compileFilterPatterns([{ data: { event_type: ['purchase'] } }]);
+
+  it('decodes a record whose JSON data matches a pattern', () => {
+    const item = only(decodeKinesisRecord(kinesisRecord('{"event_type":"purchase","n":1}'), 'orders', config(), purchases));
+
+    expect(item).toMatchObject({ outcome: 'record', value: { event_type: 'purchase', n: 1 } });
+  });
+
+  it('filters a record whose JSON data matches no pattern, saying Lambda would not deliver it', () => {
+    const item = only(decodeKinesisRecord(kinesisRecord('{"event_type":"view"}'), 'orders', config(), purchases));
+
+    expect(item).toMatchObject({ outcome: 'filtered', reason: expect.stringContaining('Lambda would not deliver it') });
+  });
+
+  it('filters a record whose data is not JSON under a pattern on data', () => {
+    const item = only(decodeKinesisRecord(kinesisRecord('purchase'), 'orders', config({ format: 'text' }), purchases));
+
+    expect(item.outcome).toBe('filtered');
+  });
+
+  it('applies a pattern on metadata to a record whose data is not JSON', () => {
+    const byKey = compileFilterPatterns([{ partitionKey: [{ prefix: 'outer' }] }]);
+
+    const item = only(decodeKinesisRecord(kinesisRecord('plain text'), 'orders', config({ format: 'text' }), byKey));
+
+    expect(item).toMatchObject({ outcome: 'record', value: { message: 'plain text' } });
+  });
+
+  it('filters a KPL aggregate under a pattern on data: Lambda filters before de-aggregation, and an aggregate is not JSON', () => {
+    const aggregate = kplAggregate(['k0'], [{ partition_key_index: 0, data: '{"event_type":"purchase"}' }]);
+
+    const items = decodeKinesisRecord(kinesisRecord(aggregate), 'orders', config(), purchases);
+
+    expect(items.map((item) => item.outcome)).toEqual(['filtered']);
+  });
+
+  it('still dead-letters a malformed record rather than filtering it', () => {
+    const record = kinesisRecord('{}');
+    record.kinesis.data = 'not base64!';
+
+    expect(only(decodeKinesisRecord(record, 'orders', config(), purchases))).toMatchObject({ outcome: 'dead_letter', code: 'invalid-base64' });
+  });
+});

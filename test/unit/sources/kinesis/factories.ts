@@ -4,14 +4,17 @@ import { gzipSync } from 'node:zlib';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import protobuf from 'protobufjs';
 import type { KinesisDecodeConfig } from '../../../../engine/sources/kinesis/config.ts';
+import type { KinesisSource } from '../../../../engine/spec/spec-types.ts';
+import { resolvedSource } from '../../../support/resolved-config.ts';
 
 /** A captured event from test/fixtures/events/. */
 export function kinesisFixture(name: string): KinesisStreamEvent {
   return JSON.parse(readFileSync(new URL(`../../../fixtures/events/${name}`, import.meta.url), 'utf8')) as KinesisStreamEvent;
 }
 
-export function config(overrides: Partial<KinesisDecodeConfig> = {}): KinesisDecodeConfig {
-  return { format: 'json', deaggregate: true, ...overrides };
+/** A `kinesis` source config as decoding receives it: written with `overrides`, then resolved (defaults applied). */
+export function config(overrides: Partial<KinesisSource> = {}): KinesisDecodeConfig {
+  return resolvedSource({ type: 'kinesis', stream: 'orders', format: 'json', deaggregate: true, ...overrides });
 }
 
 /** A Kinesis event record as Lambda delivers it, carrying `payload` (bytes, or text as UTF-8). */
