@@ -101,6 +101,7 @@ function subStatementOf(data: SubStatementData): SubStatement {
     hasResultSet: data.HasResultSet ?? false,
   };
   if (data.Error) sub.error = data.Error;
+  if (data.RedshiftQueryId !== undefined && data.RedshiftQueryId > 0) sub.queryId = data.RedshiftQueryId;
   return sub;
 }
 

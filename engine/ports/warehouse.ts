@@ -23,6 +23,8 @@ export interface SubStatement {
   /** Rows the statement returned or changed; -1 when unknown. */
   resultRows: number;
   hasResultSet: boolean;
+  /** The warehouse's query id (Redshift's `query_id` of `sys_load_error_detail`), when it gives one. */
+  queryId?: number;
 }
 
 /** What a warehouse says about a submission. */

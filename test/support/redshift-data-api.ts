@@ -360,9 +360,7 @@ export class RedshiftDataApiEmulator {
 
   private async runStatement(session: Session, statement: SubStatementState, parameters: Record<string, string>): Promise<void> {
     if (/^\s*copy\b/i.test(statement.sql)) {
-      const loaded = await this.copy(session, statement);
-      statement.resultRows = loaded;
-      statement.queryId = session.lastCopyId;
+      statement.resultRows = await this.copy(session, statement);
       return;
     }
     let positional;
@@ -388,6 +386,7 @@ export class RedshiftDataApiEmulator {
     const command = parseCopy(statement.sql);
     const { pool } = this.pool(session.database);
     const queryId = Number((await pool.query("SELECT nextval('ingest_emulator_query_id') AS id")).rows[0].id);
+    statement.queryId = queryId;
     const startTime = new Date();
     const columns = await tableColumns(session.client, command.table, command.columns);
     const files = await this.copyFiles(command);

@@ -1,6 +1,7 @@
 import type { CheckContext } from '../../plugin/checks.ts';
 import type { SqlDialect } from './identifier.ts';
 import { identifierRule, isValidIdentifier } from './identifier.ts';
+import { isReservedColumn } from './load-transaction.ts';
 import { keyPrefixProblem } from '../s3/check.ts';
 
 export interface TableSinkSettings {
@@ -19,6 +20,7 @@ export function checkTableSink(config: TableSinkSettings, dialect: SqlDialect, c
   }
   config.columns.forEach((column, index) => {
     if (!isValidIdentifier(column, dialect)) context.report(['columns', index], 'invalid-identifier', `column \`${column}\` is not a valid identifier: ${identifierRule(dialect)}`);
+    else if (isReservedColumn(column)) context.report(['columns', index], 'invalid-identifier', `column \`${column}\` starts with \`_ingest\`, which Ingest reserves for the source identity it stages with each row`);
   });
   if (config.mode === 'upsert' && (!config.keys || config.keys.length === 0)) {
     context.report(['mode'], 'upsert-keys-required', '`mode: upsert` needs `keys`: the columns that identify a row, e.g. `keys: [event_id]`');

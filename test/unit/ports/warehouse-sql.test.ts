@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { quoteIdentifier, quoteQualifiedName } from '../../../engine/sinks/sql/identifier.ts';
 import { isSafeLiteral, quoteLiteral } from '../../../engine/sinks/sql/literal.ts';
 import { toPositionalParameters } from '../../../engine/sinks/sql/named-parameters.ts';
+import { jsonPathsDocument, redshiftLoadTransaction } from '../../../engine/sinks/sql/load-transaction.ts';
+import type { LoadPlan, RedshiftCopyPlan } from '../../../engine/sinks/sql/load-transaction.ts';
+import { checkTableSink } from '../../../engine/sinks/sql/check.ts';
+import type { CheckContext } from '../../../engine/plugin/checks.ts';
 
 describe('toPositionalParameters', () => {
   it.each([
@@ -60,5 +64,65 @@ describe('quoteQualifiedName', () => {
   it('refuses identifiers longer than the dialect allows', () => {
     expect(() => quoteIdentifier('a'.repeat(64), 'postgres')).toThrow(TypeError);
     expect(quoteIdentifier('a'.repeat(64), 'redshift')).toBe(`"${'a'.repeat(64)}"`);
+  });
+});
+
+describe('load transaction statements', () => {
+  const plan: LoadPlan = {
+    dialect: 'redshift', scope: 'shop/warehouse', batch: 7, table: 'public.purchases', columns: ['event_id', 'amount'], mode: 'upsert', keys: ['event_id'],
+    stateSchema: 'public', loadedAt: new Date('2026-12-03T08:00:00.123Z'),
+  };
+  const copy: RedshiftCopyPlan = { manifestUrl: 's3://staging/shop/warehouse/manifests/0000000007.json', format: 'jsonl', jsonPathsUrl: 's3://staging/shop/warehouse/jsonpaths.json' };
+
+  it('quotes every identifier and writes only engine-made literals', () => {
+    const { statements } = redshiftLoadTransaction(plan, { ...copy, iamRole: 'arn:aws:iam::123456789012:role/Copy', copy: { max_error: 5, truncate_columns: true } });
+
+    expect(statements[0]).toBe('LOCK "public"."ingest_loads"');
+    expect(statements[2]).toBe(`COPY "ingest_staged" ("event_id", "amount", "_ingest_source", "_ingest_partition", "_ingest_position", "_ingest_sub_position", "_ingest_arrival") `
+      + `FROM 's3://staging/shop/warehouse/manifests/0000000007.json' IAM_ROLE 'arn:aws:iam::123456789012:role/Copy' MANIFEST `
+      + `FORMAT AS JSON 's3://staging/shop/warehouse/jsonpaths.json' GZIP TIMEFORMAT 'auto' DATEFORMAT 'auto' MAXERROR 5 TRUNCATECOLUMNS`);
+    expect(statements.join('\n')).toContain("'2026-12-03 08:00:00'");
+  });
+
+  it('reports where the rejected rows and the counts are', () => {
+    const withErrors = redshiftLoadTransaction(plan, { ...copy, copy: { max_error: 1 } });
+    const without = redshiftLoadTransaction(plan, copy);
+
+    expect(withErrors.statements[withErrors.errorsStatement!]).toMatch(/FROM sys_load_error_detail WHERE query_id = pg_last_copy_id\(\)/);
+    expect(without.errorsStatement).toBeUndefined();
+    expect(without.statements[without.countsStatement]).toMatch(/^SELECT \(SELECT COUNT\(\*\) FROM "ingest_staged"\) AS rows_staged/);
+  });
+
+  it.each([
+    ['a table name with a quote', { table: 'public.x"; drop table y; --' }, {}],
+    ['a column that is not an identifier', { columns: ['ok', 'a b'] }, {}],
+    ['a manifest URL with a quote', {}, { manifestUrl: "s3://b/k'; drop table y; --" }],
+    ['an IAM role with a backslash', {}, { iamRole: 'arn:aws:iam::1:role/x\\' }],
+    ['a time format with a quote', {}, { copy: { timeformat: "YYYY'" } }],
+    ['a batch that is not a positive integer', { batch: 1.5 }, {}],
+  ])('refuses %s', (_, planChange, copyChange) => {
+    expect(() => redshiftLoadTransaction({ ...plan, ...planChange } as LoadPlan, { ...copy, ...copyChange } as RedshiftCopyPlan)).toThrow(TypeError);
+  });
+
+  it('maps staged JSON rows by column name, then the identity list', () => {
+    expect(jsonPathsDocument(['event_id', 'amount']).jsonpaths).toEqual([
+      "$['event_id']", "$['amount']", "$['_ingest'][0]", "$['_ingest'][1]", "$['_ingest'][2]", "$['_ingest'][3]", "$['_ingest'][4]",
+    ]);
+  });
+});
+
+describe('SQL sink checks', () => {
+  function problems(columns: string[]): string[] {
+    const reported: string[] = [];
+    checkTableSink({ table: 'public.t', columns }, 'redshift', { report: (path, code, message) => reported.push(`${path.join('.')} ${code} ${message}`), files: {} as CheckContext['files'] });
+    return reported;
+  }
+
+  it.each(['_ingest', '_ingest_source', '_INGEST_x'])('refuses the reserved column name %s', (column) => {
+    expect(problems(['id', column])).toEqual([expect.stringMatching(/^columns\.1 invalid-identifier .*reserves/)]);
+  });
+
+  it('accepts a column that only contains ingest', () => {
+    expect(problems(['id', 'last_ingest'])).toEqual([]);
   });
 });
