@@ -756,7 +756,7 @@ export interface SearchSink {
    */
   routing?: string;
   /**
-   * External version template, rendering a non-negative integer of at most 2^63 - 1 (for example an `updated_at` in epoch milliseconds, or a version attribute the writer increments). Documents are then written with `version_type: external`: a change redelivered after a newer one was indexed answers 409, counts as already written and never overwrites the newer document; deletes carry the version too. Needs `id`; not allowed with `action: update`. Stream sequence numbers (DynamoDB, Kinesis) have up to 40 digits, beyond the 64-bit range, so they cannot serve as versions.
+   * External version template, rendering a non-negative integer of at most 2^63 - 1 (for example an `updated_at` in epoch milliseconds, or a version attribute the writer increments). Documents are then written with `version_type: external`: a change redelivered after a newer one was indexed answers 409, counts as already written and never overwrites the newer document; deletes carry the version too when their record renders one (a DynamoDB remove under `image: new` holds only the keys: it is sent unversioned and deletes whatever is indexed, which is safe because a stream replays changes in order). Needs `id`; not allowed with `action: update`. Stream sequence numbers (DynamoDB, Kinesis) have up to 40 digits, beyond the 64-bit range, so they cannot serve as versions.
    */
   version?: string;
   /**
@@ -1863,7 +1863,7 @@ export interface ResolvedSearchSink {
    */
   routing?: string;
   /**
-   * External version template, rendering a non-negative integer of at most 2^63 - 1 (for example an `updated_at` in epoch milliseconds, or a version attribute the writer increments). Documents are then written with `version_type: external`: a change redelivered after a newer one was indexed answers 409, counts as already written and never overwrites the newer document; deletes carry the version too. Needs `id`; not allowed with `action: update`. Stream sequence numbers (DynamoDB, Kinesis) have up to 40 digits, beyond the 64-bit range, so they cannot serve as versions.
+   * External version template, rendering a non-negative integer of at most 2^63 - 1 (for example an `updated_at` in epoch milliseconds, or a version attribute the writer increments). Documents are then written with `version_type: external`: a change redelivered after a newer one was indexed answers 409, counts as already written and never overwrites the newer document; deletes carry the version too when their record renders one (a DynamoDB remove under `image: new` holds only the keys: it is sent unversioned and deletes whatever is indexed, which is safe because a stream replays changes in order). Needs `id`; not allowed with `action: update`. Stream sequence numbers (DynamoDB, Kinesis) have up to 40 digits, beyond the 64-bit range, so they cannot serve as versions.
    */
   version?: string;
   /**

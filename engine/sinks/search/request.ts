@@ -128,12 +128,19 @@ export class OperationBuilder {
       if (routing === '') throw new DocumentRejectedError('the routing template renders to an empty string');
       header += `,"routing":${JSON.stringify(routing)}`;
     }
+    let versioned = false;
     if (this.version !== undefined) {
-      const version = render(this.version, context, 'version');
-      const problem = versionProblem(version);
-      if (problem !== undefined) throw new DocumentRejectedError(problem);
-      // Written as digits, never through a JavaScript number: versions reach 2^63 - 1.
-      header += `,"version":${version.replace(/^0+(?=\d)/, '')},"version_type":"external"`;
+      // A delete whose record cannot render a version (a DynamoDB remove under `image: new` holds
+      // only the keys) is sent unversioned: it deletes whatever version is indexed, and a stream
+      // replays changes in order, so an older change redelivered before it is deleted again.
+      const version = action === 'delete' ? renderOptional(this.version, context) : render(this.version, context, 'version');
+      if (version !== undefined) {
+        const problem = versionProblem(version);
+        if (problem !== undefined) throw new DocumentRejectedError(problem);
+        // Written as digits, never through a JavaScript number: versions reach 2^63 - 1.
+        header += `,"version":${version.replace(/^0+(?=\d)/, '')},"version_type":"external"`;
+        versioned = true;
+      }
     }
     if (this.settings.pipeline !== undefined && (action === 'index' || action === 'create')) header += `,"pipeline":${JSON.stringify(this.settings.pipeline)}`;
 
@@ -151,7 +158,7 @@ export class OperationBuilder {
     if (bytes > this.settings.maxBytes) {
       throw new DocumentRejectedError(`the ${action} operation is ${bytes} bytes, more than batch.max_bytes (${this.settings.maxBytes}) allows in one bulk request`);
     }
-    return { action, text, bytes, key, versioned: this.version !== undefined, recordJson };
+    return { action, text, bytes, key, versioned, recordJson };
   }
 }
 
@@ -160,6 +167,15 @@ function render(template: CompiledTemplate, context: { record: RecordValue; meta
     return template(context);
   } catch (error) {
     throw new DocumentRejectedError(`the ${field} template does not render: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The template rendered, or `undefined` when the record lacks what it needs. */
+function renderOptional(template: CompiledTemplate, context: { record: RecordValue; meta: RecordMeta; now: Date }): string | undefined {
+  try {
+    return template(context);
+  } catch {
+    return undefined;
   }
 }
 

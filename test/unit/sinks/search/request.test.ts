@@ -42,6 +42,17 @@ describe('bulk operations', () => {
     );
   });
 
+  it('send a delete without a version when its record cannot render one', () => {
+    const operation = builder({ version: '{{record.updated_at}}' }).build({ id: 'u1' }, dynamoDbMeta(0, 'remove', { id: 'u1' }), now);
+
+    expect(operation.text).toBe('{"delete":{"_index":"orders","_id":"u1"}}\n');
+    expect(operation.versioned).toBe(false);
+  });
+
+  it('reject an index whose record cannot render its version', () => {
+    expect(() => builder({ version: '{{record.updated_at}}' }).build({ id: 'u1' }, kinesisMeta(0), now)).toThrow(/version template does not render/);
+  });
+
   it('render a daily index from the record', () => {
     const operation = builder({ index: "clicks-{{date record.ts 'yyyy.MM.dd'}}" }).build({ id: 'a', ts: '2026-11-27T23:59:59Z' }, kinesisMeta(0), now);
 
