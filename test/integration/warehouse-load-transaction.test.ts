@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedshiftDataWarehouse } from '../../engine/ports/redshift-data-warehouse.ts';
 import { query, waitForStatement } from '../../engine/ports/warehouse.ts';
 import type { ResultSet } from '../../engine/ports/warehouse.ts';
+import { stagedPosition, stagedSubPosition } from '../../engine/sinks/sql/record-identity.ts';
 import { IDENTITY_FIELD, jsonPathsDocument, redshiftLoadTransaction, stateTableStatements } from '../../engine/sinks/sql/load-transaction.ts';
 import type { CopyOptions, LoadPlan } from '../../engine/sinks/sql/load-transaction.ts';
 import { awsClientConfig, pgConnectionString } from '../support/env.ts';
@@ -22,12 +23,6 @@ interface Staged {
   position: number;
   sub?: number;
   arrival?: string;
-}
-
-/** Positions as staged: three digits of length, then the digits, so that text order is number order. */
-function stagedPosition(position: number): string {
-  const digits = String(position);
-  return String(digits.length).padStart(3, '0') + digits;
 }
 
 describe('load transaction through the Data API', () => {
@@ -80,7 +75,7 @@ describe('load transaction through the Data API', () => {
     for (const [index, records] of files.entries()) {
       const body = gzipSync(records.map((record) => JSON.stringify({
         ...record.row,
-        [IDENTITY_FIELD]: ['orders', record.partition, stagedPosition(record.position), record.sub ?? 0, record.arrival ?? '2026-12-03 08:00:00'],
+        [IDENTITY_FIELD]: ['orders', record.partition, stagedPosition(record.position), stagedSubPosition(record.sub ?? 0, 0, 0), record.arrival ?? '2026-12-03 08:00:00'],
       }) + '\n').join(''));
       const url = await put(`${name}/file-${index}.jsonl.gz`, body);
       entries.push({ url, mandatory: true, meta: { content_length: body.byteLength } });

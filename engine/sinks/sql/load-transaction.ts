@@ -19,7 +19,7 @@ export const IDENTITY_COLUMNS = [
   { name: '_ingest_source', type: 'VARCHAR(128)' },
   { name: '_ingest_partition', type: 'VARCHAR(256)' },
   { name: '_ingest_position', type: 'VARCHAR(160)' },
-  { name: '_ingest_sub_position', type: 'BIGINT' },
+  { name: '_ingest_sub_position', type: 'VARCHAR(24)' },
   { name: '_ingest_arrival', type: 'TIMESTAMP' },
 ] as const;
 
@@ -194,9 +194,9 @@ export function applyStatements(plan: LoadPlan): string[] {
   const ranges = stateTable(plan, RANGES_TABLE);
   const [source, partition, position, subPosition, arrival] = IDENTITY_COLUMNS.map((column) => q(column.name)) as [string, string, string, string, string];
   const notLoadedBefore = `NOT EXISTS (SELECT 1 FROM ${loads} WHERE sink = ${scope} AND batch = ${plan.batch})`;
-  // Positions are length-prefixed digit strings and sub-positions at most 19 digits, so this key
-  // sorts as the pair does, in any collation.
-  const key = (alias: string) => `${alias}.${position} || LPAD(CAST(${alias}.${subPosition} AS VARCHAR(20)), 19, '0')`;
+  // Positions are length-prefixed digit strings and sub-positions fixed-width digits
+  // (record-identity.ts), so this key sorts as the pair does, in any collation.
+  const key = (alias: string) => `${alias}.${position} || ${alias}.${subPosition}`;
 
   const statements = [
     `CREATE TEMP TABLE ${FRESH} AS SELECT s.* FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY ${source}, ${partition}, ${position}, ${subPosition} ORDER BY ${arrival}) AS ${q('_ingest_copy')} FROM ${STAGED}) s `

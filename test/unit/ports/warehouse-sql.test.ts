@@ -5,6 +5,7 @@ import { toPositionalParameters } from '../../../engine/sinks/sql/named-paramete
 import { jsonPathsDocument, redshiftLoadTransaction } from '../../../engine/sinks/sql/load-transaction.ts';
 import type { LoadPlan, RedshiftCopyPlan } from '../../../engine/sinks/sql/load-transaction.ts';
 import { checkTableSink } from '../../../engine/sinks/sql/check.ts';
+import { stagedPosition, stagedSubPosition } from '../../../engine/sinks/sql/record-identity.ts';
 import type { CheckContext } from '../../../engine/plugin/checks.ts';
 
 describe('toPositionalParameters', () => {
@@ -124,5 +125,30 @@ describe('SQL sink checks', () => {
 
   it('accepts a column that only contains ingest', () => {
     expect(problems(['id', 'last_ingest'])).toEqual([]);
+  });
+});
+
+describe('staged record identity', () => {
+  it('orders positions of any length as numbers when compared as text', () => {
+    const positions = ['9', '10', '49590338271490256608559692538361571095921575989136588898', '49590338271490256608559692538361571095921575989136588899', '100000000000000000000000000000000000000000000000000000000'];
+    const staged = positions.map(stagedPosition);
+
+    expect([...staged].sort()).toEqual(staged);
+    expect(stagedPosition('007')).toBe(stagedPosition(7));
+  });
+
+  it('orders sub-positions by aggregate index, then line, then ordinal', () => {
+    const ordered = [stagedSubPosition(0, 0, 0), stagedSubPosition(0, 0, 1), stagedSubPosition(0, 1, 0), stagedSubPosition(1, 0, 0), stagedSubPosition(1_048_575, 1_048_575, 999_999_999)];
+
+    expect([...ordered].sort()).toEqual(ordered);
+    expect(ordered[0]).toHaveLength(23);
+  });
+
+  it.each([['-1'], ['1.5'], [''], ['12a']])('refuses the position %j', (position) => {
+    expect(() => stagedPosition(position)).toThrow(RangeError);
+  });
+
+  it('refuses a sub-position field wider than its digits', () => {
+    expect(() => stagedSubPosition(10_000_000, 0, 0)).toThrow(RangeError);
   });
 });
