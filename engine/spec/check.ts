@@ -226,6 +226,8 @@ interface S3Output {
   bucket: string;
   /** The literal start of every key written (the prefix template up to its first `{{`). */
   keyStart: string;
+  /** Whether the prefix is all literal: every key is then `keyStart` and a name without `/`. */
+  literal: boolean;
   /** How written keys end (`.jsonl.gz`...). */
   suffixes: string[];
 }
@@ -238,19 +240,19 @@ function s3Outputs(value: Component, sections: Record<Section, [string, Componen
   const deadLetter = value.dead_letter as Component | undefined;
   if (deadLetter && typeof deadLetter.bucket === 'string') {
     const prefix = typeof deadLetter.prefix === 'string' ? deadLetter.prefix : DEFAULT_DEAD_LETTER_PREFIX;
-    outputs.push({ path: deadLetter.prefix === undefined ? ['dead_letter', 'bucket'] : ['dead_letter', 'prefix'], what: 'the dead-letter location', bucket: deadLetter.bucket, keyStart: literalPrefix(prefix), suffixes: ['.jsonl'] });
+    outputs.push({ path: deadLetter.prefix === undefined ? ['dead_letter', 'bucket'] : ['dead_letter', 'prefix'], what: 'the dead-letter location', bucket: deadLetter.bucket, keyStart: literalPrefix(prefix), literal: !prefix.includes('{{'), suffixes: ['.jsonl'] });
   }
   for (const [id, sink] of sections.sinks) {
     if (sink.type === 's3' && typeof sink.bucket === 'string' && typeof sink.key === 'string') {
       const format = sink.format === 'csv' ? 'csv' : 'jsonl';
       const suffix = sink.compression === 'none' ? `.${format}` : `.${format}.gz`;
-      outputs.push({ path: ['sinks', id, 'key'], what: `sink \`${id}\``, bucket: sink.bucket, keyStart: literalPrefix(sink.key), suffixes: [suffix] });
+      outputs.push({ path: ['sinks', id, 'key'], what: `sink \`${id}\``, bucket: sink.bucket, keyStart: literalPrefix(sink.key), literal: !sink.key.includes('{{'), suffixes: [suffix] });
     }
     const staging = sink.staging as Component | undefined;
     if (staging && typeof staging.bucket === 'string') {
       const format = staging.format === 'csv' ? 'csv' : 'jsonl';
       const prefix = typeof staging.prefix === 'string' ? staging.prefix : `${String(value.name)}/${id}/`;
-      outputs.push({ path: ['sinks', id, 'staging', staging.prefix === undefined ? 'bucket' : 'prefix'], what: `the staging location of sink \`${id}\``, bucket: staging.bucket, keyStart: prefix, suffixes: [`.${format}`, `.${format}.gz`] });
+      outputs.push({ path: ['sinks', id, 'staging', staging.prefix === undefined ? 'bucket' : 'prefix'], what: `the staging location of sink \`${id}\``, bucket: staging.bucket, keyStart: prefix, literal: false, suffixes: [`.${format}`, `.${format}.gz`] });
     }
   }
   return outputs;
@@ -272,7 +274,7 @@ function checkSelfTrigger(spec: LoadedSpec, sections: Record<Section, [string, C
       if (source.bucket !== output.bucket) continue;
       const prefix = typeof source.prefix === 'string' ? source.prefix : '';
       const suffix = typeof source.suffix === 'string' ? source.suffix : '';
-      if (!(output.keyStart.startsWith(prefix) || prefix.startsWith(output.keyStart))) continue;
+      if (!keysCanStartWith(output, prefix)) continue;
       if (!output.suffixes.some((ending) => suffixCanMatch(ending, suffix))) continue;
       const at = spec.locate(['sources', id], 'key');
       report(
@@ -282,6 +284,14 @@ function checkSelfTrigger(spec: LoadedSpec, sections: Record<Section, [string, C
       );
     }
   }
+}
+
+/** Whether some key the output writes can start with `prefix`. */
+function keysCanStartWith(output: S3Output, prefix: string): boolean {
+  if (output.keyStart.startsWith(prefix)) return true;
+  if (!prefix.startsWith(output.keyStart)) return false;
+  // A literal prefix is followed by the engine's object name, which holds no `/`.
+  return !(output.literal && prefix.slice(output.keyStart.length).includes('/'));
 }
 
 /** Whether a key ending in `ending` (after a name ending in a digit) can end with `suffix`. */
@@ -306,6 +316,16 @@ function checkTests(value: Component, owner: Map<string, Section>, files: SpecFi
         const event = (given as Component).event;
         if (typeof event === 'string' && !files.exists(event)) {
           report(['tests', index, 'given', sourceId, 'event'], 'missing-file', `test event file \`${event}\` cannot be read (paths are relative to the spec)`);
+        }
+        const sourceType = (entries(value.sources).find(([id]) => id === sourceId)?.[1] as Component | undefined)?.type;
+        for (const [location, file] of entries((given as Component).objects)) {
+          if (sourceType !== 's3') {
+            report(['tests', index, 'given', sourceId, 'objects'], 'invalid-value', `\`objects\` supply S3 objects, but source \`${sourceId}\` is a ${String(sourceType)} source`, { target: 'key' });
+            break;
+          }
+          if (typeof file === 'string' && !files.exists(file)) {
+            report(['tests', index, 'given', sourceId, 'objects', location], 'missing-file', `file \`${file}\` of test object \`${location}\` cannot be read (paths are relative to the spec)`);
+          }
         }
       }
     }
