@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSpec } from '../../../engine/spec/load.ts';
 import { applyDefaults } from '../../../engine/spec/resolve.ts';
+import { validateLoadedSpec } from '../../../engine/spec/validate.ts';
 import { runSpecTests } from '../../../engine/testing/run-spec-tests.ts';
 
 const noFiles = { exists: () => false, read: () => undefined };
@@ -310,5 +311,41 @@ tests:
 `, specFolder());
 
     expect(result?.failures).toEqual([]);
+  });
+});
+
+describe('ingest validate on test inputs', () => {
+  function diagnostics(yaml: string, files: string[] = []) {
+    const loaded = loadSpec('spec.yaml', Buffer.from(yaml));
+    if (!loaded.ok) throw new Error(loaded.diagnostics[0]!.message);
+    return validateLoadedSpec(loaded.spec, { exists: (path) => files.includes(path), read: () => undefined }).map(({ line, column, code, message }) => ({ line, column, code, message }));
+  }
+
+  const SPEC = `version: 1
+name: objects
+sources:
+  clicks: { type: s3, bucket: raw, format: jsonl }
+  orders: { type: kinesis, stream: orders }
+sinks:
+  archive: { type: s3, inputs: [clicks, orders], bucket: archive, key: "all/" }
+tests:
+  - name: objects
+    given:
+`;
+
+  it('accepts objects whose files exist, for an s3 source', () => {
+    expect(diagnostics(`${SPEC}      clicks: { objects: { raw/in/a.jsonl: data/a.jsonl } }\n`, ['data/a.jsonl'])).toEqual([]);
+  });
+
+  it('reports an object file that cannot be read, at the object', () => {
+    expect(diagnostics(`${SPEC}      clicks: { objects: { raw/in/a.jsonl: data/a.jsonl } }\n`)).toEqual([
+      { line: 11, column: 44, code: 'missing-file', message: 'file `data/a.jsonl` of test object `raw/in/a.jsonl` cannot be read (paths are relative to the spec)' },
+    ]);
+  });
+
+  it('reports objects given to a source that is not s3', () => {
+    expect(diagnostics(`${SPEC}      orders: { objects: { raw/in/a.jsonl: data/a.jsonl } }\n`, ['data/a.jsonl'])).toMatchObject([
+      { line: 11, code: 'invalid-value', message: '`objects` supply S3 objects, but source `orders` is a kinesis source' },
+    ]);
   });
 });

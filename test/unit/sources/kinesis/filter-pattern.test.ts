@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileFilterPatterns, FilterPatternError } from '../../../../engine/sources/kinesis/filter-pattern.ts';
+import { loadSpec } from '../../../../engine/spec/load.ts';
+import { validateLoadedSpec } from '../../../../engine/spec/validate.ts';
 
 // Lambda event filtering uses the EventBridge pattern language; each row is an example of the
 // EventBridge reference ("Content filtering in Amazon EventBridge event patterns"), a pattern and a
@@ -113,5 +115,37 @@ describe('compileFilterPatterns', () => {
 
     expect(thrown).toBeInstanceOf(FilterPatternError);
     expect((thrown as FilterPatternError).path).toEqual(path);
+  });
+});
+
+describe('ingest validate on Kinesis filter patterns', () => {
+  function diagnostics(filter: string) {
+    const yaml = `version: 1
+name: filtered
+sources:
+  orders:
+    type: kinesis
+    stream: orders
+    filter: ${filter}
+sinks:
+  archive: { type: s3, inputs: [orders], bucket: archive, key: "all/" }
+`;
+    const loaded = loadSpec('spec.yaml', Buffer.from(yaml));
+    if (!loaded.ok) throw new Error(loaded.diagnostics[0]!.message);
+    return validateLoadedSpec(loaded.spec, { exists: () => false, read: () => undefined }).map(({ line, column, code, message }) => ({ line, column, code, message }));
+  }
+
+  it('accepts patterns Lambda accepts', () => {
+    expect(diagnostics('[{ data: { type: [buy, { prefix: "re" }], amount: [{ numeric: [">", 0] }] } }]')).toEqual([]);
+  });
+
+  it('reports a pattern Lambda would refuse at the matcher, with invalid-filter-pattern', () => {
+    expect(diagnostics('[{ data: { type: [{ regex: "b.*" }] } }]')).toEqual([
+      { line: 7, column: 40, code: 'invalid-filter-pattern', message: expect.stringContaining('unknown matcher `regex`') },
+    ]);
+  });
+
+  it('reports a field that is not a list of matchers', () => {
+    expect(diagnostics('[{ data: { type: buy } }]')).toMatchObject([{ line: 7, code: 'invalid-filter-pattern' }]);
   });
 });
