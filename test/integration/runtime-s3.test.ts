@@ -93,7 +93,7 @@ describe('the handler on S3 objects in moto', () => {
       { id: '3', page: '/signup', ms: '300', from_line: 4 },
     ]);
     const [letter] = await recordsIn(s3, errors);
-    expect(letter).toMatchObject({ stage: 'decode', code: 'invalid-csv', source: 'rows', position: `${raw}/${object.key}:3`, raw: '2,/pricing,95,extra' });
+    expect(letter).toMatchObject({ stage: 'decode', code: 'invalid-csv', source: 'rows', position: `${raw}/${object.key}@${object.etag}:3`, raw: '2,/pricing,95,extra' });
   });
 
   it('reads a JSON array object as one record per element', async () => {
