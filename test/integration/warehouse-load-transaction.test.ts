@@ -73,9 +73,11 @@ describe('load transaction through the Data API', () => {
   async function stageBatch(name: string, files: Staged[][]): Promise<string> {
     const entries = [];
     for (const [index, records] of files.entries()) {
+      // A file is known by its first record's position, as the staging writer names it.
+      const file = stagedPosition(records[0]!.position) + stagedSubPosition(records[0]!.sub ?? 0, 0, 0);
       const body = gzipSync(records.map((record) => JSON.stringify({
         ...record.row,
-        [IDENTITY_FIELD]: ['orders', record.partition, stagedPosition(record.position), stagedSubPosition(record.sub ?? 0, 0, 0), record.arrival ?? '2026-12-03 08:00:00'],
+        [IDENTITY_FIELD]: ['orders', record.partition, stagedPosition(record.position), stagedSubPosition(record.sub ?? 0, 0, 0), record.arrival ?? '2026-12-03 08:00:00', file],
       }) + '\n').join(''));
       const url = await put(`${name}/file-${index}.jsonl.gz`, body);
       entries.push({ url, mandatory: true, meta: { content_length: body.byteLength } });
@@ -145,6 +147,20 @@ describe('load transaction through the Data API', () => {
     await load(plan('out_of_order', 1), early);
 
     expect((await rows('out_of_order')).map((row) => row[0])).toEqual(['e1', 'e2', 'e3', 'e4']);
+  });
+
+  it('loses nothing when duplicate deliveries processed at once interleave their files across batches', async () => {
+    await direct.query('CREATE TABLE analytics.interleaved (event_id varchar(20), user_id int, amount int)');
+    const record = (position: number): Staged => ({ row: { event_id: `line${position}`, user_id: position, amount: position }, partition: 'raw/object.jsonl@etag', position });
+    // Two invocations read the same object (a duplicate S3 event) in files of two lines each.
+    // Batch 2 holds the first file of one and the third of the other; the lines between are in batch 1.
+    const batch1 = await stageBatch('interleaved-1', [[record(3), record(4)]]);
+    const batch2 = await stageBatch('interleaved-2', [[record(1), record(2)], [record(5), record(6)]]);
+
+    await load(plan('interleaved', 2), batch2);
+    await load(plan('interleaved', 1), batch1);
+
+    expect((await rows('interleaved')).map((row) => row[0])).toEqual(['line1', 'line2', 'line3', 'line4', 'line5', 'line6']);
   });
 
   it('upserts on keys: the newest version in a batch wins, and a later batch updates the row', async () => {

@@ -21,6 +21,7 @@ export const IDENTITY_COLUMNS = [
   { name: '_ingest_position', type: 'VARCHAR(160)' },
   { name: '_ingest_sub_position', type: 'VARCHAR(24)' },
   { name: '_ingest_arrival', type: 'TIMESTAMP' },
+  { name: '_ingest_file', type: 'VARCHAR(184)' },
 ] as const;
 
 /** The key of a staged JSON row that holds its identity, as a list in `IDENTITY_COLUMNS` order. */
@@ -192,7 +193,7 @@ export function applyStatements(plan: LoadPlan): string[] {
   const loadedAt = quoteLiteral(plan.loadedAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ''));
   const loads = stateTable(plan, LOADS_TABLE);
   const ranges = stateTable(plan, RANGES_TABLE);
-  const [source, partition, position, subPosition, arrival] = IDENTITY_COLUMNS.map((column) => q(column.name)) as [string, string, string, string, string];
+  const [source, partition, position, subPosition, arrival, file] = IDENTITY_COLUMNS.map((column) => q(column.name)) as [string, string, string, string, string, string];
   const notLoadedBefore = `NOT EXISTS (SELECT 1 FROM ${loads} WHERE sink = ${scope} AND batch = ${plan.batch})`;
   // Positions are length-prefixed digit strings and sub-positions fixed-width digits
   // (record-identity.ts), so this key sorts as the pair does, in any collation.
@@ -220,9 +221,11 @@ export function applyStatements(plan: LoadPlan): string[] {
     );
   }
   statements.push(
+    // One range per partition per staged file: a file holds a contiguous stretch of each of its
+    // partitions, a batch need not (duplicate deliveries processed at the same time interleave).
     `INSERT INTO ${ranges} (sink, source, partition, batch, first_key, last_key, loaded_at) `
       + `SELECT ${scope}, ${source}, ${partition}, ${plan.batch}, MIN(${key(STAGED)}), MAX(${key(STAGED)}), ${loadedAt} FROM ${STAGED} `
-      + `WHERE ${notLoadedBefore} GROUP BY ${source}, ${partition}`,
+      + `WHERE ${notLoadedBefore} GROUP BY ${source}, ${partition}, ${file}`,
     `INSERT INTO ${loads} (sink, batch, rows_staged, rows_written, loaded_at) SELECT ${scope}, ${plan.batch}, staged.n, fresh.n, ${loadedAt} `
       + `FROM (SELECT COUNT(*) AS n FROM ${STAGED}) staged, (SELECT COUNT(*) AS n FROM ${FRESH}) fresh WHERE ${notLoadedBefore}`,
     ...(plan.postSql ?? []),

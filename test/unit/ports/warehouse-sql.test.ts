@@ -79,7 +79,7 @@ describe('load transaction statements', () => {
     const { statements } = redshiftLoadTransaction(plan, { ...copy, iamRole: 'arn:aws:iam::123456789012:role/Copy', copy: { max_error: 5, truncate_columns: true } });
 
     expect(statements[0]).toBe('LOCK "public"."ingest_loads"');
-    expect(statements[2]).toBe(`COPY "ingest_staged" ("event_id", "amount", "_ingest_source", "_ingest_partition", "_ingest_position", "_ingest_sub_position", "_ingest_arrival") `
+    expect(statements[2]).toBe(`COPY "ingest_staged" ("event_id", "amount", "_ingest_source", "_ingest_partition", "_ingest_position", "_ingest_sub_position", "_ingest_arrival", "_ingest_file") `
       + `FROM 's3://staging/shop/warehouse/manifests/0000000007.json' IAM_ROLE 'arn:aws:iam::123456789012:role/Copy' MANIFEST `
       + `FORMAT AS JSON 's3://staging/shop/warehouse/jsonpaths.json' GZIP TIMEFORMAT 'auto' DATEFORMAT 'auto' MAXERROR 5 TRUNCATECOLUMNS`);
     expect(statements.join('\n')).toContain("'2026-12-03 08:00:00'");
@@ -107,7 +107,7 @@ describe('load transaction statements', () => {
 
   it('maps staged JSON rows by column name, then the identity list', () => {
     expect(jsonPathsDocument(['event_id', 'amount']).jsonpaths).toEqual([
-      "$['event_id']", "$['amount']", "$['_ingest'][0]", "$['_ingest'][1]", "$['_ingest'][2]", "$['_ingest'][3]", "$['_ingest'][4]",
+      "$['event_id']", "$['amount']", "$['_ingest'][0]", "$['_ingest'][1]", "$['_ingest'][2]", "$['_ingest'][3]", "$['_ingest'][4]", "$['_ingest'][5]",
     ]);
   });
 });
