@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { RedshiftDataClient } from '@aws-sdk/client-redshift-data';
+import { CancelStatementCommand, ExecuteStatementCommand, RedshiftDataClient } from '@aws-sdk/client-redshift-data';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedshiftDataWarehouse } from '../../engine/ports/redshift-data-warehouse.ts';
@@ -211,6 +211,31 @@ describe('Redshift Data API emulator', () => {
 
     expect(again).toBe(first);
     expect(await count('tokens')).toBe(1);
+  });
+
+  it('runs statements on a provisioned cluster with a database user', async () => {
+    const provisioned = new RedshiftDataWarehouse(client, { cluster: 'analytics-cluster', database, dbUser: 'loader' });
+
+    expect(await query(provisioned, 'SELECT 1 AS one', undefined, soon())).toEqual({ columns: ['one'], rows: [[1]] });
+  });
+
+  it('refuses a cluster without a database user or secret, as the Data API does', async () => {
+    const submission = client.send(new ExecuteStatementCommand({ ClusterIdentifier: 'analytics-cluster', Database: database, Sql: 'SELECT 1' }));
+
+    await expect(submission).rejects.toMatchObject({ name: 'ValidationException' });
+  });
+
+  it('aborts a running statement that is cancelled, and it changes nothing', async () => {
+    await direct.query('CREATE TABLE cancelled (n int)');
+    const release = emulator.hold();
+    const id = await warehouse.executeTransaction(['INSERT INTO cancelled VALUES (1)']);
+
+    await client.send(new CancelStatementCommand({ Id: id }));
+    release();
+    const description = await waitForStatement(warehouse, id, soon());
+
+    expect(description?.status).toBe('ABORTED');
+    expect(await count('cancelled')).toBe(0);
   });
 
   it('reports an id it never issued as unknown', async () => {
