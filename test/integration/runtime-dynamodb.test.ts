@@ -8,6 +8,7 @@ import type { _Record as StreamApiRecord } from '@aws-sdk/client-dynamodb-stream
 import { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UnknownEventError } from '../../engine/sources/dispatch.ts';
 import { awsClientConfig } from '../support/env.ts';
 import { dynamoDbEventFromStreamRecords } from './support/lambda-events.ts';
 import { motoHandler, validSpec } from './support/pipeline-under-test.ts';
@@ -100,6 +101,14 @@ describe('the handler on DynamoDB stream records read back from moto', () => {
     expect((await recordsIn(s3, out, 'insert/')).map((record) => record.name)).toEqual(['Ada', 'Grace']);
     expect(await recordsIn(s3, out, 'modify/')).toEqual([expect.objectContaining({ id: 'u1', name: 'Ada L.' })]);
     expect(await recordsIn(s3, out, 'remove/')).toEqual([{ id: 'u2' }]);
+  });
+
+  it('rejects the changes of this table when the only DynamoDB source declares another table, and writes nothing', async () => {
+    const { handler, out } = await pipeline({ stream_arn: streamArn.replace(`:table/${table}/`, `:table/${table}-payments/`) });
+
+    await expect(handler(event)).rejects.toThrow(UnknownEventError);
+
+    expect(await readObjects(s3, out)).toEqual([]);
   });
 
   it('keeps a number beyond 2^53 as its exact decimal string and others as numbers', async () => {

@@ -6,6 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvocationFailedError } from '../../engine/handler.ts';
+import { UnknownEventError } from '../../engine/sources/dispatch.ts';
 import { awsClientConfig } from '../support/env.ts';
 import { kinesisEventFromGetRecords } from './support/lambda-events.ts';
 import { motoHandler, validSpec } from './support/pipeline-under-test.ts';
@@ -105,6 +106,16 @@ describe('the handler on a Kinesis batch read back from moto', () => {
     expect(objects.map((object) => object.key.split('/').at(-1))).toEqual([expect.stringMatching(new RegExp(`^orders-${shardId}_\\d+-[0-9a-f]{16}-${GOOD.length}\\.jsonl\\.gz$`))]);
     expect(objects[0]).toMatchObject({ contentType: 'application/x-ndjson', contentEncoding: 'gzip' });
     expect(jsonLines(objects[0]!.text)).toEqual(GOOD.map(transformed));
+  });
+
+  it('rejects the same records read from another stream, the only Kinesis source declaring this one, and writes nothing', async () => {
+    const buckets = await freshBuckets();
+    const { handler } = motoHandler(ordersSpec(uniqueName('other-orders'), buckets), s3);
+
+    await expect(handler(event)).rejects.toThrow(UnknownEventError);
+
+    expect(await readObjects(s3, buckets.sink)).toEqual([]);
+    expect(await readObjects(s3, buckets.deadLetters)).toEqual([]);
   });
 
   it('answers with no batch item failures and counts that reconcile', async () => {
