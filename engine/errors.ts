@@ -46,6 +46,7 @@ export const SPEC_CODES = {
   'invalid-index-name': 'A static `index` of a search sink is a name Elasticsearch and OpenSearch refuse: upper case, a leading `-`, `_` or `+`, a space or one of `\\ / * ? " < > | , # :`.',
   'missing-document-id': 'A search sink without `id`: an error with `update`, `delete` or `version`, which need one; otherwise a warning, since a retried request may index a document twice.',
   'batch-out-of-range': 'Batch, window or retry settings outside the ranges AWS accepts.',
+  'invalid-filter-pattern': 'A Kinesis `filter` pattern that Lambda event filtering would refuse: a field that is not a list of matchers or a nested pattern, an unknown matcher, or a matcher with a wrong operand.',
   'missing-file': 'A file the spec refers to (a JSON Schema of a `validate` step, a test event) cannot be read.',
   'invalid-schema-file': 'The JSON Schema file of a `validate` step is not valid JSON or does not compile.',
   'duplicate-test-name': 'Two test cases share a name.',

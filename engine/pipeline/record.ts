@@ -39,6 +39,12 @@ export interface DynamoDbMeta extends BaseMeta {
   sequence: string;
   event_name: 'insert' | 'modify' | 'remove';
   keys: RecordValue;
+  /** Who made the change, when the stream says (it does for TTL deletes: `{type: 'Service', principal_id: 'dynamodb.amazonaws.com'}`); else null. */
+  user_identity: { type: string; principal_id: string } | null;
+  /** True for a remove made by DynamoDB's time to live, not by a user. */
+  ttl_delete: boolean;
+  /** Paths in the record of the values that were DynamoDB sets (SS, NS, BS), e.g. `tags` or `new.tags`; sets are sorted. */
+  sets: string[];
 }
 
 export interface S3Meta extends BaseMeta {

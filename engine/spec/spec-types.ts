@@ -72,7 +72,7 @@ export type TestInput =
        */
       event?: string;
       /**
-       * s3 sources only: the objects the test puts in the bucket before the event arrives, as `<bucket>/<key>` → path of the file holding the object's bytes, relative to the spec file.
+       * For s3 sources only: the objects the test puts in the bucket before the event arrives, as `<bucket>/<key>` → path of the file holding the object's bytes, relative to the spec file.
        */
       objects?: {
         /**
@@ -359,7 +359,7 @@ export interface KinesisSource {
    */
   deaggregate?: boolean;
   /**
-   * Lambda event filter patterns: only records that match at least one pattern invoke the function (and are billed); the rest are skipped by Lambda and never counted. At most 5. Patterns on `data` apply to JSON data only.
+   * Lambda event filter patterns: only records that match at least one pattern invoke the function (and are billed); the rest are skipped by Lambda and never counted. `ingest run` and `ingest test` apply the same patterns and count the records they drop as filtered. At most 5. Patterns see the record's `data` parsed as JSON (before KPL de-aggregation, so an aggregated record never matches a pattern on `data`) and its metadata (`partitionKey`...); a pattern on `data` never matches data that is not JSON.
    *
    * @minItems 1
    * @maxItems 5
@@ -422,7 +422,7 @@ export interface SourceRetry {
   bisect_on_error?: boolean;
 }
 /**
- * Reads the change stream of a DynamoDB table through a Lambda event source mapping. Each change becomes one record, with AttributeValues unmarshalled to plain JSON.
+ * Reads the change stream of a DynamoDB table through a Lambda event source mapping. Each change becomes one record, with AttributeValues unmarshalled to plain JSON. Each record's `meta` holds `table`, `event_name` (insert, modify or remove), `keys`, `sequence`, `user_identity` (`{ type, principal_id }` when DynamoDB says who made the change, as it does for time-to-live deletes; else null) and `ttl_delete` (true for a remove by time to live), usable in `filter`, `set` and `where`, e.g. `filter: "!meta.ttl_delete"`.
  */
 export interface DynamodbSource {
   /**
@@ -456,7 +456,7 @@ export interface DynamodbSource {
    */
   events?: ('insert' | 'modify' | 'remove')[];
   /**
-   * Which item image becomes the record: `new` (after the change; a remove has none, so its record is the item's keys), `old` (before the change; an insert has none, so its record is the keys) or `both` (`{ old, new }`, a missing side `null`). The keys are always in `meta.keys`.
+   * Which item image becomes the record: `new` (after the change; a remove has none, so its record is the item's keys), `old` (before the change; an insert has none, so its record is the keys) or `both` (`{ old, new }`: a side the change cannot have is `null`, the new side of a remove and the old side of an insert; a side the stream's view type does not carry is the keys). The keys are always in `meta.keys`. Sets (SS, NS, BS) become sorted lists, and `meta.sets` names where they are.
    */
   image?: 'new' | 'old' | 'both';
 }
@@ -1189,7 +1189,7 @@ export type ResolvedTestInput =
        */
       event?: string;
       /**
-       * s3 sources only: the objects the test puts in the bucket before the event arrives, as `<bucket>/<key>` → path of the file holding the object's bytes, relative to the spec file.
+       * For s3 sources only: the objects the test puts in the bucket before the event arrives, as `<bucket>/<key>` → path of the file holding the object's bytes, relative to the spec file.
        */
       objects?: {
         /**
@@ -1476,7 +1476,7 @@ export interface ResolvedKinesisSource {
    */
   deaggregate: boolean;
   /**
-   * Lambda event filter patterns: only records that match at least one pattern invoke the function (and are billed); the rest are skipped by Lambda and never counted. At most 5. Patterns on `data` apply to JSON data only.
+   * Lambda event filter patterns: only records that match at least one pattern invoke the function (and are billed); the rest are skipped by Lambda and never counted. `ingest run` and `ingest test` apply the same patterns and count the records they drop as filtered. At most 5. Patterns see the record's `data` parsed as JSON (before KPL de-aggregation, so an aggregated record never matches a pattern on `data`) and its metadata (`partitionKey`...); a pattern on `data` never matches data that is not JSON.
    *
    * @minItems 1
    * @maxItems 5
@@ -1539,7 +1539,7 @@ export interface ResolvedSourceRetry {
   bisect_on_error: boolean;
 }
 /**
- * Reads the change stream of a DynamoDB table through a Lambda event source mapping. Each change becomes one record, with AttributeValues unmarshalled to plain JSON.
+ * Reads the change stream of a DynamoDB table through a Lambda event source mapping. Each change becomes one record, with AttributeValues unmarshalled to plain JSON. Each record's `meta` holds `table`, `event_name` (insert, modify or remove), `keys`, `sequence`, `user_identity` (`{ type, principal_id }` when DynamoDB says who made the change, as it does for time-to-live deletes; else null) and `ttl_delete` (true for a remove by time to live), usable in `filter`, `set` and `where`, e.g. `filter: "!meta.ttl_delete"`.
  */
 export interface ResolvedDynamodbSource {
   /**
@@ -1573,7 +1573,7 @@ export interface ResolvedDynamodbSource {
    */
   events: ('insert' | 'modify' | 'remove')[];
   /**
-   * Which item image becomes the record: `new` (after the change; a remove has none, so its record is the item's keys), `old` (before the change; an insert has none, so its record is the keys) or `both` (`{ old, new }`, a missing side `null`). The keys are always in `meta.keys`.
+   * Which item image becomes the record: `new` (after the change; a remove has none, so its record is the item's keys), `old` (before the change; an insert has none, so its record is the keys) or `both` (`{ old, new }`: a side the change cannot have is `null`, the new side of a remove and the old side of an insert; a side the stream's view type does not carry is the keys). The keys are always in `meta.keys`. Sets (SS, NS, BS) become sorted lists, and `meta.sets` names where they are.
    */
   image: 'new' | 'old' | 'both';
 }
