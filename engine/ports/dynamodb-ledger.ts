@@ -209,14 +209,14 @@ export class DynamoDbLedger implements Ledger {
     return { files, missing };
   }
 
-  async abandonSlots(scope: string, batch: number, slots: readonly number[]): Promise<SlotFile[]> {
+  async abandonSlots(scope: string, batch: number, slots: readonly number[], now: number): Promise<SlotFile[]> {
     const written: SlotFile[] = [];
     for (const slot of slots) {
       const slotItemKey = key(filesKey(scope, batch), slotKey(slot));
       try {
         await this.client.send(new PutItemCommand({
           TableName: this.table,
-          Item: { ...slotItemKey, abandoned: { BOOL: true }, expires_at: number(Math.floor(Date.now() / 1000) + this.fileRetentionSeconds) },
+          Item: { ...slotItemKey, abandoned: { BOOL: true }, expires_at: number(Math.floor(now / 1000) + this.fileRetentionSeconds) },
           ConditionExpression: 'attribute_not_exists(pk)',
         }));
       } catch (error) {

@@ -129,7 +129,7 @@ export interface Ledger {
    * that writes its file later finds the slot taken and registers again into the open batch.
    * Resolves to the files that were written in the meantime (the race was lost to them).
    */
-  abandonSlots(scope: string, batch: number, slots: readonly number[]): Promise<SlotFile[]>;
+  abandonSlots(scope: string, batch: number, slots: readonly number[], now: number): Promise<SlotFile[]>;
 
   /**
    * Takes the lease of a `sealed` batch, or of a `loading` one whose lease has lapsed. Resolves to

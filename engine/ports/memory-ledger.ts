@@ -78,7 +78,7 @@ export class MemoryLedger implements Ledger {
     return { files, missing };
   }
 
-  async abandonSlots(scope: string, batch: number, slots: readonly number[]): Promise<SlotFile[]> {
+  async abandonSlots(scope: string, batch: number, slots: readonly number[], _now: number): Promise<SlotFile[]> {
     const stored = this.slots(scope, batch);
     const written: SlotFile[] = [];
     for (const slot of slots) {

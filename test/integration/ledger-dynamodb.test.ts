@@ -43,6 +43,18 @@ describe('DynamoDbLedger against moto', () => {
 
   ledgerContract('DynamoDbLedger', async () => ({ ledger, scope: freshScope() }));
 
+  /** The first write of a seal, and nothing after it: what a sealer that died leaves behind. */
+  async function freezeOpenBatch(scope: string, next: number): Promise<void> {
+    await client.send(new UpdateItemCommand({
+      TableName: tableName,
+      Key: { pk: { S: scope }, sk: { S: 'open' } },
+      UpdateExpression: 'SET sealed_batch = #batch, sealed_files = #files, sealed_records = #records, sealed_bytes = #bytes, '
+        + 'sealed_opened_at = opened_at, sealed_at = :now, #batch = :next, #files = :zero, #records = :zero, #bytes = :zero REMOVE opened_at',
+      ExpressionAttributeNames: { '#batch': 'batch', '#files': 'files', '#records': 'records', '#bytes': 'bytes' },
+      ExpressionAttributeValues: { ':now': { N: String(T0) }, ':next': { N: String(next) }, ':zero': { N: '0' } },
+    }));
+  }
+
   it('sends two requests per registered file and three per seal', async () => {
     const counted = new DynamoDBClient(awsClientConfig());
     const counts = countRequests(counted);
@@ -111,18 +123,22 @@ describe('DynamoDbLedger against moto', () => {
     expect(files.missing).toEqual([]);
   });
 
+  it('completes a seal that died after freezing the open batch before sealing the next one', async () => {
+    const scope = freshScope();
+    await ledger.register(scope, stagedFile('a'), T0);
+    await freezeOpenBatch(scope, 2);
+    await ledger.register(scope, stagedFile('b'), T0 + 1);
+
+    const sealed = await ledger.seal(scope, 2, T0 + 2);
+
+    expect(sealed).toMatchObject({ batch: 2, totals: { files: 1 } });
+    expect((await ledger.batches(scope)).map((batch) => [batch.batch, batch.totals.files])).toEqual([[1, 1], [2, 1]]);
+  });
+
   it('completes a seal that died after freezing the open batch, on the next read', async () => {
     const scope = freshScope();
     await ledger.register(scope, stagedFile('a'), T0);
-    // The first write of a seal, and nothing after it.
-    await client.send(new UpdateItemCommand({
-      TableName: tableName,
-      Key: { pk: { S: scope }, sk: { S: 'open' } },
-      UpdateExpression: 'SET sealed_batch = #batch, sealed_files = #files, sealed_records = #records, sealed_bytes = #bytes, '
-        + 'sealed_opened_at = opened_at, sealed_at = :now, #batch = :next, #files = :zero, #records = :zero, #bytes = :zero REMOVE opened_at',
-      ExpressionAttributeNames: { '#batch': 'batch', '#files': 'files', '#records': 'records', '#bytes': 'bytes' },
-      ExpressionAttributeValues: { ':now': { N: String(T0) }, ':next': { N: '2' }, ':zero': { N: '0' } },
-    }));
+    await freezeOpenBatch(scope, 2);
 
     const open = await ledger.openBatch(scope);
 

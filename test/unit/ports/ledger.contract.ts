@@ -78,8 +78,8 @@ export function ledgerContract(name: string, fresh: () => Promise<LedgerUnderTes
       await registerAll(ledger, scope, [stagedFile('a'), stagedFile('b')]);
       await ledger.seal(scope, 1, T0);
 
-      const written = await ledger.abandonSlots(scope, 1, [2]);
-      const again = await ledger.abandonSlots(scope, 1, [2]);
+      const written = await ledger.abandonSlots(scope, 1, [2], T0);
+      const again = await ledger.abandonSlots(scope, 1, [2], T0);
 
       expect(written.map((file) => file.key)).toEqual(['pipeline/sink/b.jsonl.gz']);
       expect(again.map((file) => file.key)).toEqual(['pipeline/sink/b.jsonl.gz']);

@@ -10,7 +10,7 @@ describe('MemoryLedger interleavings', () => {
     const reserved = ledger.reserve('p/s', stagedFile('slow'), 0);
     await ledger.seal('p/s', 1, 0);
     const { missing } = await ledger.files('p/s', 1);
-    await ledger.abandonSlots('p/s', 1, missing);
+    await ledger.abandonSlots('p/s', 1, missing, 0);
 
     const placed = ledger.place('p/s', reserved, stagedFile('slow'));
     const registered = await ledger.register('p/s', stagedFile('slow'), 0);
