@@ -11,7 +11,7 @@ export const SPEC_CODES = {
   'empty-file': 'The file holds no YAML document.',
   'yaml-syntax': 'The YAML is malformed.',
   'duplicate-key': 'A mapping has the same key twice.',
-  'alias-limit': 'YAML aliases expand beyond the allowed bound (alias bomb protection).',
+  'alias-limit': 'YAML aliases (and merge keys `<<: *x`, which expand through them) expand beyond the allowed bound (alias bomb protection).',
   'multiple-documents': 'The file holds more than one YAML document; a spec is one document.',
   'not-a-mapping': 'The top level of a spec must be a mapping.',
   // Shape (JSON Schema)
