@@ -143,8 +143,37 @@ describe('ingest run --event against moto', () => {
     const run = await ingest(['run', spec, '--event', event], directory, MOTO_ENV());
 
     expect(run.code).toBe(1);
+    expect(run.stdout).toContain('records: 2 in, 1 written, 0 filtered, 0 dead-lettered, 1 failed\n');
+    expect(run.stdout).toMatch(new RegExp(`^item failures:\n  ${sqsEvent.Records[1]!.messageId}: retried: NoSuchBucket \\(HTTP 404\\)`, 'm'));
     expect(run.stdout).toContain(`response: {"batchItemFailures":[{"itemIdentifier":"${sqsEvent.Records[1]!.messageId}"}]}`);
     expect(await recordsIn(s3, out, 'copy/')).toEqual([{ n: 1 }]);
+  }, 30_000);
+
+  it('prints the component table and the reason of each item, without --verbose, when every item fails', async () => {
+    const missing = uniqueName('never-created');
+    const out = uniqueName('run-out');
+    await createBuckets(s3, out);
+    const spec = join(directory, `${uniqueName('s3')}.yaml`);
+    await writeFile(spec, [
+      'version: 1',
+      'name: objects',
+      `dead_letter: { bucket: ${out} }`,
+      'sources:',
+      `  absent: { type: s3, bucket: ${missing} }`,
+      'sinks:',
+      `  copy: { type: s3, inputs: [absent], bucket: ${out}, key: "copy/" }`,
+    ].join('\n'));
+    const sqsEvent = s3ObjectCreatedEvent([{ bucket: missing, key: 'a.jsonl', size: 8 }, { bucket: missing, key: 'b.jsonl', size: 8 }]);
+    const event = join(directory, 'all-failing-event.json');
+    await writeFile(event, JSON.stringify(sqsEvent));
+
+    const run = await ingest(['run', spec, '--event', event], directory, MOTO_ENV());
+
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('records: 2 in, 0 written, 0 filtered, 0 dead-lettered, 2 failed\n');
+    expect(run.stdout).toMatch(/^component +in +out +filtered +dead-lettered +failed$/m);
+    for (const record of sqsEvent.Records) expect(run.stdout).toContain(`  ${record.messageId}: retried: NoSuchBucket (HTTP 404)`);
+    expect(run.stdout).toContain('invocation failed: 2 of 2 batch items failed (2 records); the invocation is retried as a whole\n');
   }, 30_000);
 
   it('exits 2 with one line, not a crash, when a sink has no runtime yet and the run is not local', async () => {

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { DeleteObjectCommand, HeadObjectCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvocationFailedError } from '../../engine/handler.ts';
 import { s3ObjectCreatedEvent } from '../../engine/local/events.ts';
 import { awsClientConfig } from '../support/env.ts';
 import { s3NotificationInSqs, sqsEventFromMessages } from './support/lambda-events.ts';
@@ -164,6 +165,48 @@ describe('the handler on S3 objects in moto', () => {
 
     expect(summary.response).toEqual({ batchItemFailures: [{ itemIdentifier: event.Records[1]!.messageId }] });
     expect(await recordsIn(s3, out, 'lines/')).toHaveLength(3);
+  });
+
+  it('leaves no object and no multipart upload of a corrupt gzip object, and dead-letters the object once', async () => {
+    const good = gzipSync(Array.from({ length: 5000 }, (_, id) => `${JSON.stringify({ id, r: (id * 7919) % 10007 })}\n`).join(''));
+    const corrupt = Buffer.from(good);
+    const middle = Math.floor(corrupt.length / 2);
+    for (let index = middle; index < middle + 20; index++) corrupt[index] = corrupt[index]! ^ 0xff;
+    const object = await put(`jsonl/${uniqueName('corrupt')}.jsonl.gz`, corrupt);
+    const { handler, out, errors } = await pipeline({ batch: { max_records: 100 } });
+
+    const summary = await handler.invoke(s3ObjectCreatedEvent([object]));
+
+    expect(await listKeys(s3, out)).toEqual([]);
+    expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: out }))).Uploads ?? []).toEqual([]);
+    expect((await recordsIn(s3, errors)).map((letter) => [letter.code, (letter.meta as { key: string }).key])).toEqual([['invalid-gzip', object.key]]);
+    expect(summary.counts).toEqual({ records_in: 1, written: 0, filtered: 0, dead_lettered: 1, failed: 0 });
+    expect(summary.failures).toEqual([{ item: summary.items[0]!.id, retried: false, reason: expect.stringContaining('invalid-gzip') }]);
+    expect(summary.response).toEqual({ batchItemFailures: [] });
+  }, 60_000);
+
+  it('completes the multipart uploads of an object read whole, leaving none open', async () => {
+    const body = gzipSync(Array.from({ length: 5000 }, (_, id) => `${JSON.stringify({ id })}\n`).join(''));
+    const object = await put(`jsonl/${uniqueName('whole')}.jsonl.gz`, body);
+    const { handler, out } = await pipeline({ batch: { max_records: 1000 } });
+
+    const summary = await handler.invoke(s3ObjectCreatedEvent([object]));
+
+    expect(summary.counts).toMatchObject({ records_in: 5000, written: 5000 });
+    expect(await listKeys(s3, out)).toHaveLength(5);
+    expect((await recordsIn(s3, out)).map((record) => record.id as number).sort((a, b) => a - b)).toEqual(Array.from({ length: 5000 }, (_, id) => id));
+    expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: out }))).Uploads ?? []).toEqual([]);
+  }, 60_000);
+
+  it('names the store error of an object that cannot be read in the summary', async () => {
+    const { handler } = await pipeline();
+    const event = s3ObjectCreatedEvent([{ bucket: unreadable, key: 'clicks.jsonl', size: 10 }]);
+
+    const failed = (await handler.invoke(event).catch((error: unknown) => error)) as InvocationFailedError;
+
+    expect(failed).toBeInstanceOf(InvocationFailedError);
+    expect(failed.summary.failures).toEqual([{ item: event.Records[0]!.messageId, retried: true, reason: expect.stringMatching(/^NoSuchBucket \(HTTP 404\)/) }]);
+    expect(failed.summary.counts).toEqual({ records_in: 1, written: 0, filtered: 0, dead_lettered: 0, failed: 1 });
   });
 
   it('streams a large gzip object and splits its records into objects of batch.max_records', async () => {

@@ -9,6 +9,7 @@ import { loadSpec } from '../../../engine/spec/load.ts';
 import { resolveSpec } from '../../../engine/spec/resolve.ts';
 import type { ResolvedSpec } from '../../../engine/spec/resolved-spec.ts';
 import { validateLoadedSpec } from '../../../engine/spec/validate.ts';
+import { reconciling } from '../../support/reconciliation.ts';
 
 export const NO_FILES: SpecFiles = { exists: () => false, read: () => undefined };
 
@@ -23,7 +24,8 @@ export function validSpec(value: Record<string, unknown>): ResolvedSpec {
 
 /**
  * The handler of `spec` with an `S3ObjectStore` on `client` (a client configured with
- * `awsClientConfig()`), its log lines kept in `lines` instead of printed.
+ * `awsClientConfig()`), its log lines kept in `lines` instead of printed. Every invocation through
+ * it asserts that counts, component counters and metrics reconcile.
  */
 export function motoHandler(spec: ResolvedSpec, client: S3Client, options: Partial<HandlerOptions> = {}): { handler: IngestHandler; lines: string[] } {
   const lines: string[] = [];
@@ -33,5 +35,5 @@ export function motoHandler(spec: ResolvedSpec, client: S3Client, options: Parti
     write: (line) => lines.push(line),
     ...options,
   });
-  return { handler, lines };
+  return { handler: reconciling(handler, lines), lines };
 }
