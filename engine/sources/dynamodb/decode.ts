@@ -7,14 +7,15 @@ type EventName = DynamoDbMeta['event_name'];
 
 /**
  * True when a Lambda event comes from a DynamoDB Streams event source mapping
- * (its first record's `eventSource` is `aws:dynamodb`).
+ * (the `eventSource` of its first record that is an object is `aws:dynamodb`).
  */
 export function isDynamoDbEvent(event: unknown): event is DynamoDBStreamEvent {
   if (typeof event !== 'object' || event === null) return false;
   const records = (event as { Records?: unknown }).Records;
-  if (!Array.isArray(records) || records.length === 0) return false;
-  const first: unknown = records[0];
-  return typeof first === 'object' && first !== null && (first as { eventSource?: unknown }).eventSource === 'aws:dynamodb';
+  if (!Array.isArray(records)) return false;
+  // The first record that is an object tells: one malformed record must not hide the whole batch.
+  const first: unknown = records.find((record: unknown) => typeof record === 'object' && record !== null);
+  return first !== undefined && (first as { eventSource?: unknown }).eventSource === 'aws:dynamodb';
 }
 
 /**

@@ -8,14 +8,15 @@ import { parseCloudWatchLogs, type CloudWatchLogEvent, type CloudWatchLogsPayloa
 
 /**
  * True when a Lambda event comes from a Kinesis event source mapping
- * (its first record's `eventSource` is `aws:kinesis`).
+ * (the `eventSource` of its first record that is an object is `aws:kinesis`).
  */
 export function isKinesisEvent(event: unknown): event is KinesisStreamEvent {
   if (typeof event !== 'object' || event === null) return false;
   const records = (event as { Records?: unknown }).Records;
-  if (!Array.isArray(records) || records.length === 0) return false;
-  const first: unknown = records[0];
-  return typeof first === 'object' && first !== null && (first as { eventSource?: unknown }).eventSource === 'aws:kinesis';
+  if (!Array.isArray(records)) return false;
+  // The first record that is an object tells: one malformed record must not hide the whole batch.
+  const first: unknown = records.find((record: unknown) => typeof record === 'object' && record !== null);
+  return first !== undefined && (first as { eventSource?: unknown }).eventSource === 'aws:kinesis';
 }
 
 /**

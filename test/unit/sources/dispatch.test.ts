@@ -195,4 +195,13 @@ describe('dispatchEvent on malformed records', () => {
     expect([outcomes[0], outcomes[2]]).toEqual(['record', 'record']);
     expect(['invalid-event', 'invalid-json']).toContain(outcomes[1]);
   });
+
+  const streamCases = cases.filter(([kind]) => kind !== 'SQS-wrapped S3');
+
+  it.each(streamCases)('dead-letters a first %s record that is %s alone, still recognising the event', async (kind, _, corrupt) => {
+    const event = events[kind]() as { Records: unknown[] };
+    event.Records[0] = corrupt(event.Records[0] as Record<string, unknown>);
+
+    expect(await outcomesOf(event)).toEqual(['invalid-event', 'record', 'record']);
+  });
 });
