@@ -554,7 +554,7 @@ export interface CastStep {
  */
 export interface CastStepConfig {
   /**
-   * Target type: `string`, `int` (64-bit integer; decimals are rejected, not truncated), `double`, `bool` (true/false, 1/0, "true"/"false"), `timestamp` (RFC 3339 string, or epoch seconds from a number, normalised to an RFC 3339 UTC string) or `json` (the value serialised as JSON text).
+   * Target type: `string`, `int` (64-bit integer; decimals are rejected, not truncated), `double`, `bool` (true/false, 1/0, "true"/"false"), `timestamp` (RFC 3339 string, or an epoch number whose unit follows from its magnitude: below 10^11 seconds, then milliseconds, microseconds, nanoseconds; normalised to an RFC 3339 UTC string) or `json` (the value serialised as JSON text).
    */
   [k: string]: 'string' | 'int' | 'double' | 'bool' | 'timestamp' | 'json';
 }
