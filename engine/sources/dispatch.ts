@@ -84,12 +84,13 @@ export function dispatchEvent(event: unknown, sources: Readonly<Record<string, S
       const names = s3Sources.map(([id, source]) => `${id}: s3://${source.bucket}/${source.prefix ?? ''}*${source.suffix ?? ''}`).join(', ');
       throw new UnknownEventError(`received an S3 event for ${objects.slice(0, 3).map((ref) => `s3://${ref.bucket}/${ref.key}`).join(', ')}${objects.length > 3 ? ', ...' : ''}, which no s3 source declares (${names})`);
     }
+    const contentsRead = new Set<string>();
     return {
       kind: 's3',
       partialBatch: items.some((item) => item.itemId !== undefined),
       items: items.map((item): BatchItem => ({
         id: item.itemId,
-        records: item.failure ? [unreadableItem(item.failure, s3Sources[0]![0])] : objectRecords(item.objects, s3Sources, store),
+        records: item.failure ? [unreadableItem(item.failure, s3Sources[0]![0])] : objectRecords(item.objects, s3Sources, store, contentsRead),
       })),
     };
   }
@@ -126,14 +127,14 @@ function* decodeInChunks<T>(records: readonly T[], decode: (record: T) => BatchI
   }
 }
 
-async function* objectRecords(objects: S3ObjectRef[], sources: [string, Extract<SourceConfig, { type: 's3' }>][], store: ObjectStore): AsyncIterable<Decoded> {
+async function* objectRecords(objects: S3ObjectRef[], sources: [string, Extract<SourceConfig, { type: 's3' }>][], store: ObjectStore, contentsRead: Set<string>): AsyncIterable<Decoded> {
   for (const ref of objects) {
     const match = sources.find(([, source]) => matchesSource(ref, source));
     if (!match) {
       yield unmatchedObject(ref, sources[0]![0]);
       continue;
     }
-    yield* readObjectRecords(store, ref, match[0], match[1]);
+    yield* readObjectRecords(store, ref, match[0], match[1], contentsRead);
   }
 }
 

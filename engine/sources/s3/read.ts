@@ -8,7 +8,7 @@ import { streamJsonElements } from './stream-json-elements.ts';
 import { DEFAULT_MAX_DEPTH, parseJsonValue } from '../parse-json-record.ts';
 import { splitLines, type Line } from './split-lines.ts';
 import { objectBytes } from './object-bytes.ts';
-import { ObjectContext } from './object-context.ts';
+import { contentIdentity, ObjectContext, objectPosition } from './object-context.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const BOM = [0xef, 0xbb, 0xbf] as const;
@@ -45,6 +45,11 @@ const BOM = [0xef, 0xbb, 0xbf] as const;
  * pipeline discards the object's output and dead-letters it whole
  * (docs/decisions/0010-item-commit-point.md).
  *
+ * With `contentsRead` (one set per invocation), a content already read in the invocation (same
+ * bucket, key and version id or ETag; see `contentIdentity`) yields nothing, so the output does
+ * not depend on how Lambda batched the events announcing it. Contents without an identity are
+ * always read.
+ *
  * Rejects with any other error only for failures that a retry may cure: the store's `get`
  * rejecting (access denied, throttling, network), so the caller reports the batch item as
  * failed rather than dead-lettering its records.
@@ -54,6 +59,7 @@ export async function* readObjectRecords(
   ref: S3ObjectRef,
   sourceId: string,
   config: S3SourceConfig,
+  contentsRead?: Set<string>,
 ): AsyncGenerator<Decoded> {
   const maxRecordBytes = config.max_record_bytes ?? DEFAULT_MAX_RECORD_BYTES;
   const stored = await store.get(ref.bucket, ref.key, ref.versionId === undefined ? {} : { versionId: ref.versionId });
@@ -64,6 +70,15 @@ export async function* readObjectRecords(
     return;
   }
   const context = new ObjectContext(ref, sourceId, stored, maxRecordBytes);
+  const identity = contentIdentity(context.content) === undefined ? undefined : objectPosition(ref.bucket, ref.key, context.content, 0);
+  if (identity !== undefined && contentsRead !== undefined) {
+    // Two events of an unversioned key in one batch can both read its newest content: read it once.
+    if (contentsRead.has(identity)) {
+      stored.body.destroy();
+      return;
+    }
+    contentsRead.add(identity);
+  }
   const bytes = objectBytes(stored, config.compression);
   switch (config.format) {
     case 'jsonl':

@@ -230,13 +230,40 @@ describe.each(deliveries)('objects announced by %s', (_delivery, eventFor) => {
     expect(keysIn(together.store, 'out')).toEqual(keysIn(apart.store, 'out'));
   });
 
-  it('are each ingested when two writes of identical bytes to one key come in one event', async () => {
+  it('are ingested once when two writes of identical bytes to an unversioned key come in one event, as in two', async () => {
     const { store, handler } = setup(false);
     const stored = store.set('raw', KEY, '{"r":"A"}\n');
 
     const summary = await handler.invoke(eventFor([announce(stored, '01'), announce(stored, '02')]));
 
-    // Two writes the user made: neither announcement is a redelivery of the other.
+    // Two writes, so no redelivery; but one content, whose output has one name whenever it is read.
+    expect(summary.counts).toMatchObject({ records_in: 1, written: 1 });
+  });
+
+  it('are each ingested when two writes of identical bytes to a versioned key come in one event', async () => {
+    const { store, handler } = setup(true);
+    const first = announce(store.set('raw', KEY, '{"r":"A"}\n'), '01');
+    const second = announce(store.set('raw', KEY, '{"r":"A"}\n'), '02');
+
+    const summary = await handler.invoke(eventFor([first, second]));
+
     expect(summary.counts).toMatchObject({ records_in: 2, written: 2 });
+  });
+
+  it('read the newest content of an unversioned key once when its older event comes in the same batch', async () => {
+    const together = setup(false);
+    const apart = setup(false);
+    const older = announce(together.store.set('raw', KEY, '{"r":"A"}\n'), '01');
+    const newer = announce(together.store.set('raw', KEY, '{"r":"B"}\n{"r":"C"}\n'), '02');
+    apart.store.set('raw', KEY, '{"r":"B"}\n{"r":"C"}\n');
+
+    const summary = await together.handler.invoke(eventFor([older, newer]));
+    await apart.handler.invoke(eventFor([older]));
+    await apart.handler.invoke(eventFor([newer]));
+
+    // Both events find B and C: the key no longer holds A.
+    expect(summary.counts).toMatchObject({ records_in: 2, written: 2, dead_lettered: 0 });
+    expect(keysIn(together.store, 'out').flatMap((id) => linesOf(together.store, id))).toEqual([{ r: 'B' }, { r: 'C' }]);
+    expect(keysIn(together.store, 'out')).toEqual(keysIn(apart.store, 'out'));
   });
 });
