@@ -31,7 +31,10 @@ export interface StagedFile {
   bytes: number;
 }
 
-/** What a batch holds so far; thresholds are checked against it. */
+/**
+ * What a batch holds so far; thresholds are checked against it. Counts every slot handed out,
+ * so a file whose slot was abandoned (and which registered again elsewhere) is counted twice.
+ */
 export interface BatchTotals {
   files: number;
   records: number;
