@@ -1,6 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { UsageError } from '../engine/errors.ts';
+import { describeReadError } from '../engine/spec/read-spec.ts';
 
 const SPEC_FILE = /\.ya?ml$/;
 
@@ -43,13 +44,8 @@ function statOrThrow(path: string) {
   }
 }
 
-export function reason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file or directory';
-  if (code === 'EACCES') return 'permission denied';
-  if (code === 'EISDIR') return 'is a directory';
-  return (error as Error).message;
-}
+/** Why a file could not be read, in words. */
+export const reason = describeReadError;
 
 export function displayPath(path: string): string {
   const shown = relative(process.cwd(), path);

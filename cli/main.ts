@@ -57,10 +57,13 @@ Runs the Lambda handler in this process.
                            a local adapter append their records to .ingest/sinks/<sink>.jsonl
   --input <source>=<file>  with --local: the file becomes the event of that source (an S3 object,
                            or one Kinesis record / DynamoDB insert per line)
-  --param <name>=<value>   a parameter value (declared defaults fill the rest)
+  --param <name>=<value>   a parameter value (declared defaults fill the rest); a parameter that
+                           the run needs and that has no default must be given
   --verbose                print the handler's JSON logs and metrics to stderr
 
 Without --local the handler talks to AWS; AWS_ENDPOINT_URL points it elsewhere (moto).
+A spec without a dead_letter bucket writes dead letters to .ingest/s3/dead-letters/ with --local,
+else to the bucket named by INGEST_DEAD_LETTER_BUCKET (the one the stack creates).
 Prints the outcome counts per component and the objects written.
 
 Exit status: 0 all records settled, 1 records failed or the spec is invalid, 2 usage or I/O error.`,
@@ -94,9 +97,12 @@ Exit status: 0 all records settled, 1 records failed or the spec is invalid, 2 u
 Writes the function package: the generic runtime bundle (index.mjs, handler index.handler),
 spec.json (validated, defaults applied) and validators.mjs (the JSON Schemas of validate steps
 compiled to code), so the function compiles nothing at cold start. Parameters stay references,
-filled at run time from INGEST_PARAM_<name> environment variables.
+filled at run time from INGEST_PARAM_<NAME> environment variables; a spec without a dead_letter
+bucket writes dead letters to the bucket named by INGEST_DEAD_LETTER_BUCKET. The function refuses
+to start when either is missing. A spec with a sink that the runtime cannot run yet (redshift,
+postgres...) is refused with error sink-not-runnable.
 
-Exit status: 0 packaged, 1 the spec is invalid, 2 usage or I/O error.`,
+Exit status: 0 packaged, 1 the spec is invalid or cannot be packaged, 2 usage or I/O error.`,
     options: { out: { type: 'string' } },
     run: async (positionals, values) => {
       const { packageCommand } = await import('./commands/package.ts');
@@ -120,7 +126,12 @@ Prints ingest.schema.json, the JSON Schema of Ingest specs, for editors and othe
 function mainUsage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`);
-  return `Usage: ingest <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'ingest <command> --help' for a command's options.`;
+  return `Usage: ingest <command> [options]\n       ingest --version\n\nCommands:\n${lines.join('\n')}\n\nRun 'ingest <command> --help' for a command's options.`;
+}
+
+/** The version of the installed package: package.json sits one folder up from both cli/ and dist/. */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 /** Runs the command line; resolves to the process exit code. Never lets a user error escape as a stack trace. */
@@ -132,6 +143,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     out(mainUsage());
+    return 0;
+  }
+  if (name === '--version' || name === '-V') {
+    out(`ingest ${version()}`);
     return 0;
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;

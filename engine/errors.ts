@@ -51,6 +51,8 @@ export const SPEC_CODES = {
   'invalid-schema-file': 'The JSON Schema file of a `validate` step is not valid JSON or does not compile.',
   'duplicate-test-name': 'Two test cases share a name.',
   'unknown-test-target': 'A test case names a source or sink the spec does not declare.',
+  // Packaging (`ingest package`)
+  'sink-not-runnable': 'A sink whose type has no runtime in this version yet (it validates and runs in `ingest test` and `ingest run --local`), so the spec cannot be packaged.',
 } as const;
 
 export type SpecCode = keyof typeof SPEC_CODES;

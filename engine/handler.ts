@@ -31,6 +31,12 @@ export interface HandlerOptions {
   sinkOverride?: (id: string, config: ResolvedSink) => Sink | undefined;
   /** Capture dead letters in memory instead of writing them to the spec's `dead_letter` location. */
   captureDeadLetters?: boolean;
+  /**
+   * The bucket the stack creates for dead letters (`INGEST_DEAD_LETTER_BUCKET`; `.ingest/` in local
+   * runs), used when the spec's `dead_letter` names none. Without either, bad records fail and are
+   * retried: there is nowhere to set them aside.
+   */
+  deadLetterBucket?: string;
   /** Where log lines go; stdout by default. */
   write?: (line: string) => void;
   clock?: () => Date;
@@ -90,7 +96,9 @@ export class InvocationFailedError extends Error {
 export function createHandler(spec: ResolvedSpec, options: HandlerOptions): IngestHandler {
   const parameters = parameterValues(spec, options.parameters ?? {});
   const graph = compileGraph(spec, options, parameters);
-  const deadLetterPrefix = compileTemplate(spec.dead_letter?.prefix ?? `${spec.name}/{{stage}}/`);
+  const deadLetterPrefix = compileTemplate(spec.dead_letter.prefix);
+  // Without a bucket in the spec, the one the stack creates (docs/decisions/0025-dead-letter-bucket.md).
+  const deadLetterBucket = spec.dead_letter.bucket ?? options.deadLetterBucket;
   const clock = options.clock ?? (() => new Date());
   const componentKinds = componentKindsOf(spec);
 
@@ -100,7 +108,7 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
     const logger = jsonLogger({ level: spec.runtime.log_level, requestId, pipeline: spec.name, ...(options.write ? { write: options.write } : {}) });
     const capture = options.captureDeadLetters ? new CapturingDeadLetterWriter() : undefined;
     const deadLetters: DeadLetterWriter = capture
-      ?? (spec.dead_letter ? new StoreDeadLetterWriter(options.ports.objects, spec.dead_letter.bucket, deadLetterPrefix, now) : new MissingDeadLetterWriter());
+      ?? (deadLetterBucket !== undefined ? new StoreDeadLetterWriter(options.ports.objects, deadLetterBucket, deadLetterPrefix, now) : new MissingDeadLetterWriter());
     return { invocation, logger, capture, deadLetters, metrics: new InvocationMetrics(), started: performance.now() };
   };
 

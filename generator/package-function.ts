@@ -1,15 +1,16 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Diagnostic } from '../engine/spec/diagnostic.ts';
-import { loadSpec } from '../engine/spec/load.ts';
+import { SINK_PLUGINS } from '../engine/plugin/registry.ts';
+import { diagnosticAt } from '../engine/spec/load.ts';
+import { readSpec } from '../engine/spec/read-spec.ts';
 import { applyDefaults } from '../engine/spec/resolve.ts';
-import { filesBeside, validateLoadedSpec } from '../engine/spec/validate.ts';
 import { recordSchemaModule } from '../engine/transforms/validate/record-schema.ts';
 import type { PackagedSpec } from '../engine/lambda.ts';
 
-/** A spec that does not validate cannot be packaged; the diagnostics say why. */
+/** A spec that does not validate, or has a sink the runtime cannot run yet, cannot be packaged; the diagnostics say why. */
 export class InvalidSpecError extends Error {
   override name = 'InvalidSpecError';
   constructor(readonly diagnostics: Diagnostic[]) {
@@ -31,22 +32,27 @@ export interface PackagedFunction {
  * handler `index.handler`), `spec.json` (validated, defaults applied, parameters left as
  * references for `INGEST_PARAM_<name>` at run time) and, when the spec has `validate` steps,
  * `validators.mjs` with their JSON Schemas compiled to code, so the function compiles nothing at
- * cold start. Throws `InvalidSpecError` for a spec with errors.
+ * cold start. Diagnostics name the spec as `shownPath`. Throws `InvalidSpecError` for a spec with
+ * errors or with a sink whose type has no runtime yet (`SINK_PLUGINS`), and `UsageError` when the
+ * spec cannot be read.
  */
-export async function packageFunction(specPath: string, outDir: string): Promise<PackagedFunction> {
-  const loaded = loadSpec(specPath, await readFile(specPath));
-  const files = filesBeside(specPath);
-  const diagnostics = loaded.ok ? validateLoadedSpec(loaded.spec, files) : loaded.diagnostics;
-  const errors = diagnostics.filter((diagnostic) => diagnostic.severity === 'error');
-  if (!loaded.ok || errors.length > 0) throw new InvalidSpecError(errors);
+export async function packageFunction(specPath: string, outDir: string, shownPath: string = specPath): Promise<PackagedFunction> {
+  const read = readSpec(specPath, shownPath);
+  if (!read.ok) throw new InvalidSpecError(read.errors);
+  const { spec: loaded, files } = read;
+  // The function would fail at cold start: refuse now, where the spec can say where.
+  const withoutRuntime = Object.entries(loaded.value.sinks as Record<string, { type: string }>)
+    .filter(([, sink]) => !SINK_PLUGINS.has(sink.type))
+    .map(([id, sink]) => diagnosticAt(loaded, ['sinks', id, 'type'], 'sink-not-runnable', `sink \`${id}\` is of type ${sink.type}, which this version of the runtime cannot run yet; it validates and runs in \`ingest test\` and \`ingest run --local\`, but cannot be packaged`));
+  if (withoutRuntime.length > 0) throw new InvalidSpecError(withoutRuntime);
 
-  const spec = applyDefaults(loaded.spec.value);
+  const spec = applyDefaults(loaded.value);
   await mkdir(outDir, { recursive: true });
   await copyFile(LAMBDA_BUNDLE, join(outDir, 'index.mjs'));
-  const packaged: PackagedSpec = { spec, files: {} };
+  const packaged: PackagedSpec = { spec };
   await writeFile(join(outDir, 'spec.json'), JSON.stringify(packaged));
 
-  const schemaPaths = [...new Set(Object.values(spec.transforms ?? {}).flatMap((transform) => transform.steps.flatMap((step) => (step.validate ? [(step.validate as { schema: string }).schema] : []))))];
+  const schemaPaths = [...new Set(Object.values(spec.transforms ?? {}).flatMap((transform) => transform.steps.flatMap((step) => ('validate' in step ? [step.validate.schema] : []))))];
   const written = ['index.mjs', 'spec.json'];
   if (schemaPaths.length > 0) {
     await bundleValidators(schemaPaths.map((path) => ({ path, text: files.read(path)! })), join(outDir, 'validators.mjs'));

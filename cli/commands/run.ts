@@ -2,9 +2,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { UsageError } from '../../engine/errors.ts';
+import { DEAD_LETTER_BUCKET_VARIABLE } from '../../engine/function-environment.ts';
 import { createHandler } from '../../engine/handler.ts';
 import type { InvocationSummary } from '../../engine/handler.ts';
-import { InvocationFailedError } from '../../engine/handler.ts';
 import { dynamoDbInsertEvent, kinesisEvent, s3ObjectCreatedEvent } from '../../engine/local/events.ts';
 import { localSearchSink } from '../../engine/local/file-search-index.ts';
 import { FileSink } from '../../engine/local/file-sink.ts';
@@ -12,13 +12,17 @@ import { RecordingObjectStore } from '../../engine/local/recording-object-store.
 import { dynamoDbTableName } from '../../engine/sources/dynamodb/table-name.ts';
 import { FsObjectStore } from '../../engine/ports/fs-object-store.ts';
 import { S3ObjectStore } from '../../engine/ports/s3-object-store.ts';
-import { loadSpec } from '../../engine/spec/load.ts';
-import { resolveSpec } from '../../engine/spec/resolve.ts';
+import { readSpec } from '../../engine/spec/read-spec.ts';
+import { applyDefaults } from '../../engine/spec/resolve.ts';
 import type { ResolvedSpec } from '../../engine/spec/resolved-spec.ts';
-import { filesBeside, validateLoadedSpec } from '../../engine/spec/validate.ts';
+import { ParameterError, checkParameters, parameterReferences, substituteParameters } from '../../engine/spec/resolved-spec.ts';
+import { filesBeside } from '../../engine/spec/validate.ts';
 import { SINK_PLUGINS } from '../../engine/plugin/registry.ts';
 import { displayPath, reason } from '../files.ts';
 import { formatDiagnostics } from '../output.ts';
+
+/** In local runs, the stand-in for the dead-letter bucket the stack would create: `.ingest/s3/dead-letters/`. */
+export const LOCAL_DEAD_LETTER_BUCKET = 'dead-letters';
 
 export interface RunOptions {
   event?: string;
@@ -41,12 +45,19 @@ export async function runCommand(positionals: readonly string[], options: RunOpt
   if (!options.event && options.inputs.length === 0) throw new UsageError('run needs --event <file.json> or --local --input <source>=<file>');
   if (options.inputs.length > 0 && !options.local) throw new UsageError('--input runs locally: add --local');
   const specPath = positionals[0]!;
-  const spec = loadValidSpec(specPath, options.parameters, out);
-  if (!spec) return 1;
+  const resolved = loadValidSpec(specPath, options.parameters, options.local, out);
+  if (!resolved) return 1;
+  const { spec, parameters } = resolved;
   if (!options.local) {
     // Without --local nothing stands in for such a sink: say so as a usage error, not as a crash of the handler.
     const missing = Object.entries(spec.sinks).find(([, config]) => !SINK_PLUGINS.has(config.type));
     if (missing) throw new UsageError(`sink ${missing[0]}: the ${missing[1].type} sink does not run in this version yet; run with --local to see its records in .ingest/sinks/${missing[0]}.jsonl`);
+  }
+
+  // A spec without a dead-letter bucket uses the one the stack creates (docs/decisions/0025-dead-letter-bucket.md).
+  const deadLetterBucket = spec.dead_letter.bucket !== undefined ? undefined : options.local ? LOCAL_DEAD_LETTER_BUCKET : process.env[DEAD_LETTER_BUCKET_VARIABLE] || undefined;
+  if (spec.dead_letter.bucket === undefined && deadLetterBucket === undefined) {
+    throw new UsageError(`the spec names no dead_letter bucket, so its dead letters go to the bucket the stack creates: set ${DEAD_LETTER_BUCKET_VARIABLE} to that bucket, or run with --local (dead letters under .ingest/s3/${LOCAL_DEAD_LETTER_BUCKET}/)`);
   }
 
   const localRoot = join(options.workdir, '.ingest');
@@ -55,6 +66,8 @@ export async function runCommand(positionals: readonly string[], options: RunOpt
   const handler = createHandler(spec, {
     ports: { objects: store },
     files: filesBeside(specPath),
+    parameters,
+    ...(deadLetterBucket === undefined ? {} : { deadLetterBucket }),
     sinkOverride: (id, config) => {
       // A search sink runs for real locally, its bulk requests written to files instead of sent.
       const searchDirectory = join(localRoot, 'search', id);
@@ -79,8 +92,6 @@ export async function runCommand(positionals: readonly string[], options: RunOpt
     try {
       summary = await handler.invoke(event);
     } catch (error) {
-      // Failing as a whole is how Lambda retries an invocation; what it did and why still shows.
-      if (error instanceof InvocationFailedError) printSummary(spec, error.summary, substitutes, store, options, out);
       out(`invocation failed: ${(error as Error).message}`);
       exitCode = 1;
       continue;
@@ -92,27 +103,28 @@ export async function runCommand(positionals: readonly string[], options: RunOpt
   return exitCode;
 }
 
-function loadValidSpec(path: string, parameterArguments: string[], out: (text: string) => void): ResolvedSpec | undefined {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new UsageError(`cannot read ${path}: ${reason(error)}`, { cause: error });
-  }
-  const loaded = loadSpec(displayPath(path), bytes);
-  const diagnostics = loaded.ok ? validateLoadedSpec(loaded.spec, filesBeside(path)) : loaded.diagnostics;
-  const errors = diagnostics.filter((d) => d.severity === 'error');
-  if (!loaded.ok || errors.length > 0) {
-    out(formatDiagnostics(errors, 'text'));
+function loadValidSpec(path: string, parameterArguments: string[], local: boolean, out: (text: string) => void): { spec: ResolvedSpec; parameters: Record<string, string> } | undefined {
+  const read = readSpec(path, displayPath(path));
+  if (!read.ok) {
+    out(formatDiagnostics(read.errors, 'text'));
     return undefined;
   }
-  const parameters: Record<string, string> = {};
+  const parameters: Record<string, string> = Object.create(null);
   for (const argument of parameterArguments) {
-    const [name, ...value] = argument.split('=');
-    if (!name || value.length === 0) throw new UsageError(`--param takes name=value, got ${argument}`);
-    parameters[name] = value.join('=');
+    const separator = argument.indexOf('=');
+    if (separator <= 0) throw new UsageError(`--param takes name=value, got ${argument}`);
+    parameters[argument.slice(0, separator)] = argument.slice(separator + 1);
   }
-  return resolveSpec(loaded.spec.value, parameters);
+  const spec = applyDefaults(read.spec.value);
+  try {
+    const running = Object.values(spec.sinks).filter((sink) => !local || SINK_PLUGINS.has(sink.type));
+    const used = [spec.sources, spec.transforms, spec.dead_letter, running];
+    checkParameters(spec, parameters, (name) => `--param ${name}=<value>`, { required: parameterReferences(used) });
+  } catch (error) {
+    if (error instanceof ParameterError) throw new UsageError(error.message, { cause: error });
+    throw error;
+  }
+  return { spec: substituteParameters(spec, parameters), parameters };
 }
 
 function awsS3Client(): S3Client {
@@ -199,10 +211,6 @@ function printSummary(spec: ResolvedSpec, summary: InvocationSummary, substitute
   if (written.length > 0) {
     out('objects written:');
     for (const { bucket, key } of written) out(options.local ? `  ${relative(options.workdir, join(options.workdir, '.ingest', 's3', bucket, key))}` : `  s3://${bucket}/${key}`);
-  }
-  if (summary.failures.length > 0) {
-    out('item failures:');
-    for (const failure of summary.failures) out(`  ${failure.item ?? 'the event'}: ${failure.retried ? 'retried' : 'dead-lettered whole'}: ${failure.reason}`);
   }
   if (response) out(`response: ${JSON.stringify(response)}`);
 }

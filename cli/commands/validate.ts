@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { UsageError } from '../../engine/errors.ts';
 import type { Diagnostic } from '../../engine/spec/diagnostic.ts';
-import { loadSpec } from '../../engine/spec/load.ts';
-import { filesBeside, validateLoadedSpec } from '../../engine/spec/validate.ts';
-import { collectSpecFiles, displayPath, reason } from '../files.ts';
+import { readSpec } from '../../engine/spec/read-spec.ts';
+import { collectSpecFiles, displayPath } from '../files.ts';
 import type { OutputFormat } from '../output.ts';
 import { formatDiagnostics, plural } from '../output.ts';
 
@@ -21,14 +19,7 @@ export function validateCommand(paths: readonly string[], options: ValidateOptio
   const diagnostics: Diagnostic[] = [];
   let invalidSpecs = 0;
   for (const file of files) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(file);
-    } catch (error) {
-      throw new UsageError(`cannot read ${file}: ${reason(error)}`, { cause: error });
-    }
-    const loaded = loadSpec(displayPath(file), bytes);
-    const found = loaded.ok ? validateLoadedSpec(loaded.spec, filesBeside(file)) : loaded.diagnostics;
+    const found = readSpec(file, displayPath(file)).diagnostics;
     if (found.some((d) => d.severity === 'error' || options.strict)) invalidSpecs++;
     diagnostics.push(...found);
   }

@@ -1,5 +1,6 @@
 import { s3Sink } from '../sinks/s3/sink.ts';
 import { elasticsearchSink, opensearchSink } from '../sinks/search/sink.ts';
+import type { SinkType, StepConfig, StepKind } from '../spec/spec-types.ts';
 import { castStep } from '../transforms/cast/step.ts';
 import { dedupeStep } from '../transforms/dedupe/step.ts';
 import { defaultStep } from '../transforms/default/step.ts';
@@ -16,10 +17,37 @@ import { templateStep } from '../transforms/template/step.ts';
 import { validateStep } from '../transforms/validate/step.ts';
 import type { SinkPlugin, StepPlugin } from './types.ts';
 
-/** Every step kind of the spec language, in one literal list. */
-export const STEP_PLUGINS: ReadonlyMap<string, StepPlugin> = new Map(
-  [filterStep, setStep, templateStep, renameStep, dropStep, keepStep, defaultStep, castStep, parseJsonStep, flattenStep, explodeStep, validateStep, dedupeStep, hashStep].map((plugin) => [plugin.kind, plugin]),
-);
+/**
+ * Every step kind of the spec language, in one literal list. Its type makes it complete (a step
+ * kind the schema gains does not compile until it has a plugin) and makes each plugin take the
+ * generated config of its kind; test/unit/plugin/registry.test.ts checks each plugin's `kind`.
+ */
+const STEPS: { readonly [K in StepKind]: StepPlugin<StepConfig<K>> } = {
+  filter: filterStep,
+  set: setStep,
+  template: templateStep,
+  rename: renameStep,
+  drop: dropStep,
+  keep: keepStep,
+  default: defaultStep,
+  cast: castStep,
+  parse_json: parseJsonStep,
+  flatten: flattenStep,
+  explode: explodeStep,
+  validate: validateStep,
+  dedupe: dedupeStep,
+  hash: hashStep,
+};
 
-/** Sinks with a runtime. The others (redshift, postgres) validate and test, but do not run yet. */
-export const SINK_PLUGINS: ReadonlyMap<string, SinkPlugin> = new Map([s3Sink, elasticsearchSink, opensearchSink].map((plugin) => [plugin.type, plugin]));
+/** Every step kind, by kind. */
+export const STEP_PLUGINS: ReadonlyMap<string, StepPlugin> = new Map(Object.values(STEPS).map((plugin: StepPlugin) => [plugin.kind, plugin]));
+
+/** Sinks with a runtime, by type. The others (`SINKS_WITHOUT_RUNTIME`) validate and test, but do not run yet. */
+export const SINK_PLUGINS: ReadonlyMap<string, SinkPlugin> = new Map([s3Sink, elasticsearchSink, opensearchSink].map((plugin: SinkPlugin) => [plugin.type, plugin]));
+
+/**
+ * Sink types of the schema that have no runtime yet: `ingest package` refuses them, `ingest run`
+ * runs them only with `--local` (their records go to a file). Kept in step with `SINK_PLUGINS`
+ * by test/unit/plugin/registry.test.ts.
+ */
+export const SINKS_WITHOUT_RUNTIME: readonly SinkType[] = ['redshift', 'postgres'];

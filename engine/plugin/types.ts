@@ -1,6 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { FailureCode, RecordMeta, RecordValue } from '../pipeline/record.ts';
+import type { SinkConfig, SinkType, StepConfig, StepKind } from '../spec/spec-types.ts';
 import type { SpecFiles } from './checks.ts';
 
 /**
@@ -49,9 +50,13 @@ export interface StepEnvironment {
   recordValidators?: ReadonlyMap<string, RecordValidator>;
 }
 
-/** A step kind: compiles its config once per cold start. Throws on a config the validator should have rejected. */
-export interface StepPlugin<Config = any> {
-  kind: string;
+/**
+ * A step kind: compiles its config once per cold start. `Config` is the generated resolved config
+ * of its kind (`StepConfig<'flatten'>`: defaults applied), which the registry checks. Throws on a
+ * config the validator should have rejected.
+ */
+export interface StepPlugin<Config = StepConfig<StepKind>> {
+  kind: StepKind;
   compile(config: Config, environment: StepEnvironment): Step;
 }
 
@@ -153,8 +158,9 @@ export interface Sink {
   open(invocation: Invocation): SinkWriter;
 }
 
-export interface SinkPlugin<Config = any> {
-  type: string;
+/** A sink type. `Config` is the generated resolved config of its type (`SinkConfig<'s3'>`: defaults applied, sizes in bytes). */
+export interface SinkPlugin<Config = SinkConfig> {
+  type: SinkType;
   /** Builds the sink (compiles templates, prepares clients). Throws on a config the validator should have rejected. */
   create(id: string, config: Config, ports: Ports): Sink;
 }

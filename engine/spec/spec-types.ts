@@ -213,19 +213,19 @@ export interface Runtime {
   };
 }
 /**
- * Where records that cannot be processed are written, with the stage, error, source position and raw bytes. When omitted, the stack creates a bucket for them. Records are never dropped silently.
+ * Where records that cannot be processed are written, as JSON lines with the stage, error, source position and raw bytes. Without a `bucket` (or without `dead_letter`), they go to a bucket that the stack creates for the pipeline and passes to the function (environment variable `INGEST_DEAD_LETTER_BUCKET`); `ingest run --local` writes them under `.ingest/s3/dead-letters/`. Records are never dropped silently.
  */
 export interface DeadLetter {
   /**
-   * Bucket for dead letters, or a parameter reference `${param.<name>}`. It must exist unless `create` is true.
+   * Bucket for dead letters, or a parameter reference `${param.<name>}`. It must exist unless `create` is true. When omitted, the stack creates a dead-letter bucket for the pipeline.
    */
-  bucket: string;
+  bucket?: string;
   /**
-   * Key prefix template for dead-letter objects; it sees `now` and `stage` (decode, transform or sink).
+   * Key prefix template for dead-letter objects; it sees `stage` (decode, transform or sink), `meta` and `now`, not the record. It must end with `/`, and must not start with `/` or hold an empty, `.` or `..` segment.
    */
   prefix?: string;
   /**
-   * When true, the stack creates the bucket (with this name) and owns it. When false, the bucket must exist.
+   * When true, the stack creates the bucket named by `bucket` (which is then required) and owns it. When false, `bucket` must exist. Without `bucket`, the stack creates and owns the dead-letter bucket whatever this says.
    */
   create?: boolean;
 }
@@ -1222,7 +1222,7 @@ export interface ResolvedSpec {
     [k: string]: ResolvedParameter;
   };
   runtime: ResolvedRuntime;
-  dead_letter?: ResolvedDeadLetter;
+  dead_letter: ResolvedDeadLetter;
   notifications?: ResolvedNotifications;
   state?: ResolvedState;
   /**
@@ -1330,19 +1330,19 @@ export interface ResolvedRuntime {
   };
 }
 /**
- * Where records that cannot be processed are written, with the stage, error, source position and raw bytes. When omitted, the stack creates a bucket for them. Records are never dropped silently.
+ * Where records that cannot be processed are written, as JSON lines with the stage, error, source position and raw bytes. Without a `bucket` (or without `dead_letter`), they go to a bucket that the stack creates for the pipeline and passes to the function (environment variable `INGEST_DEAD_LETTER_BUCKET`); `ingest run --local` writes them under `.ingest/s3/dead-letters/`. Records are never dropped silently.
  */
 export interface ResolvedDeadLetter {
   /**
-   * Bucket for dead letters, or a parameter reference `${param.<name>}`. It must exist unless `create` is true.
+   * Bucket for dead letters, or a parameter reference `${param.<name>}`. It must exist unless `create` is true. When omitted, the stack creates a dead-letter bucket for the pipeline.
    */
-  bucket: string;
+  bucket?: string;
   /**
-   * Key prefix template for dead-letter objects; it sees `now` and `stage` (decode, transform or sink).
+   * Key prefix template for dead-letter objects; it sees `stage` (decode, transform or sink), `meta` and `now`, not the record. It must end with `/`, and must not start with `/` or hold an empty, `.` or `..` segment.
    */
   prefix: string;
   /**
-   * When true, the stack creates the bucket (with this name) and owns it. When false, the bucket must exist.
+   * When true, the stack creates the bucket named by `bucket` (which is then required) and owns it. When false, `bucket` must exist. Without `bucket`, the stack creates and owns the dead-letter bucket whatever this says.
    */
   create: boolean;
 }
@@ -1631,9 +1631,19 @@ export interface ResolvedRenameStep {
  */
 export interface ResolvedRenameStepConfig {
   /**
+   * New name of the field (dots for nested fields), or `{ to, overwrite }`. A rename onto a field that already holds a value fails the record (`field-collision`) unless `overwrite` is true.
+   */
+  [k: string]: string | ResolvedRenameTarget;
+}
+export interface ResolvedRenameTarget {
+  /**
    * New name of the field; dots for nested fields.
    */
-  [k: string]: string;
+  to: string;
+  /**
+   * Replace a value that the target field already holds. Without it such a record fails with `field-collision` instead of losing that value.
+   */
+  overwrite: boolean;
 }
 export interface ResolvedDropStep {
   drop: ResolvedDropStepConfig;
@@ -1661,7 +1671,7 @@ export interface ResolvedCastStep {
  */
 export interface ResolvedCastStepConfig {
   /**
-   * Target type: `string`, `int` (64-bit integer; decimals are rejected, not truncated), `double`, `bool` (true/false, 1/0, "true"/"false"), `timestamp` (RFC 3339 string, or epoch seconds from a number, normalised to an RFC 3339 UTC string) or `json` (the value serialised as JSON text).
+   * Target type: `string`, `int` (64-bit integer; decimals are rejected, not truncated), `double`, `bool` (true/false, 1/0, "true"/"false"), `timestamp` (RFC 3339 string, or an epoch number whose unit follows from its magnitude: below 10^11 seconds, then milliseconds, microseconds, nanoseconds; normalised to an RFC 3339 UTC string) or `json` (the value serialised as JSON text).
    */
   [k: string]: 'string' | 'int' | 'double' | 'bool' | 'timestamp' | 'json';
 }

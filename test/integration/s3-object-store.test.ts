@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../engine/ports/s3-object-store.ts';
 import { readObjectRecords } from '../../engine/sources/s3/read.ts';
 import { awsClientConfig } from '../support/env.ts';
+import { resolvedSource } from '../support/resolved-config.ts';
 
 const MIB = 1024 * 1024;
 
@@ -101,7 +102,7 @@ describe('S3ObjectStore against moto', () => {
 
     let count = 0;
     let last: unknown;
-    for await (const item of readObjectRecords(store, { bucket, key: 'in/clicks 1.json.gz', eventTime: '2026-11-27T10:00:00Z' }, 'clicks', { bucket, format: 'jsonl', compression: 'auto' })) {
+    for await (const item of readObjectRecords(store, { bucket, key: 'in/clicks 1.json.gz', eventTime: '2026-11-27T10:00:00Z' }, 'clicks', resolvedSource({ type: 's3', bucket, format: 'jsonl', compression: 'auto' }))) {
       expect(item.outcome).toBe('record');
       count += 1;
       last = item;

@@ -1,12 +1,8 @@
+import type { SourceConfig } from '../../spec/spec-types.ts';
+
 /**
- * The fields of a `dynamodb` source that decoding reads, with defaults already applied by the
- * caller. A structural subset of the generated `DynamodbSource` (engine/spec/spec-types.ts).
+ * The fields of a resolved `dynamodb` source that decoding reads (engine/spec/spec-types.ts,
+ * `ResolvedDynamodbSource`), defaults applied. `table` names `meta.table` only when the event
+ * source ARN names none. See docs/decisions/0005-dynamodb-numbers.md for `image`.
  */
-export interface DynamoDbDecodeConfig {
-  /** Table name; used for `meta.table` only when the event source ARN names none (then `''` without it). */
-  table?: string;
-  /** Event kinds to keep [insert, modify, remove]; the others are filtered. */
-  events: ('insert' | 'modify' | 'remove')[];
-  /** Which item image becomes the record [new]. See docs/decisions/0005-dynamodb-numbers.md. */
-  image: 'new' | 'old' | 'both';
-}
+export type DynamoDbDecodeConfig = Pick<SourceConfig<'dynamodb'>, 'table' | 'events' | 'image'>;

@@ -1,7 +1,7 @@
 import type { Decoded } from '../../pipeline/record.ts';
 import { ItemReadError } from '../../pipeline/record.ts';
 import type { ObjectStore } from '../../ports/object-store.ts';
-import { DEFAULT_MAX_RECORD_BYTES, type S3SourceConfig } from './config.ts';
+import type { S3SourceConfig } from './config.ts';
 import { decodeCsvObject } from './decode-csv-object.ts';
 import type { S3ObjectRef } from './event.ts';
 import { streamJsonElements } from './stream-json-elements.ts';
@@ -61,7 +61,7 @@ export async function* readObjectRecords(
   config: S3SourceConfig,
   contentsRead?: Set<string>,
 ): AsyncGenerator<Decoded> {
-  const maxRecordBytes = config.max_record_bytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const maxRecordBytes = config.max_record_bytes;
   const stored = await store.get(ref.bucket, ref.key, ref.versionId === undefined ? {} : { versionId: ref.versionId });
   if (stored === undefined) {
     const context = new ObjectContext(ref, sourceId, {}, maxRecordBytes);

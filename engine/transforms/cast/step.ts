@@ -1,4 +1,5 @@
 import type { StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { RecordError } from '../../plugin/types.ts';
 import type { FailureCode } from '../../pipeline/record.ts';
 import { epochInstant } from '../../time/epoch-instant.ts';
@@ -9,7 +10,7 @@ import type { FieldPath } from '../field-path.ts';
 export type CastType = 'string' | 'int' | 'double' | 'bool' | 'timestamp' | 'json';
 
 /** `cast: { field: type }`. */
-export type CastConfig = Readonly<Record<string, CastType>>;
+export type CastConfig = StepConfig<'cast'>;
 
 /** Converts one value or returns a reason why it cannot. */
 type Caster = (value: unknown) => unknown;

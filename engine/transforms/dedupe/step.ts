@@ -1,11 +1,10 @@
 import { compileExpression, ExpressionEvaluationError } from '../../expression/index.ts';
 import type { Step, StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { RecordError } from '../../plugin/types.ts';
 
 /** `dedupe: { key: "<CEL expression>" }`. */
-export interface DedupeConfig {
-  readonly key: string;
-}
+export type DedupeConfig = StepConfig<'dedupe'>;
 
 /**
  * Drops repeated records within one invocation: the first record with a given key passes, later

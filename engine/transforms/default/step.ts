@@ -1,9 +1,10 @@
 import type { StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { isPlainObject, leafOf, parentOf, parseFieldPath, writeField } from '../field-path.ts';
 import type { FieldPath } from '../field-path.ts';
 
 /** `default: { field: literal }`: the value each field gets when it is missing or null. */
-export type DefaultConfig = Readonly<Record<string, unknown>>;
+export type DefaultConfig = StepConfig<'default'>;
 
 /**
  * Sets each listed field to its literal when the field is missing or `null`; any other value,

@@ -1,8 +1,9 @@
 import type { StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { deleteField, parseFieldPaths } from '../field-path.ts';
 
 /** `drop: [fields]`: field paths to remove. */
-export type DropConfig = readonly string[];
+export type DropConfig = StepConfig<'drop'>;
 
 /** Removes each listed field (dotted paths reach into nested objects). Missing fields are ignored. */
 export const dropStep: StepPlugin<DropConfig> = {

@@ -1,11 +1,12 @@
 import type { RecordValue } from '../../pipeline/record.ts';
 import type { StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { RecordError } from '../../plugin/types.ts';
 import { describeType, isPlainObject, leafOf, parentOf, parseFieldPath } from '../field-path.ts';
 import type { FieldPath } from '../field-path.ts';
 
 /** `explode: field`: the path of a list field. */
-export type ExplodeConfig = string;
+export type ExplodeConfig = StepConfig<'explode'>;
 
 /**
  * Turns a record whose field holds a list into one record per element: each is the record with

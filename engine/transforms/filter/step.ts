@@ -1,9 +1,10 @@
 import { compileExpression, ExpressionEvaluationError } from '../../expression/index.ts';
 import type { StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { RecordError } from '../../plugin/types.ts';
 
 /** `filter: "<CEL bool expression>"`: the condition a record must meet to continue. */
-export type FilterConfig = string;
+export type FilterConfig = StepConfig<'filter'>;
 
 /**
  * Keeps the records for which the CEL condition is `true` and filters out (returns `undefined`

@@ -1,15 +1,11 @@
 import type { RecordValue } from '../../pipeline/record.ts';
 import type { StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { RecordError } from '../../plugin/types.ts';
 import { describeType, isPlainObject, leafOf, parentOf, parseFieldPath } from '../field-path.ts';
 
 /** `flatten: { field?, separator? }`. */
-export interface FlattenConfig {
-  /** The object field to flatten; the whole record when absent. */
-  readonly field?: string;
-  /** Joins the keys of nested objects [`_`]. */
-  readonly separator?: string;
-}
+export type FlattenConfig = StepConfig<'flatten'>;
 
 /**
  * Turns nested objects into one level of keys joined by `separator`: `{a: {b: {c: 1}}, d: 2}`

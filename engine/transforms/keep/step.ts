@@ -1,8 +1,9 @@
 import type { StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { MISSING, parseFieldPaths, readField, writeField } from '../field-path.ts';
 
 /** `keep: [fields]`: the only field paths the record keeps. */
-export type KeepConfig = readonly string[];
+export type KeepConfig = StepConfig<'keep'>;
 
 /**
  * Replaces the record by a new object holding only the listed fields, at the same paths

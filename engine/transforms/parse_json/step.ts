@@ -1,10 +1,11 @@
 import type { StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { RecordError } from '../../plugin/types.ts';
 import { DEFAULT_MAX_DEPTH, parseJsonValue } from '../../sources/parse-json-record.ts';
 import { describeType, leafOf, parentOf, parseFieldPath, previewValue } from '../field-path.ts';
 
 /** `parse_json: field`: the path of a field holding JSON text. */
-export type ParseJsonConfig = string;
+export type ParseJsonConfig = StepConfig<'parse_json'>;
 
 /**
  * Replaces a field's JSON text by the value it encodes (any JSON value: object, list, string,

@@ -1,12 +1,13 @@
 import { compileExpression, ExpressionEvaluationError } from '../../expression/index.ts';
 import type { CompiledExpression } from '../../expression/index.ts';
 import type { StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { RecordError } from '../../plugin/types.ts';
 import { isPlainObject, parseFieldPath, writeField } from '../field-path.ts';
 import type { FieldPath } from '../field-path.ts';
 
 /** `set: { field: "<CEL expression>" }`. */
-export type SetConfig = Readonly<Record<string, string>>;
+export type SetConfig = StepConfig<'set'>;
 
 /**
  * Assigns computed values. Every expression of the step reads the record as it was before the

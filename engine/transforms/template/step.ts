@@ -1,5 +1,6 @@
 import type { RecordMeta, RecordValue } from '../../pipeline/record.ts';
 import type { StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { RecordError } from '../../plugin/types.ts';
 import { compileTemplate, TemplateRenderError } from '../../template/index.ts';
 import type { CompiledTemplate, TemplateContext } from '../../template/index.ts';
@@ -7,7 +8,7 @@ import { isPlainObject, parseFieldPath, writeField } from '../field-path.ts';
 import type { FieldPath } from '../field-path.ts';
 
 /** `template: { field: "<Handlebars template>" }`. */
-export type TemplateConfig = Readonly<Record<string, string>>;
+export type TemplateConfig = StepConfig<'template'>;
 
 /**
  * Assigns rendered strings. Templates see `record`, `meta` and `now` (the invocation's time).

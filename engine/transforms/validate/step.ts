@@ -1,15 +1,11 @@
 import type { ErrorObject } from 'ajv';
 import type { RecordValidator, StepEnvironment, StepPlugin } from '../../plugin/types.ts';
+import type { StepConfig } from '../../spec/spec-types.ts';
 import { RecordError } from '../../plugin/types.ts';
 import { compileRecordSchema } from './record-schema.ts';
 
 /** `validate: { schema, on_invalid? }`. */
-export interface ValidateConfig {
-  /** A JSON Schema file, relative to the spec. */
-  readonly schema: string;
-  /** What happens to a record the schema rejects [`dead_letter`]. */
-  readonly on_invalid?: 'dead_letter' | 'drop';
-}
+export type ValidateConfig = StepConfig<'validate'>;
 
 /** How many schema errors one message lists; the rest are counted. */
 const MAX_LISTED_ERRORS = 10;

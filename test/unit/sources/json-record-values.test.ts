@@ -5,6 +5,7 @@ import { MemoryObjectStore } from '../../../engine/ports/memory-object-store.ts'
 import { decodeKinesisRecord } from '../../../engine/sources/kinesis/decode.ts';
 import { readObjectRecords } from '../../../engine/sources/s3/read.ts';
 import { parseJsonStep } from '../../../engine/transforms/parse_json/step.ts';
+import { resolvedSource } from '../../support/resolved-config.ts';
 import { compile, run } from '../transforms/factories.ts';
 import { config as kinesisConfig, kinesisRecord } from './kinesis/factories.ts';
 import { collect, objectRef } from './s3/fixtures.ts';
@@ -34,7 +35,7 @@ function outcome(item: Decoded): Outcome {
 async function readS3(format: 'jsonl' | 'json', body: string, maxDepth: number): Promise<Outcome[]> {
   const store = new MemoryObjectStore({ chunkBytes: 997 });
   store.set('raw', 'in/object', body);
-  const items = await collect(readObjectRecords(store, objectRef('in/object'), 'objects', { bucket: 'raw', format, compression: 'none', max_depth: maxDepth }));
+  const items = await collect(readObjectRecords(store, objectRef('in/object'), 'objects', resolvedSource({ type: 's3', bucket: 'raw', format, compression: 'none', max_depth: maxDepth })));
   return items.map(outcome);
 }
 

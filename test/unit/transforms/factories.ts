@@ -1,6 +1,7 @@
 import type { RecordMeta, RecordValue } from '../../../engine/pipeline/record.ts';
 import type { Invocation, Step, StepEnvironment, StepPlugin, StepResult } from '../../../engine/plugin/types.ts';
 import { RecordError } from '../../../engine/plugin/types.ts';
+import { resolvedStepConfig } from '../../support/resolved-config.ts';
 
 /** A Kinesis record's meta with fixed, readable values; override what a test cares about. */
 export function aMeta(overrides: Partial<RecordMeta> = {}): RecordMeta {
@@ -31,9 +32,12 @@ export function anEnvironment(options: { files?: Record<string, string>; paramet
   };
 }
 
-/** Compiles a step plugin's config with a default environment. */
-export function compile<Config>(plugin: StepPlugin<Config>, config: Config, environment: StepEnvironment = anEnvironment()): Step {
-  return plugin.compile(config, environment);
+/**
+ * Compiles a step plugin's config, written as in a spec (fields with defaults may be left out),
+ * resolved first as `ingest package` does, with a default environment.
+ */
+export function compile<Config>(plugin: StepPlugin<Config>, config: Partial<Config> | Config, environment: StepEnvironment = anEnvironment()): Step {
+  return plugin.compile(resolvedStepConfig(plugin.kind, config) as Config, environment);
 }
 
 /** Runs one record through a compiled step in a fresh invocation. */

@@ -238,6 +238,6 @@ describe('matchesSource', () => {
   });
 
   it('matches every key of the bucket without prefix and suffix', () => {
-    expect(matchesSource(objectRef('anything'), { bucket: 'raw' })).toBe(true);
+    expect(matchesSource(objectRef('anything'), { bucket: 'raw', prefix: '' })).toBe(true);
   });
 });

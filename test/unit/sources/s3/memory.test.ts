@@ -4,7 +4,8 @@ import { runInNewContext } from 'node:vm';
 import { createGzip } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../../../../engine/ports/object-store.ts';
-import type { S3SourceConfig } from '../../../../engine/sources/s3/config.ts';
+import type { S3Source } from '../../../../engine/spec/spec-types.ts';
+import { resolvedSource } from '../../../support/resolved-config.ts';
 import { readObjectRecords } from '../../../../engine/sources/s3/read.ts';
 import { objectRef } from './fixtures.ts';
 
@@ -47,11 +48,11 @@ function generatedStore(totalBytes: number, line: (index: number) => string, end
 }
 
 /** Reads the whole object lazily, sampling the retained heap as it goes. */
-async function readMeasuringHeap(store: ObjectStore, config: S3SourceConfig): Promise<{ records: number; growth: number }> {
+async function readMeasuringHeap(store: ObjectStore, config: Omit<S3Source, 'type'>): Promise<{ records: number; growth: number }> {
   const baseline = retainedHeap();
   let peak = baseline;
   let records = 0;
-  for await (const item of readObjectRecords(store, objectRef('big'), 'big', config)) {
+  for await (const item of readObjectRecords(store, objectRef('big'), 'big', resolvedSource({ type: 's3', ...config }))) {
     if (item.outcome !== 'record') throw new Error(`unexpected ${item.outcome}: ${JSON.stringify(item.meta)}`);
     records += 1;
     if (records % 10_000 === 0) peak = Math.max(peak, retainedHeap());

@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryObjectStore } from '../../../../engine/ports/memory-object-store.ts';
-import type { S3SourceConfig } from '../../../../engine/sources/s3/config.ts';
+import type { S3Source } from '../../../../engine/spec/spec-types.ts';
 import { readObjectRecords } from '../../../../engine/sources/s3/read.ts';
+import { resolvedSource } from '../../../support/resolved-config.ts';
 import { collect, objectRef, summary, text } from './fixtures.ts';
 
-const csv: S3SourceConfig = { bucket: 'raw', format: 'csv', compression: 'auto', csv: { header: true, delimiter: ',', quote: '"' } };
+const csv: S3Source = { type: 's3', bucket: 'raw', format: 'csv', compression: 'auto', csv: { header: true, delimiter: ',', quote: '"' } };
 
-async function read(body: string | Uint8Array, config: S3SourceConfig = csv, chunkBytes = 64 * 1024) {
+async function read(body: string | Uint8Array, config: S3Source = csv, chunkBytes = 64 * 1024) {
   const store = new MemoryObjectStore({ chunkBytes });
   store.set('raw', 'in/data.csv', body);
-  return collect(readObjectRecords(store, objectRef('in/data.csv'), 'orders', config));
+  return collect(readObjectRecords(store, objectRef('in/data.csv'), 'orders', resolvedSource(config)));
 }
 
 describe('csv objects', () => {

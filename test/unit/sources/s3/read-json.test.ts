@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryObjectStore } from '../../../../engine/ports/memory-object-store.ts';
-import type { S3SourceConfig } from '../../../../engine/sources/s3/config.ts';
+import type { S3Source } from '../../../../engine/spec/spec-types.ts';
 import { readObjectRecords } from '../../../../engine/sources/s3/read.ts';
+import { resolvedSource } from '../../../support/resolved-config.ts';
 import { collect, objectRef, summary, text } from './fixtures.ts';
 
-const json: S3SourceConfig = { bucket: 'raw', format: 'json', compression: 'none' };
+const json: S3Source = { type: 's3', bucket: 'raw', format: 'json', compression: 'none' };
 
-async function read(body: string | Uint8Array, config: S3SourceConfig = json, chunkBytes = 64 * 1024) {
+async function read(body: string | Uint8Array, config: S3Source = json, chunkBytes = 64 * 1024) {
   const store = new MemoryObjectStore({ chunkBytes });
   store.set('raw', 'in/doc.json', body);
-  return collect(readObjectRecords(store, objectRef('in/doc.json'), 'docs', config));
+  return collect(readObjectRecords(store, objectRef('in/doc.json'), 'docs', resolvedSource(config)));
 }
 
 describe('json objects', () => {

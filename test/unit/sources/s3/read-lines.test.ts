@@ -1,16 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryObjectStore } from '../../../../engine/ports/memory-object-store.ts';
-import type { S3SourceConfig } from '../../../../engine/sources/s3/config.ts';
+import type { S3Source } from '../../../../engine/spec/spec-types.ts';
 import { readObjectRecords } from '../../../../engine/sources/s3/read.ts';
+import { resolvedSource } from '../../../support/resolved-config.ts';
 import { collect, objectRef, summary, text } from './fixtures.ts';
 
-const jsonl: S3SourceConfig = { bucket: 'raw', format: 'jsonl', compression: 'auto' };
-const textSource: S3SourceConfig = { bucket: 'raw', format: 'text', compression: 'auto' };
+const jsonl: S3Source = { type: 's3', bucket: 'raw', format: 'jsonl', compression: 'auto' };
+const textSource: S3Source = { type: 's3', bucket: 'raw', format: 'text', compression: 'auto' };
 
-async function read(body: string | Uint8Array, config: S3SourceConfig, chunkBytes = 64 * 1024) {
+async function read(body: string | Uint8Array, config: S3Source, chunkBytes = 64 * 1024) {
   const store = new MemoryObjectStore({ chunkBytes });
   store.set('raw', 'in/data', body);
-  return collect(readObjectRecords(store, objectRef('in/data'), 'clicks', config));
+  return collect(readObjectRecords(store, objectRef('in/data'), 'clicks', resolvedSource(config)));
 }
 
 describe('jsonl objects', () => {
@@ -18,7 +19,7 @@ describe('jsonl objects', () => {
     const store = new MemoryObjectStore();
     const { etag } = store.set('raw', 'in/data', '{"a":1}\n{"a":2}\n');
 
-    const items = await collect(readObjectRecords(store, objectRef('in/data'), 'clicks', jsonl));
+    const items = await collect(readObjectRecords(store, objectRef('in/data'), 'clicks', resolvedSource(jsonl)));
 
     expect(items).toHaveLength(2);
     expect(items[1]).toEqual({

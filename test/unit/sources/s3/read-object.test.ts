@@ -5,12 +5,12 @@ import { ItemReadError } from '../../../../engine/pipeline/record.ts';
 import type { Decoded } from '../../../../engine/pipeline/record.ts';
 import type { ObjectStore, StoredObject } from '../../../../engine/ports/object-store.ts';
 import { MemoryObjectStore } from '../../../../engine/ports/memory-object-store.ts';
-import type { S3SourceConfig } from '../../../../engine/sources/s3/config.ts';
 import { parseS3Event } from '../../../../engine/sources/s3/event.ts';
 import { readObjectRecords } from '../../../../engine/sources/s3/read.ts';
+import { resolvedSource } from '../../../support/resolved-config.ts';
 import { collect, loadEvent, objectRef, summary } from './fixtures.ts';
 
-const jsonl: S3SourceConfig = { bucket: 'raw', format: 'jsonl', compression: 'auto' };
+const jsonl = resolvedSource({ type: 's3', bucket: 'raw', format: 'jsonl', compression: 'auto' });
 const lines = (count: number) => Array.from({ length: count }, (_, id) => `${JSON.stringify({ id })}\n`).join('');
 
 /** A store whose single object is served by `open`, for bodies a real store would send. */
