@@ -114,6 +114,8 @@ async function runCase(spec: ResolvedSpec, testCase: TestCase, files: SpecFiles,
     summaries.push(await handler.process(dispatched.items));
   }
   if (records.length > 0) summaries.push(await handler.process(records));
+  // Every case also checks that each record is accounted for, per component too (ADR 0008): a gap is a bug in Ingest.
+  for (const summary of summaries) for (const problem of summary.unreconciled) failures.push(`outcome counts do not reconcile (a bug in Ingest): ${problem}`);
 
   for (const [sinkId, given] of Object.entries(testCase.expect ?? {})) {
     // As plain JSON, like what the sinks captured: the resolved spec holds its maps without prototypes.

@@ -387,6 +387,67 @@ describe('s3 sink', () => {
     });
   });
 
+  describe('the item commit point', () => {
+    const staged = (index: number): ItemScope => ({ index, staged: true });
+
+    it('keeps a staged item out of sight until it commits, then writes it in objects of its own', async () => {
+      const store = new MemoryObjectStore();
+      const writer = s3Sink.create('archive', sinkConfig({ key: 'p/' }), { objects: store }).open(makeInvocation());
+      const item = staged(1);
+      for (const { record, meta } of inputs(3)) await writer.add({ record, meta, ticket: makeTicket(), item });
+      for (const { record, meta } of inputs(5).slice(3)) await writer.add({ record, meta, ticket: makeTicket(), item: STREAM_ITEM });
+
+      await writer.commit(item);
+      await writer.close();
+
+      const bodies = storedKeys(store).map((key) => jsonLines(storedText(store, key)).map((record) => (record as RecordValue).event_id));
+      expect(bodies.sort()).toEqual([['e0', 'e1', 'e2'], ['e3', 'e4']]);
+    });
+
+    it('uploads the full objects of a staged item unpublished and publishes them on commit', async () => {
+      const store = new MemoryObjectStore();
+      const writer = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }).open(makeInvocation());
+      const item = staged(0);
+      const tickets: TestTicket[] = [];
+      for (const { record, meta } of inputs(5)) {
+        const ticket = makeTicket();
+        tickets.push(ticket);
+        await writer.add({ record, meta, ticket, item });
+      }
+      const beforeCommit = { visible: store.objects.size, staged: store.staged.size, settled: tickets.filter((ticket) => ticket.settlements.length > 0).length };
+
+      await writer.commit(item);
+      await writer.close();
+
+      expect(beforeCommit).toEqual({ visible: 0, staged: 2, settled: 0 });
+      expect(store.objects.size).toBe(3);
+      expect(store.staged.size).toBe(0);
+      expect(tickets.every((ticket) => ticket.settlements.length === 1 && ticket.settlements[0]!.outcome === 'written')).toBe(true);
+    });
+
+    it('discards everything of an aborted item, staged uploads included, and still writes the other items', async () => {
+      const store = new MemoryObjectStore();
+      const writer = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }).open(makeInvocation());
+      const item = staged(0);
+      const abortedTickets: TestTicket[] = [];
+      for (const { record, meta } of inputs(5)) {
+        const ticket = makeTicket();
+        abortedTickets.push(ticket);
+        await writer.add({ record, meta, ticket, item });
+      }
+      const other = makeTicket();
+      await writer.add({ record: clickRecord(9), meta: kinesisMeta(9), ticket: other, item: STREAM_ITEM });
+
+      await writer.abort(item);
+      await writer.close();
+
+      expect(storedKeys(store).map((key) => jsonLines(storedText(store, key)))).toEqual([[clickRecord(9)]]);
+      expect(store.staged.size).toBe(0);
+      expect(other.settlements).toEqual([{ outcome: 'written' }]);
+      expect(abortedTickets.some((ticket) => ticket.settlements.some((settlement) => settlement.outcome === 'written'))).toBe(false);
+    });
+  });
+
   describe('failures', () => {
     it('fails every ticket of an object whose put fails as retryable while other objects are written', async () => {
       const store = new FailingObjectStore('clicks/dt=2026-11-28/');
@@ -399,6 +460,16 @@ describe('s3 sink', () => {
         expect(ticket.settlements).toEqual([{ outcome: 'failed', failure: { code: 'sink-error', message: expect.stringContaining('SlowDown'), retryable: true } }]);
       }
       expect(store.inner.objects.size).toBe(1);
+    });
+
+    it('fails every ticket of an object the store refuses for good (AccessDenied) as not retryable', async () => {
+      const store = new FailingObjectStore('clicks/', { name: 'AccessDenied', status: 403 });
+
+      const { tickets } = await runSink(sinkConfig(), inputs(2), store);
+
+      expect(tickets.map((ticket) => ticket.settlements)).toEqual([0, 1].map(() => [
+        { outcome: 'failed', failure: expect.objectContaining({ code: 'sink-rejected', retryable: false, message: expect.stringContaining('AccessDenied (HTTP 403)') }) },
+      ]));
     });
 
     it('fails only the record whose prefix does not render, as not retryable', async () => {
