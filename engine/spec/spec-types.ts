@@ -649,7 +649,7 @@ export interface S3Sink {
    */
   inputs: string[];
   /**
-   * A CEL condition; only records for which it is true reach this sink. Records it turns away are not counted as filtered, because other sinks may take them.
+   * A CEL condition; only records for which it is true reach this sink. This sink counts the records it turns away as filtered (in its component counts and metrics); a record counts as filtered overall only when no sink takes it. A condition that fails to evaluate (a missing field, a wrong type) dead-letters the record, counted by this sink.
    */
   where?: string;
   batch?: ObjectBatch;
@@ -730,7 +730,7 @@ export interface SearchSink {
    */
   inputs: string[];
   /**
-   * A CEL condition; only records for which it is true reach this sink. Records it turns away are not counted as filtered, because other sinks may take them.
+   * A CEL condition; only records for which it is true reach this sink. This sink counts the records it turns away as filtered (in its component counts and metrics); a record counts as filtered overall only when no sink takes it. A condition that fails to evaluate (a missing field, a wrong type) dead-letters the record, counted by this sink.
    */
   where?: string;
   batch?: BulkBatch;
@@ -845,7 +845,7 @@ export interface RedshiftSink {
    */
   inputs: string[];
   /**
-   * A CEL condition; only records for which it is true reach this sink. Records it turns away are not counted as filtered, because other sinks may take them.
+   * A CEL condition; only records for which it is true reach this sink. This sink counts the records it turns away as filtered (in its component counts and metrics); a record counts as filtered overall only when no sink takes it. A condition that fails to evaluate (a missing field, a wrong type) dead-letters the record, counted by this sink.
    */
   where?: string;
   batch?: LoadBatch;
@@ -1018,7 +1018,7 @@ export interface PostgresSink {
    */
   inputs: string[];
   /**
-   * A CEL condition; only records for which it is true reach this sink. Records it turns away are not counted as filtered, because other sinks may take them.
+   * A CEL condition; only records for which it is true reach this sink. This sink counts the records it turns away as filtered (in its component counts and metrics); a record counts as filtered overall only when no sink takes it. A condition that fails to evaluate (a missing field, a wrong type) dead-letters the record, counted by this sink.
    */
   where?: string;
   batch?: LoadBatch;
@@ -1766,7 +1766,7 @@ export interface ResolvedS3Sink {
    */
   inputs: string[];
   /**
-   * A CEL condition; only records for which it is true reach this sink. Records it turns away are not counted as filtered, because other sinks may take them.
+   * A CEL condition; only records for which it is true reach this sink. This sink counts the records it turns away as filtered (in its component counts and metrics); a record counts as filtered overall only when no sink takes it. A condition that fails to evaluate (a missing field, a wrong type) dead-letters the record, counted by this sink.
    */
   where?: string;
   batch: ResolvedObjectBatch;
@@ -1847,7 +1847,7 @@ export interface ResolvedSearchSink {
    */
   inputs: string[];
   /**
-   * A CEL condition; only records for which it is true reach this sink. Records it turns away are not counted as filtered, because other sinks may take them.
+   * A CEL condition; only records for which it is true reach this sink. This sink counts the records it turns away as filtered (in its component counts and metrics); a record counts as filtered overall only when no sink takes it. A condition that fails to evaluate (a missing field, a wrong type) dead-letters the record, counted by this sink.
    */
   where?: string;
   batch: ResolvedBulkBatch;
@@ -1962,7 +1962,7 @@ export interface ResolvedRedshiftSink {
    */
   inputs: string[];
   /**
-   * A CEL condition; only records for which it is true reach this sink. Records it turns away are not counted as filtered, because other sinks may take them.
+   * A CEL condition; only records for which it is true reach this sink. This sink counts the records it turns away as filtered (in its component counts and metrics); a record counts as filtered overall only when no sink takes it. A condition that fails to evaluate (a missing field, a wrong type) dead-letters the record, counted by this sink.
    */
   where?: string;
   batch: ResolvedLoadBatch;
@@ -2135,7 +2135,7 @@ export interface ResolvedPostgresSink {
    */
   inputs: string[];
   /**
-   * A CEL condition; only records for which it is true reach this sink. Records it turns away are not counted as filtered, because other sinks may take them.
+   * A CEL condition; only records for which it is true reach this sink. This sink counts the records it turns away as filtered (in its component counts and metrics); a record counts as filtered overall only when no sink takes it. A condition that fails to evaluate (a missing field, a wrong type) dead-letters the record, counted by this sink.
    */
   where?: string;
   batch: ResolvedLoadBatch;
