@@ -205,6 +205,18 @@ describe.each(deliveries)('objects announced by %s', (_delivery, eventFor) => {
     expect(summary.counts).toMatchObject({ records_in: 1, written: 1, dead_lettered: 0 });
   });
 
+  it('dead-letter a version deleted for good as object-not-found, naming the version', async () => {
+    const { store, handler } = setup(true);
+    const object = announce(store.set('raw', KEY, '{"r":"A"}\n'), '01');
+
+    const summary = await handler.invoke(eventFor([{ ...object, versionId: 'v-deleted-for-good' }]));
+
+    expect(summary.counts).toMatchObject({ records_in: 1, written: 0, dead_lettered: 1 });
+    const [letter] = linesOf(store, keysIn(store, 'errors')[0]!);
+    expect(letter).toMatchObject({ code: 'object-not-found', position: `raw/${KEY}@v-deleted-for-good:0` });
+    expect(letter!.message).toContain('version v-deleted-for-good of s3://raw/in/daily.jsonl does not exist');
+  });
+
   it('are ingested once when the event announces the same object twice', async () => {
     const { store, handler } = setup(false);
     const object = announce(store.set('raw', KEY, '{"r":"A"}\n{"r":"B"}\n'), '01');
