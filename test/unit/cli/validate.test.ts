@@ -259,3 +259,71 @@ describe('--help', () => {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('ingest validate refuses what would fail at start-up or for every record', () => {
+  it('reports each reported case of the hardening issue at its line, with exit 1', async () => {
+    const directory = temporaryDirectory();
+    const path = join(directory, 'spec.yaml');
+    writeFileSync(
+      path,
+      [
+        'version: 1',
+        'name: demo',
+        'dead_letter: { bucket: acme-errors, prefix: "{{record.x}}/" }',
+        'sources:',
+        '  orders: { type: kinesis, stream: orders, max_record_bytes: 0.5B }',
+        'transforms:',
+        '  clean: { inputs: [orders], steps: [{ rename: { a: __proto__ } }] }',
+        'sinks:',
+        '  a: { type: s3, inputs: [clean], bucket: acme-a, key: "orders/{{recrod.ts}}/", batch: { max_records: 1e308 } }',
+        '  b: { type: s3, inputs: [clean], bucket: acme-b, key: orders, batch: { max_bytes: 99999999999999999999GiB } }',
+        '  c: { type: s3, inputs: [clean], bucket: acme-c, key: "/x/{{constructor.constructor}}/", batch: { max_bytes: 0.9B } }',
+        '',
+      ].join('\n'),
+    );
+
+    const run = await ingest('validate', path);
+
+    expect(run.code).toBe(1);
+    const found = run.stdout.split('\n').flatMap((line) => {
+      const match = DIAGNOSTIC_LINE.exec(line);
+      return match ? [`${match[2]} ${match[5]}`] : [];
+    });
+    expect(found).toEqual([
+      '5 out-of-range',
+      '7 reserved-field-name',
+      '9 out-of-range',
+      '10 out-of-range',
+      '11 out-of-range',
+    ]);
+  });
+
+  it('reports template roots, key prefixes and the dead-letter prefix once the shape is right', async () => {
+    const directory = temporaryDirectory();
+    const path = join(directory, 'spec.yaml');
+    writeFileSync(
+      path,
+      [
+        'version: 1',
+        'name: demo',
+        'dead_letter: { bucket: acme-errors, prefix: "{{record.x}}/" }',
+        'sources:',
+        '  orders: { type: kinesis, stream: orders }',
+        'sinks:',
+        '  a: { type: s3, inputs: [orders], bucket: acme-a, key: "orders/{{recrod.ts}}/" }',
+        '  b: { type: s3, inputs: [orders], bucket: acme-b, key: orders }',
+        '  c: { type: s3, inputs: [orders], bucket: acme-c, key: "/x/{{constructor.constructor}}/" }',
+        '',
+      ].join('\n'),
+    );
+
+    const run = await ingest('validate', path);
+
+    expect(run.code).toBe(1);
+    const found = run.stdout.split('\n').flatMap((line) => {
+      const match = DIAGNOSTIC_LINE.exec(line);
+      return match ? [`${match[2]} ${match[5]}`] : [];
+    });
+    expect(found).toEqual(['3 unknown-variable', '7 unknown-variable', '8 invalid-key-prefix', '9 reserved-field-name', '9 invalid-key-prefix']);
+  });
+});
