@@ -104,12 +104,13 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
 
   const begin = (requestId: string, context: Partial<Context> = {}) => {
     const now = clock();
-    const invocation: Invocation = { state: new Map(), now, requestId, deadline: invocationDeadline(context) };
+    const metrics = new InvocationMetrics();
+    const invocation: Invocation = { state: new Map(), now, requestId, deadline: invocationDeadline(context), measure: (component, measure, value) => metrics.measure(component, measure, value) };
     const logger = jsonLogger({ level: spec.runtime.log_level, requestId, pipeline: spec.name, ...(options.write ? { write: options.write } : {}) });
     const capture = options.captureDeadLetters ? new CapturingDeadLetterWriter() : undefined;
     const deadLetters: DeadLetterWriter = capture
       ?? (deadLetterBucket !== undefined ? new StoreDeadLetterWriter(options.ports.objects, deadLetterBucket, deadLetterPrefix, now) : new MissingDeadLetterWriter());
-    return { invocation, logger, capture, deadLetters, metrics: new InvocationMetrics(), started: performance.now() };
+    return { invocation, logger, capture, deadLetters, metrics, started: performance.now() };
   };
 
   const finish = (run: ReturnType<typeof begin>, kind: string, result: InvocationResult, partialBatch: boolean): InvocationSummary => {

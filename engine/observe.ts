@@ -37,12 +37,42 @@ const METRIC_NAMES: Record<Counter | 'duration_ms', { name: string; unit: string
   duration_ms: { name: 'Duration', unit: 'Milliseconds' },
 };
 
+/**
+ * Figures a sink reports of its own work through `Invocation.measure`, beside the counters the
+ * pipeline keeps: requests sent, records sent again after a retryable answer, and the time of each
+ * request (emitted as a list of values, at most EMF's 100 per document, so CloudWatch computes
+ * percentiles).
+ */
+export const MEASURES = {
+  requests: { name: 'Requests', unit: 'Count' },
+  retried: { name: 'RecordsRetried', unit: 'Count' },
+  request_ms: { name: 'RequestLatency', unit: 'Milliseconds' },
+} as const;
+export type Measure = keyof typeof MEASURES;
+const MAX_EMF_VALUES = 100;
+
 /** The counters of one component, to add to. */
 export type ComponentCounters = Record<Counter | 'duration_ms', number>;
 
 /** Per-invocation metrics, keyed by component id. */
 export class InvocationMetrics {
   private readonly components = new Map<string, ComponentCounters>();
+  private readonly measures = new Map<string, Map<Measure, number[]>>();
+
+  /** Records a figure of `component`'s own work: counts add up, latencies are kept as values. */
+  measure(component: string, measure: Measure, value: number): void {
+    let figures = this.measures.get(component);
+    if (!figures) this.measures.set(component, (figures = new Map()));
+    const values = figures.get(measure);
+    if (values === undefined) figures.set(measure, [value]);
+    else if (MEASURES[measure].unit === 'Count') values[0]! += value;
+    else if (values.length < MAX_EMF_VALUES) values.push(value);
+  }
+
+  /** What `measure` recorded: the total of a count, the values of a latency (empty when none). */
+  measured(component: string, measure: Measure): number[] {
+    return this.measures.get(component)?.get(measure) ?? [];
+  }
 
   count(component: string, counter: Counter | 'duration_ms', amount = 1): void {
     this.counters(component)[counter] += amount;
@@ -97,6 +127,15 @@ export class InvocationMetrics {
         Component: component,
       };
       for (const name of names) document[METRIC_NAMES[name].name] = counters[name];
+      const figures = this.measures.get(component);
+      if (figures) {
+        const metrics = (document._aws as { CloudWatchMetrics: { Metrics: { Name: string; Unit: string }[] }[] }).CloudWatchMetrics[0]!.Metrics;
+        for (const [measure, values] of figures) {
+          const { name, unit } = MEASURES[measure];
+          metrics.push({ Name: name, Unit: unit });
+          document[name] = unit === 'Count' ? values[0] : values;
+        }
+      }
       return JSON.stringify(document);
     });
   }

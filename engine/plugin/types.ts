@@ -1,4 +1,5 @@
 import type { ErrorObject } from 'ajv';
+import type { Measure } from '../observe.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { FailureCode, RecordMeta, RecordValue } from '../pipeline/record.ts';
 import type { SinkConfig, SinkType, StepConfig, StepKind } from '../spec/spec-types.ts';
@@ -21,6 +22,11 @@ export interface Invocation {
    * done by then is reported as retryable failures, never left unsettled.
    */
   readonly deadline: number;
+  /**
+   * Reports a figure of a sink's own work (a request sent and its time, records sent again),
+   * emitted with the component's metrics. Absent in hand-built invocations.
+   */
+  readonly measure?: (component: string, measure: Measure, value: number) => void;
 }
 
 /** What a step returns: the record (possibly the same object, mutated), several records (explode), or `undefined` when filtered. */

@@ -81,6 +81,31 @@ describe('a DynamoDB table indexed into OpenSearch through the handler', () => {
     return motoHandler(spec, s3, { captureDeadLetters: true }).handler;
   }
 
+  it('reports documents written, retried and dead-lettered and the latency of each bulk request in the sink\'s metrics', async () => {
+    let throttled = 0;
+    server.itemFault = (operation) => {
+      if (operation.id === 'u3' && throttled++ < 2) return { status: 429, type: 'es_rejected_execution_exception', reason: 'busy' };
+      if (operation.id === 'u1' && operation.source?.name === 'Ada') return { status: 400, type: 'mapper_parsing_exception', reason: 'bad' };
+      return undefined;
+    };
+    const spec = validSpec({
+      version: 1,
+      name: 'profiles',
+      dead_letter: { bucket: uniqueName('never-written') },
+      sources: { users: { type: 'dynamodb', stream_arn: streamArn } },
+      sinks: { search: { type: 'opensearch', inputs: ['users'], endpoint: server.url, auth: { type: 'none' }, index: 'profiles', id: '{{record.id}}', concurrency: 1, retry: { initial_backoff_ms: 1 } } },
+    });
+    const { handler, lines } = motoHandler(spec, s3, { captureDeadLetters: true });
+
+    await handler(event);
+
+    const metrics = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.Component === 'search' && '_aws' in line)!;
+    expect(metrics).toMatchObject({ RecordsIn: 5, RecordsOut: 4, RecordsDeadLettered: 1, RecordsRetried: 2, Requests: 3 });
+    expect(metrics.RequestLatency).toEqual([expect.any(Number), expect.any(Number), expect.any(Number)]);
+    const names = (metrics._aws as { CloudWatchMetrics: { Metrics: { Name: string; Unit: string }[] }[] }).CloudWatchMetrics[0]!.Metrics;
+    expect(names).toEqual(expect.arrayContaining([{ Name: 'RecordsRetried', Unit: 'Count' }, { Name: 'Requests', Unit: 'Count' }, { Name: 'RequestLatency', Unit: 'Milliseconds' }]));
+  });
+
   it('reads five changes from the stream, in the order they were made', () => {
     expect(event.Records.map((record) => [record.eventName, record.dynamodb?.Keys?.id?.S])).toEqual([
       ['INSERT', 'u1'], ['INSERT', 'u2'], ['INSERT', 'u3'], ['MODIFY', 'u1'], ['REMOVE', 'u2'],

@@ -7,7 +7,7 @@
  * document, and a lane sends its requests one after the other, retries included.
  */
 import type { RecordValue } from '../../pipeline/record.ts';
-import type { Invocation, Sink, SinkEntry, SinkFailure, SinkPlugin, SinkWriter, Ticket } from '../../plugin/types.ts';
+import type { Invocation, ItemScope, Sink, SinkEntry, SinkFailure, SinkPlugin, SinkWriter, Ticket } from '../../plugin/types.ts';
 import { HttpSearchIndex } from '../../ports/search-index.ts';
 import type { SearchIndex } from '../../ports/search-index.ts';
 import type { SinkConfig } from '../../spec/spec-types.ts';
@@ -93,15 +93,6 @@ export interface SearchSinkStatistics {
   maxRequestMs: number;
 }
 
-/**
- * The batch item a record belongs to (engine/plugin/types.ts, docs/decisions/0010-item-commit-point.md):
- * a staged item's records may not become visible before its commit.
- */
-interface ItemScope {
-  readonly index: number;
-  readonly staged: boolean;
-}
-
 /** An operation waiting for its answer. */
 interface Pending {
   readonly operation: BulkOperation;
@@ -140,9 +131,10 @@ export class SearchSinkWriter implements SinkWriter {
       return;
     }
     const pending = { operation, ticket: entry.ticket };
-    const item = (entry as SinkEntry & { item?: ItemScope }).item;
-    if (item?.staged) {
-      // Documents become visible once indexed: a staged item's wait for its commit.
+    const { item } = entry;
+    if (item.staged) {
+      // Documents are visible once indexed: a staged item's wait for its commit
+      // (docs/decisions/0010-item-commit-point.md), held as encoded text only.
       let held = this.held.get(item.index);
       if (held === undefined) this.held.set(item.index, (held = []));
       held.push(pending);
@@ -203,6 +195,7 @@ export class SearchSinkWriter implements SinkWriter {
         if (!mayRetry(retry, attempts, wait, Date.now(), this.invocation.deadline)) break;
         await sleep(wait);
         this.statistics.retried += pending.length;
+        this.invocation.measure?.(this.settings.id, 'retried', pending.length);
       }
       attempts++;
       const outcome = await this.attempt(pending);
@@ -244,6 +237,8 @@ export class SearchSinkWriter implements SinkWriter {
       return { retry: pending, problem: `the request failed: ${describeError(error)}` };
     } finally {
       const elapsed = performance.now() - started;
+      this.invocation.measure?.(this.settings.id, 'requests', 1);
+      this.invocation.measure?.(this.settings.id, 'request_ms', Math.round(elapsed));
       this.statistics.requests++;
       this.statistics.requestMs += elapsed;
       this.statistics.maxRequestMs = Math.max(this.statistics.maxRequestMs, elapsed);
