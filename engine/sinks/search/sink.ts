@@ -1,7 +1,7 @@
 /**
  * The `elasticsearch` and `opensearch` sinks: records become bulk operations, sent in `_bulk`
  * requests bounded by `batch.max_records` and `batch.max_bytes`, a few requests at a time. Every
- * operation is settled from its own response item (docs/decisions/0028-search-sink-outcomes.md):
+ * operation is settled from its own response item (docs/decisions/0029-search-sink-outcomes.md):
  * written, retried alone with backoff until the invocation's deadline, or dead-lettered with the
  * server's reason. Writes to one document keep their order: operations are spread over lanes by
  * document, and a lane sends its requests one after the other, retries included.
