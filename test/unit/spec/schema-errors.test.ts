@@ -149,3 +149,38 @@ describe('schemaDiagnostics', () => {
     expect(validate(text).map((d) => `${d.line}:${d.column} ${d.code}`)).toEqual(['9:9 invalid-step']);
   });
 });
+
+describe('messages of the hardening cases', () => {
+  it('names both types when a constant is given as another type', () => {
+    const [problem, ...rest] = validate('version: "1"\nname: demo\n' + SOURCES + SINKS);
+
+    expect(rest).toEqual([]);
+    expect(problem).toMatchObject({ code: 'invalid-value', message: '`version` must be the number 1, not the string `1`' });
+  });
+
+  it('shows a size as written and in bytes, with the bound in both', () => {
+    const [problem] = validate(HEAD + SOURCES + 'sinks:\n  archive: { type: s3, inputs: [orders], bucket: acme-archive, key: k/, batch: { max_bytes: 0.9B } }\n');
+
+    expect(problem?.message).toBe('`batch.max_bytes` of sink `archive` is `0.9B` (0 bytes); it must be at least 1KiB (1024 bytes)');
+  });
+
+  it('shows a size given as an integer in bytes', () => {
+    const [problem] = validate(HEAD + SOURCES + 'sinks:\n  archive: { type: s3, inputs: [orders], bucket: acme-archive, key: k/, batch: { max_bytes: 2147483648 } }\n');
+
+    expect(problem?.message).toBe('`batch.max_bytes` of sink `archive` is 2147483648 bytes; it must be at most 1GiB (1073741824 bytes)');
+  });
+
+  it('reports a rename target once, for the branch whose type it has', () => {
+    const problems = validate(HEAD + SOURCES + 'transforms:\n  t: { inputs: [orders], steps: [{ rename: { a: "x..y" } }] }\n' + 'sinks:\n  archive: { type: s3, inputs: [t], bucket: acme-archive, key: k/ }\n');
+
+    expect(problems.map((d) => d.code)).toEqual(['invalid-value']);
+    expect(problems[0]!.message).toContain('empty segment');
+  });
+
+  it('still reports a value that has the type of no branch', () => {
+    const problems = validate(HEAD + SOURCES + 'transforms:\n  t: { inputs: [orders], steps: [{ rename: { a: 5 } }] }\n' + 'sinks:\n  archive: { type: s3, inputs: [t], bucket: acme-archive, key: k/ }\n');
+
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.every((d) => d.instancePath === '/transforms/t/steps/0/rename/a')).toBe(true);
+  });
+});
