@@ -42,6 +42,8 @@ export interface BatchItem {
    * when it throws (docs/decisions/0010-item-commit-point.md).
    */
   records: readonly Decoded[] | Iterable<Decoded> | AsyncIterable<Decoded>;
+  /** The source of the item's records when known before reading: an item that fails before its first record is counted under it. */
+  source?: string;
 }
 
 export interface InvocationResult {
@@ -94,7 +96,7 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     }
   };
   // Objects stream: records arrive as they are read, so memory stays bounded by the sinks' batches.
-  const settleStream = async (records: Iterable<Decoded> | AsyncIterable<Decoded>, item: ItemOutcome): Promise<void> => {
+  const settleStream = async (records: Iterable<Decoded> | AsyncIterable<Decoded>, item: ItemOutcome, source: string | undefined): Promise<void> => {
     let last: RecordMeta | undefined;
     try {
       for await (const decoded of records) {
@@ -103,7 +105,7 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
         if (pending) await pending;
       }
     } catch (error) {
-      await abort(item, error, last);
+      await abort(item, error, last, source);
       return;
     }
     await commit(item);
@@ -124,7 +126,7 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     return whenAll(pending);
   };
 
-  const abort = async (item: ItemOutcome, error: unknown, last: RecordMeta | undefined): Promise<void> => {
+  const abort = async (item: ItemOutcome, error: unknown, last: RecordMeta | undefined, declared: string | undefined): Promise<void> => {
     const readError = error instanceof ItemReadError ? error : undefined;
     const reason = readError ? `${readError.code}: ${readError.message}` : describeItemError(error);
     item.abort(reason, metrics);
@@ -148,9 +150,10 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     item.counts.records_in++;
     item.counts.failed++;
     item.fail(reason);
-    if (meta) {
-      metrics.count(meta.source, 'records_in');
-      metrics.count(meta.source, 'failed');
+    const source = meta?.source ?? declared;
+    if (source !== undefined) {
+      metrics.count(source, 'records_in');
+      metrics.count(source, 'failed');
     } else {
       item.unattributed = true;
     }
@@ -161,7 +164,7 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     const staged = !Array.isArray(batchItem.records);
     const item = new ItemOutcome(batchItem.id, { index: results.length, staged }, staged ? new InvocationMetrics() : metrics);
     results.push(item);
-    if (staged) return settleStream(batchItem.records as Iterable<Decoded> | AsyncIterable<Decoded>, item);
+    if (staged) return settleStream(batchItem.records as Iterable<Decoded> | AsyncIterable<Decoded>, item, batchItem.source);
     const pending = settleArray(batchItem.records as readonly Decoded[], item);
     return pending ? pending.then(() => commit(item)) : commit(item);
   };

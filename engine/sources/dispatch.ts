@@ -91,6 +91,8 @@ export function dispatchEvent(event: unknown, sources: Readonly<Record<string, S
       items: items.map((item): BatchItem => ({
         id: item.itemId,
         records: item.failure ? [unreadableItem(item.failure, s3Sources[0]![0])] : objectRecords(item.objects, s3Sources, store, contentsRead),
+        // What an object that cannot be read at all is counted under (docs/decisions/0010-item-commit-point.md).
+        source: item.objects?.map((ref) => s3Sources.find(([, source]) => matchesSource(ref, source))?.[0]).find((id) => id !== undefined),
       })),
     };
   }

@@ -437,6 +437,7 @@ describe('the item commit point: an S3 object reaches sinks only once it was rea
     expect(failed).toBeInstanceOf(InvocationFailedError);
     const { summary } = failed as InvocationFailedError;
     expect(summary.counts).toEqual({ records_in: 2, written: 0, filtered: 0, dead_lettered: 0, failed: 2 });
+    expect([summary.metrics.get('clicks', 'records_in'), summary.metrics.get('clicks', 'failed')]).toEqual([2, 2]);
     expect(summary.failures.map((failure) => [failure.retried, failure.reason])).toEqual([
       [true, expect.stringMatching(/^SlowDown \(HTTP 503\)/)],
       [true, expect.stringMatching(/^SlowDown \(HTTP 503\)/)],
