@@ -1,14 +1,14 @@
+import schema from '../../ingest.schema.json' with { type: 'json' };
 import type { SpecCode } from '../errors.ts';
 import { checkExpression } from '../expression/index.ts';
 import { checkTemplate } from '../template/index.ts';
 import { SINK_CHECKS, SOURCE_CHECKS, STEP_CHECKS } from '../plugin/checks.ts';
 import type { CheckContext, SpecFiles } from '../plugin/checks.ts';
+import { keyPrefixProblem, literalPrefix } from '../sinks/s3/check.ts';
 import type { Diagnostic, SpecPath } from './diagnostic.ts';
 import type { LoadedSpec } from './load.ts';
 import { diagnosticAt } from './load.ts';
 import { forEachTyped } from './schema-positions.ts';
-import { keyPrefixProblem, literalPrefix } from '../sinks/s3/check.ts';
-import schema from '../../ingest.schema.json' with { type: 'json' };
 
 /**
  * Longest suffix the generator appends to `<name>-<id>-` when naming a per-component resource
