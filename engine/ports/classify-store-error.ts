@@ -3,6 +3,7 @@
  * retrying. Sinks and the dead-letter writer use it to decide between "retry the record" and
  * "set the record aside": a key the store refuses for good must not be retried forever, and a
  * throttled or briefly unreachable store must not turn good records into dead letters.
+ * See docs/decisions/0011-component-counts-and-store-errors.md.
  */
 
 /** What a store error means for the record that could not be written. */
