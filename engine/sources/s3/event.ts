@@ -27,6 +27,7 @@ export interface S3ObjectRef {
   etag?: string;
   /** Orders events for the same key (hexadecimal string; compare after left-padding). */
   sequencer?: string;
+  /** The version the event announces (versioned buckets): the one read. */
   versionId?: string;
   /** ISO-8601 time of the event: the records' `arrival_time`. */
   eventTime: string;
@@ -99,7 +100,7 @@ export function parseS3Event(event: unknown): S3EventItem[] {
  * least in their sequencer (S3 orders the events of one key by it), and each is a write the
  * user made.
  */
-export function announcementIdentity(ref: S3ObjectRef): string {
+function announcementIdentity(ref: S3ObjectRef): string {
   return JSON.stringify([ref.bucket, ref.key, ref.versionId ?? '', ref.etag ?? '', ref.sequencer ?? '']);
 }
 
