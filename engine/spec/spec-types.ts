@@ -350,7 +350,7 @@ export interface KinesisSource {
   parallelization?: number;
   retry?: SourceRetry;
   /**
-   * How a record's data becomes records: `json` one JSON value, `text` one record `{message}` per non-empty line (numbered from 0 in `meta.sub_sequence` and the position), `csv` one record per line, `cloudwatch_logs` a CloudWatch Logs subscription payload (gzip, one record per log event).
+   * How a record's data becomes records: `json` one JSON object, `text` one record `{message}` per non-empty line (numbered from 0 in `meta.sub_sequence` and the position), `csv` one row per record (a record holding several rows is dead-lettered), `cloudwatch_logs` a CloudWatch Logs subscription payload (gzip, one record per log event).
    */
   format?: 'json' | 'text' | 'csv' | 'cloudwatch_logs';
   csv?: CsvInput;
@@ -1467,7 +1467,7 @@ export interface ResolvedKinesisSource {
   parallelization: number;
   retry?: ResolvedSourceRetry;
   /**
-   * How a record's data becomes records: `json` one JSON value, `text` one record `{message}` per non-empty line (numbered from 0 in `meta.sub_sequence` and the position), `csv` one record per line, `cloudwatch_logs` a CloudWatch Logs subscription payload (gzip, one record per log event).
+   * How a record's data becomes records: `json` one JSON object, `text` one record `{message}` per non-empty line (numbered from 0 in `meta.sub_sequence` and the position), `csv` one row per record (a record holding several rows is dead-lettered), `cloudwatch_logs` a CloudWatch Logs subscription payload (gzip, one record per log event).
    */
   format: 'json' | 'text' | 'csv' | 'cloudwatch_logs';
   csv?: ResolvedCsvInput;
