@@ -1,8 +1,10 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Decoded } from '../../../engine/pipeline/record.ts';
 import { RecordError } from '../../../engine/plugin/types.ts';
 import { MemoryObjectStore } from '../../../engine/ports/memory-object-store.ts';
 import { decodeKinesisRecord } from '../../../engine/sources/kinesis/decode.ts';
+import { parseCloudWatchLogs } from '../../../engine/sources/kinesis/parse-cloudwatch-logs.ts';
 import { readObjectRecords } from '../../../engine/sources/s3/read.ts';
 import { parseJsonStep } from '../../../engine/transforms/parse_json/step.ts';
 import { resolvedSource } from '../../support/resolved-config.ts';
@@ -106,4 +108,21 @@ describe('JSON record values on every decoder path', () => {
       }
     });
   }
+});
+
+describe('CloudWatch Logs payloads', () => {
+  function payload(extractedFields: string): Uint8Array {
+    const event = `{"id":"1","timestamp":1772360000000,"message":"m","extractedFields":${extractedFields}}`;
+    return gzipSync(`{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"logEvents":[${event}]}`);
+  }
+
+  it('are read with the same depth bound, so no log event carries a structure too deep to write', () => {
+    const parsed = parseCloudWatchLogs(payload(nested(5000)));
+
+    expect(parsed).toMatchObject({ ok: false, code: 'invalid-cloudwatch-logs', message: expect.stringContaining('max_depth') });
+  });
+
+  it('are read as before within the bound', () => {
+    expect(parseCloudWatchLogs(payload('{"a":"b"}'))).toMatchObject({ ok: true });
+  });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Step } from '../../../engine/plugin/types.ts';
 import { castStep } from '../../../engine/transforms/cast/step.ts';
+import { dedupeStep } from '../../../engine/transforms/dedupe/step.ts';
 import { parseJsonStep } from '../../../engine/transforms/parse_json/step.ts';
 import { setStep } from '../../../engine/transforms/set/step.ts';
 import { templateStep } from '../../../engine/transforms/template/step.ts';
@@ -15,6 +16,7 @@ const CASES: Array<{ name: string; step: Step; record: Record<string, unknown> }
   { name: 'set computing 0.0 / 0.0', step: compile(setStep, { ratio: 'record.b / record.b' }), record: { b: 0 } },
   { name: 'set nesting an infinity in a list', step: compile(setStep, { list: '[1.0, record.a / record.b]' }), record: { a: -1, b: 0 } },
   { name: 'set overflowing a double', step: compile(setStep, { big: 'record.a * 1e308' }), record: { a: 10 } },
+  { name: 'dedupe keyed by an infinity', step: compile(dedupeStep, { key: 'record.a / record.b' }), record: { a: 1, b: 0 } },
   { name: 'cast of an overflowing decimal string to double', step: compile(castStep, { f: 'double' }), record: { f: '1e400' } },
   { name: 'cast of an overflowing decimal string to int', step: compile(castStep, { f: 'int' }), record: { f: '-1e400' } },
   { name: 'cast of an overflowing decimal string to timestamp', step: compile(castStep, { f: 'timestamp' }), record: { f: '1e400' } },
