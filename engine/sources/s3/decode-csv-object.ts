@@ -1,6 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { parse, type Parser } from 'csv-parse';
 import type { Decoded } from '../../pipeline/record.ts';
+import { ItemReadError } from '../../pipeline/record.ts';
 import type { S3SourceConfig } from './config.ts';
 import { ObjectReadError } from './object-bytes.ts';
 import type { ObjectContext } from './object-context.ts';
@@ -31,7 +32,8 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * outcome is the same however the object's bytes arrive.
  * A header row that names a column twice ends the object with one `invalid-csv` dead letter
  * (the second value would silently replace the first) unless `csv.columns` names the fields.
- * An {@link ObjectReadError} from `chunks` ends the object with one dead letter of its code.
+ * An {@link ObjectReadError} from `chunks` is thrown as an `ItemReadError`: the object is
+ * dead-lettered whole and the rows read before are discarded (docs/decisions/0010-item-commit-point.md).
  * A header row that is malformed, too large or not valid UTF-8 ends the object too, with its
  * dead letter: no record after it could be named.
  */
@@ -151,10 +153,9 @@ class CsvDecoder {
 
   /** The dead letters that end the object when reading it failed. */
   *readFailed(error: ObjectReadError): Generator<Decoded> {
-    const pending = this.takePending();
-    if (pending !== undefined) yield pending;
     const { line, raw } = this.frame(this.retained.subarray(0, this.maxBytes));
-    yield this.context.deadLetter(line, raw, error.code, `${error.message}; stopped in the CSV record starting at line ${line}`);
+    // The rows read so far cannot be trusted either: the pipeline discards the object's output (ADR 0010).
+    throw new ItemReadError(error.code, `${error.message}; stopped in the CSV record starting at line ${line}`, this.context.meta(0), raw, { cause: error });
   }
 
   close(): void {
