@@ -175,6 +175,19 @@ describe('Redshift Data API emulator', () => {
     expect(recorded.rows).toEqual([{ line_number: '2' }]);
   });
 
+  it('shows a rejected row with its raw line and field in stl_load_errors, as provisioned clusters do', async () => {
+    await direct.query('CREATE TABLE raw_lines (event_id varchar(20), amount int)');
+    const manifest = await stage('raw-lines', [[{ event_id: 'a', amount: 1 }, { event_id: 'b', amount: 'lots' }]]);
+
+    const description = await run([
+      `COPY raw_lines FROM '${manifest}' ${ROLE} MANIFEST FORMAT AS JSON 'auto' GZIP MAXERROR 1`,
+      'SELECT line_number, trim(colname) AS colname, trim(raw_line) AS raw_line, trim(raw_field_value) AS raw_field_value, err_code FROM stl_load_errors WHERE query = pg_last_copy_id()',
+    ]);
+
+    expect(description.status).toBe('FINISHED');
+    expect((await warehouse.results(description.statements[1]!.id)).rows).toEqual([[2, 'amount', '{"event_id":"b","amount":"lots"}', 'lots', 1207]]);
+  });
+
   it('fails a COPY whose manifest names a mandatory file that does not exist', async () => {
     await direct.query('CREATE TABLE missing_file (n int)');
     await put('missing/manifest.json', JSON.stringify({ entries: [{ url: `s3://${bucket}/missing/gone.jsonl.gz`, mandatory: true }] }));

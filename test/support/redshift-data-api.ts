@@ -10,14 +10,15 @@
 // Redshift's COPY is emulated: `COPY t [(columns)] FROM 's3://bucket/key' [MANIFEST] ...` reads
 // the manifest's objects (or the objects under the prefix) from moto S3: JSON lines, with
 // `jsonpaths` or 'auto', or CSV; GZIP; MAXERROR; TRUNCATECOLUMNS, BLANKSASNULL, EMPTYASNULL,
-// ACCEPTINVCHARS; TIMEFORMAT 'auto' | 'epochsecs' | 'epochmillisecs'. Rejected rows go to a
-// `sys_load_error_detail` table with Redshift's columns, written outside the load's transaction
-// (so they outlive its rollback, as in Redshift); `pg_last_copy_id()` and `pg_last_copy_count()`
+// ACCEPTINVCHARS; TIMEFORMAT 'auto' | 'epochsecs' | 'epochmillisecs'. Rejected rows are shown by
+// `sys_load_error_detail` (serverless) and `stl_load_errors` (provisioned, with the raw line)
+// views with Redshift's columns, written outside the load's transaction (so they outlive its
+// rollback, as in Redshift); `pg_last_copy_id()` and `pg_last_copy_count()`
 // answer for the session's last COPY, and `getdate()` exists.
 //
 // Not emulated: Redshift's type system and SQL beyond what PostgreSQL 15 shares with it, COPY
 // options not listed above (they fail the statement, naming the option), multi-line JSON
-// objects, `stl_load_errors`, result formats other than JSON, and authentication (any
+// objects, result formats other than JSON, and authentication (any
 // signature is accepted).
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -528,6 +529,9 @@ interface PendingRow {
 interface LoadError {
   file: string;
   line: number;
+  /** The line as read (at most 1024 characters kept), and the offending field's value. */
+  raw: string;
+  rawField: string;
   column: string;
   columnType: string;
   columnLength: string;
@@ -790,8 +794,8 @@ function decodeFile(file: CopyFile, command: CopyCommand, columns: TableColumn[]
   }
   const lines = splitLines(body, command.acceptInvChars);
   const rows: PendingRow[] = [];
-  const fail = (line: number, code: number, message: string, column?: TableColumn) => {
-    errors.push({ file: file.url, line, column: column?.name ?? '', columnType: column?.type ?? '', columnLength: column?.length?.toString() ?? '', code, message });
+  const fail = (line: number, raw: string, code: number, message: string, column?: TableColumn, rawField = '') => {
+    errors.push({ file: file.url, line, raw, rawField, column: column?.name ?? '', columnType: column?.type ?? '', columnLength: column?.length?.toString() ?? '', code, message });
   };
   if (command.format === 'json') {
     const paths = command.jsonPathList;
@@ -800,14 +804,14 @@ function decodeFile(file: CopyFile, command: CopyCommand, columns: TableColumn[]
     }
     lines.forEach(({ text, line, invalid }) => {
       if (text.trim() === '') return;
-      if (invalid) return fail(line, 1220, 'String contains invalid or unsupported UTF8 codepoints');
+      if (invalid) return fail(line, text, 1220, 'String contains invalid or unsupported UTF8 codepoints');
       let document: unknown;
       try {
         document = JSON.parse(text);
       } catch {
-        return fail(line, 1224, 'Invalid JSON object or array');
+        return fail(line, text, 1224, 'Invalid JSON object or array');
       }
-      if (typeof document !== 'object' || document === null || Array.isArray(document)) return fail(line, 1224, 'Invalid JSON object or array');
+      if (typeof document !== 'object' || document === null || Array.isArray(document)) return fail(line, text, 1224, 'Invalid JSON object or array');
       const values = columns.map((column, index) => {
         const value = paths === undefined ? autoField(document as Record<string, unknown>, column.name) : evaluateJsonPath(document, paths[index]!);
         return jsonText(value);
@@ -824,7 +828,7 @@ function decodeFile(file: CopyFile, command: CopyCommand, columns: TableColumn[]
     }
     for (const { record, info } of records) {
       if (record.length !== columns.length) {
-        fail(info.lines, 1214, `Delimiter not found: the line has ${record.length} fields for ${columns.length} columns`);
+        fail(info.lines, lines[info.lines - 1]?.text ?? '', 1214, `Delimiter not found: the line has ${record.length} fields for ${columns.length} columns`);
         continue;
       }
       rows.push({ file: file.url, line: info.lines, raw: lines[info.lines - 1]?.text ?? '', values: record.map((value, index) => (value === '' && !columns[index]!.text ? null : value)) });
@@ -835,7 +839,7 @@ function decodeFile(file: CopyFile, command: CopyCommand, columns: TableColumn[]
     row.values = row.values.map((value, index) => convert(value, columns[index]!, command));
     // Redshift measures CHAR and VARCHAR lengths in bytes, PostgreSQL in characters.
     const tooLong = columns.findIndex((column, index) => column.length !== undefined && Buffer.byteLength(row.values[index] ?? '') > column.length);
-    if (tooLong >= 0) fail(row.line, 1204, `String length exceeds DDL length`, columns[tooLong]);
+    if (tooLong >= 0) fail(row.line, row.raw, 1204, 'String length exceeds DDL length', columns[tooLong], row.values[tooLong] ?? '');
     else accepted.push(row);
   }
   return accepted;
@@ -985,18 +989,20 @@ async function describeRowError(client: pg.PoolClient, row: PendingRow, columns:
       await client.query('RELEASE SAVEPOINT ingest_emulator_cast');
     } catch (castError) {
       await client.query('ROLLBACK TO SAVEPOINT ingest_emulator_cast');
-      return loadError(row, column, castError);
+      return loadError(row, columns, column, castError);
     }
   }
   const named = columns.find((column) => column.name === (error as { column?: string }).column);
-  return loadError(row, named, error);
+  return loadError(row, columns, named, error);
 }
 
-function loadError(row: PendingRow, column: TableColumn | undefined, error: unknown): LoadError {
+function loadError(row: PendingRow, columns: TableColumn[], column: TableColumn | undefined, error: unknown): LoadError {
   const { code, message } = error as { code?: string; message?: string };
   return {
     file: row.file,
     line: row.line,
+    raw: row.raw,
+    rawField: column === undefined ? '' : (row.values[columns.indexOf(column)] ?? ''),
     column: column?.name ?? '',
     columnType: column?.type ?? '',
     columnLength: column?.length?.toString() ?? '',
@@ -1019,10 +1025,11 @@ async function recordErrors(pool: pg.Pool, queryId: number, database: string, st
   const pid = (session as unknown as { processID?: number }).processID ?? 0;
   for (const error of errors) {
     await pool.query(
-      `INSERT INTO sys_load_error_detail (user_id, query_id, transaction_id, session_id, database_name, table_id, start_time, file_name, line_number,
-                                          column_name, column_type, column_length, position, error_code, error_message)
-       VALUES (100, $1, $1, $2, $3, coalesce(to_regclass($4)::oid::int, 0), $5, $6, $7, $8, $9, $10, 0, $11, $12)`,
-      [queryId, pid, database, table, startTime, error.file, error.line, error.column, error.columnType.slice(0, 10), error.columnLength, error.code, error.message.slice(0, 512)],
+      `INSERT INTO ingest_emulator_load_errors (query_id, session_id, database_name, table_id, start_time, file_name, line_number,
+                                               column_name, column_type, column_length, error_code, error_message, raw_line, raw_field_value)
+       VALUES ($1, $2, $3, coalesce(to_regclass($4)::oid::int, 0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      [queryId, pid, database, table, startTime, error.file, error.line, error.column, error.columnType.slice(0, 10), error.columnLength, error.code,
+        error.message.slice(0, 512), error.raw.slice(0, 1024), error.rawField.slice(0, 1024)],
     );
   }
 }
@@ -1037,10 +1044,19 @@ async function prepareDatabase(pool: pg.Pool): Promise<void> {
   try {
     await client.query('SELECT pg_advisory_lock(4242)');
     await client.query(`
-      CREATE TABLE IF NOT EXISTS public.sys_load_error_detail (
-        user_id integer, query_id bigint, transaction_id bigint, session_id integer, database_name character(64), table_id integer,
-        start_time timestamp, file_name character(256), line_number bigint, column_name character(127), column_type character(10),
-        column_length character(10), position integer, error_code integer, error_message character(512));
+      CREATE TABLE IF NOT EXISTS public.ingest_emulator_load_errors (
+        query_id bigint, session_id integer, database_name character(64), table_id integer, start_time timestamp,
+        file_name character(256), line_number bigint, column_name character(127), column_type character(10), column_length character(10),
+        error_code integer, error_message character(512), raw_line character(1024), raw_field_value character(1024));
+      CREATE OR REPLACE VIEW public.sys_load_error_detail AS
+        SELECT 100 AS user_id, query_id, query_id AS transaction_id, session_id, database_name, table_id, start_time, file_name, line_number,
+               column_name, column_type, column_length, 0 AS position, error_code, error_message
+          FROM public.ingest_emulator_load_errors;
+      CREATE OR REPLACE VIEW public.stl_load_errors AS
+        SELECT 100 AS userid, 0 AS slice, table_id AS tbl, start_time AS starttime, session_id AS session, query_id AS query,
+               file_name AS filename, line_number, column_name AS colname, column_type AS type, column_length AS col_length, 0 AS position,
+               raw_line, raw_field_value, error_code AS err_code, CAST(error_message AS character(100)) AS err_reason
+          FROM public.ingest_emulator_load_errors;
       CREATE SEQUENCE IF NOT EXISTS public.ingest_emulator_query_id;
       CREATE OR REPLACE FUNCTION public.pg_last_copy_id() RETURNS bigint LANGUAGE sql STABLE
         AS $$ SELECT coalesce(nullif(current_setting('ingest_emulator.last_copy_id', true), ''), '-1')::bigint $$;
