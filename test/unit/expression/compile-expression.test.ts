@@ -402,6 +402,28 @@ describe('evaluation errors', () => {
   it('keeps the library error as the cause', () => {
     expect(evaluationError('record.missing').cause).toBeInstanceOf(Error);
   });
+
+  it.each(['record.uid / 0.0', '0.0 / 0.0', '{"r": [record.uid / 0.0]}'])('reports %s, which JSON cannot hold, as non-finite-number', (source) => {
+    expect(evaluationError(source).code).toBe('non-finite-number');
+  });
+
+  it('reports timestamp() of an infinity as an invalid argument', () => {
+    expect(evaluationError('timestamp(record.uid / 0.0)').code).toBe('invalid-argument');
+  });
+});
+
+describe('timestamp() of a record number', () => {
+  it.each([
+    [1772360000, '2026-03-01T10:13:20Z'],
+    [1772360000250, '2026-03-01T10:13:20.250Z'],
+    [1772360000000000, '2026-03-01T10:13:20Z'],
+  ])('reads %s by its magnitude as %s', (ts, expected) => {
+    expect(evaluate('timestamp(record.ts)', aRecord({ ts }))).toBe(expected);
+  });
+
+  it('keeps CEL\'s seconds for an int', () => {
+    expect(evaluate('timestamp(1772360000)')).toBe('2026-03-01T10:13:20Z');
+  });
 });
 
 describe('compiled expressions are reusable', () => {

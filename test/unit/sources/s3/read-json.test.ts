@@ -103,4 +103,17 @@ describe('json objects', () => {
     expect(Object.keys(value)).toEqual(['__proto__', 'id']);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
+
+  it('dead-letters a top-level document nested deeper than max_depth as too-deep', async () => {
+    const deep = `{"x":${'['.repeat(4999)}${']'.repeat(4999)}}`;
+
+    expect(summary(await read(deep, json, 512))).toEqual([{ line: 0, code: 'too-deep' }]);
+  });
+
+  it('skips a too-deep element as soon as it passes the bound and keeps reading after it', async () => {
+    const items = await read(`[{"id": 1}, {"a": {"b": {"c": 1}}}, {"id": 3}]`, { ...json, max_depth: 2 });
+
+    expect(summary(items)).toEqual([{ line: 0, value: { id: 1 } }, { line: 1, code: 'too-deep' }, { line: 2, value: { id: 3 } }]);
+    expect(items[1]).toMatchObject({ message: expect.stringContaining('max_depth (2)') });
+  });
 });
