@@ -172,3 +172,28 @@ export function ledgerScope(pipeline: string, sink: string): string {
 export function isLeaseRefusal(value: BatchRecord | LeaseRefusal): value is LeaseRefusal {
   return typeof value === 'string';
 }
+
+/** A sink's `batch` thresholds, sizes in bytes and ages in seconds. Absent limits never fire. */
+export interface BatchLimits {
+  max_records?: number;
+  max_bytes?: number;
+  max_files?: number;
+  max_seconds?: number;
+}
+
+/** Which threshold made a batch due. */
+export type DueReason = 'max_records' | 'max_bytes' | 'max_files' | 'max_seconds';
+
+/**
+ * Whether an open batch with these totals must be sealed now, and why: a count or size at or over
+ * its limit, or a first file at least `max_seconds` old. An empty batch is never due. Checked by
+ * a registrar on the totals its registration returned and by the scheduled sweep.
+ */
+export function batchDue(totals: BatchTotals, limits: BatchLimits, now: number): DueReason | undefined {
+  if (totals.files === 0) return undefined;
+  if (limits.max_records !== undefined && totals.records >= limits.max_records) return 'max_records';
+  if (limits.max_bytes !== undefined && totals.bytes >= limits.max_bytes) return 'max_bytes';
+  if (limits.max_files !== undefined && totals.files >= limits.max_files) return 'max_files';
+  if (limits.max_seconds !== undefined && now - totals.openedAt >= limits.max_seconds * 1000) return 'max_seconds';
+  return undefined;
+}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { batchDue } from '../../../engine/ports/ledger.ts';
 import { MemoryLedger } from '../../../engine/ports/memory-ledger.ts';
 import { ledgerContract, stagedFile } from './ledger.contract.ts';
 
@@ -27,5 +28,25 @@ describe('MemoryLedger interleavings', () => {
     for (let index = 0; index < 5; index++) await ledger.register('p/s', stagedFile(`f${index}`), 0);
 
     expect(ledger.requests).toBe(10);
+  });
+});
+
+describe('batchDue', () => {
+  const limits = { max_records: 100, max_bytes: 1000, max_files: 3, max_seconds: 60 };
+  const totals = { files: 1, records: 10, bytes: 100, openedAt: 0 };
+
+  it.each([
+    ['nothing reached', totals, 59_999, undefined],
+    ['the record count reached', { ...totals, records: 100 }, 0, 'max_records'],
+    ['the size reached', { ...totals, bytes: 1000 }, 0, 'max_bytes'],
+    ['the file count reached', { ...totals, files: 3 }, 0, 'max_files'],
+    ['the first file max_seconds old', totals, 60_000, 'max_seconds'],
+    ['an empty batch, however old', { files: 0, records: 0, bytes: 0, openedAt: 0 }, 10_000_000, undefined],
+  ])('with %s answers %s', (_, batch, now, reason) => {
+    expect(batchDue(batch, limits, now)).toBe(reason);
+  });
+
+  it('never fires a limit the sink does not set', () => {
+    expect(batchDue({ files: 500, records: 1e9, bytes: 1e12, openedAt: 0 }, {}, 1e12)).toBeUndefined();
   });
 });
