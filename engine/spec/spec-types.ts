@@ -50,7 +50,7 @@ export type DropStepConfig = string[];
  */
 export type KeepStepConfig = string[];
 /**
- * Parses the JSON text held in this field and stores the parsed value in its place. Text that is not valid JSON sends the record to the dead letter.
+ * Parses the JSON text held in this field and stores the parsed value in its place. Text that is not valid JSON sends the record to the dead letter (`invalid-json`), as does text nested deeper than 256 levels (`too-deep`) or holding a number beyond the range of a double (`non-finite-number`). Numbers are read as sources read them: an integer beyond 2^53 keeps its exact digits, as a string.
  */
 export type ParseJsonStepConfig = string;
 /**
@@ -1167,7 +1167,7 @@ export type ResolvedDropStepConfig = string[];
  */
 export type ResolvedKeepStepConfig = string[];
 /**
- * Parses the JSON text held in this field and stores the parsed value in its place. Text that is not valid JSON sends the record to the dead letter.
+ * Parses the JSON text held in this field and stores the parsed value in its place. Text that is not valid JSON sends the record to the dead letter (`invalid-json`), as does text nested deeper than 256 levels (`too-deep`) or holding a number beyond the range of a double (`non-finite-number`). Numbers are read as sources read them: an integer beyond 2^53 keeps its exact digits, as a string.
  */
 export type ResolvedParseJsonStepConfig = string;
 /**
