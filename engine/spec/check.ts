@@ -2,6 +2,7 @@ import schema from '../../ingest.schema.json' with { type: 'json' };
 import type { SpecCode } from '../errors.ts';
 import { checkExpression } from '../expression/index.ts';
 import { checkTemplate } from '../template/index.ts';
+import { parseFieldPath } from '../transforms/field-path.ts';
 import { SINK_CHECKS, SOURCE_CHECKS, STEP_CHECKS } from '../plugin/checks.ts';
 import type { CheckContext, SpecFiles } from '../plugin/checks.ts';
 import { keyPrefixProblem, literalPrefix } from '../sinks/s3/check.ts';
@@ -33,6 +34,8 @@ export const TEMPLATE_ROOTS: Readonly<Record<string, readonly string[]>> = Objec
   '#/$defs/defs.template.sql_template': ['sink', 'table', 'now'],
 });
 const TEMPLATE_REFS: ReadonlySet<string> = new Set(Object.keys(TEMPLATE_ROOTS));
+/** The definitions of a record field path: one path, or a list of them. */
+const FIELD_PATH_REFS: ReadonlySet<string> = new Set(['#/$defs/defs.identifier.field_path', '#/$defs/defs.identifier.field_list']);
 
 type Section = 'sources' | 'transforms' | 'sinks';
 type Component = { [field: string]: unknown };
@@ -75,6 +78,7 @@ export function checkSpec(spec: LoadedSpec, files: SpecFiles): Diagnostic[] {
   checkGraph(sections, owner, report);
   checkParameters(value, report);
   checkLanguages(value, sections, report);
+  checkFieldPaths(value, report);
 
   const context = (base: SpecPath): CheckContext => ({
     report: (path, code, message, options) => report([...base, ...path], code, message, options),
@@ -199,6 +203,27 @@ function checkLanguages(value: Component, sections: Record<Section, [string, Com
     });
   }
   for (const [id, sink] of sections.sinks) expression(sink.where, ['sinks', id, 'where'], 'bool');
+}
+
+/**
+ * Every field path the schema types, parsed as the steps parse it when they compile: the schema's
+ * pattern and the runtime's rules are two statements of one definition, and this keeps a spec
+ * that satisfies the first from failing the second at cold start.
+ */
+function checkFieldPaths(value: Component, report: Report): void {
+  const check = (text: unknown, path: SpecPath, target: 'key' | 'value') => {
+    if (typeof text !== 'string') return;
+    try {
+      parseFieldPath(text);
+    } catch (error) {
+      const reserved = /prototype safety/.test((error as Error).message);
+      report(path, reserved ? 'reserved-field-name' : 'invalid-value', `field path \`${text}\` cannot be used: ${(error as Error).message}`, { target });
+    }
+  };
+  forEachTyped(value, FIELD_PATH_REFS, (_ref, text, path, target) => {
+    if (Array.isArray(text)) text.forEach((item, index) => check(item, [...path, index], 'value'));
+    else check(text, path, target);
+  });
 }
 
 /** Two S3 sources overlap when one object could match both: same bucket, nested prefixes, compatible suffixes. */

@@ -3,6 +3,7 @@ import schema from '../../../ingest.schema.json' with { type: 'json' };
 import type { SpecFiles } from '../../../engine/plugin/checks.ts';
 import { STEP_PLUGINS } from '../../../engine/plugin/registry.ts';
 import type { Diagnostic } from '../../../engine/spec/diagnostic.ts';
+import { checkSpec } from '../../../engine/spec/check.ts';
 import { loadSpec } from '../../../engine/spec/load.ts';
 import { validateLoadedSpec } from '../../../engine/spec/validate.ts';
 import { parseFieldPath } from '../../../engine/transforms/field-path.ts';
@@ -123,6 +124,17 @@ describe('field paths', () => {
         `${positionOf(text, path).line}:${positionOf(text, path).column} reserved-field-name`,
       ]);
       expect(diagnostics[0]!.message).toContain(`\`${path}\``);
+    });
+
+    it.each(RESERVED)('refuses %s in the semantic checks too, where it is written', (path) => {
+      const text = specText(position, path);
+      const loaded = loadSpec('spec.yaml', Buffer.from(text));
+      if (!loaded.ok) throw new Error('spec does not load');
+
+      // The semantic checks on their own, as if the schema had let the path through.
+      const diagnostics = checkSpec(loaded.spec, NO_FILES).filter((d) => d.code === 'reserved-field-name');
+
+      expect(diagnostics.map((d) => `${d.line}:${d.column}`)).toEqual([`${positionOf(text, path).line}:${positionOf(text, path).column}`]);
     });
 
     it.each(['a..b', '.a', 'a.'])('refuses %s, which has an empty segment', (path) => {

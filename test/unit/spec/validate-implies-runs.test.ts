@@ -59,6 +59,7 @@ const REPAIRS: Record<string, [string, string][] | { unrepairable: string }> = {
   'invalid-encoding.yaml': [],
   'invalid-expression-not-bool.yaml': [[`where: "'purchase'"`, `where: "record.type == 'purchase'"`]],
   'invalid-expression.yaml': [['"record.status == "', `"record.status == 'paid'"`]],
+  'invalid-filter-pattern.yaml': [['{ event_type: purchase }', '{ event_type: [purchase] }']],
   'invalid-identifier-table.yaml': [['table: sales.order-lines', 'table: sales.order_lines']],
   'invalid-identifier.yaml': [['order-total', 'order_total']],
   'invalid-index-name-template.yaml': [['"_orders-{{record.day}}"', '"orders-{{record.day}}"']],
