@@ -4,6 +4,7 @@ import { checkDynamoDbSource } from '../sources/dynamodb/check.ts';
 import { checkKinesisSource } from '../sources/kinesis/check.ts';
 import { checkPostgresSink } from '../sinks/postgres/check.ts';
 import { checkRedshiftSink } from '../sinks/redshift/check.ts';
+import { checkS3Sink } from '../sinks/s3/check.ts';
 import { checkSearchSink } from '../sinks/search/check.ts';
 import { checkRenameStep } from '../transforms/rename/check.ts';
 import { checkValidateStep } from '../transforms/validate/check.ts';
@@ -34,6 +35,7 @@ export const SOURCE_CHECKS: Readonly<Record<string, ComponentCheck>> = Object.as
 });
 
 export const SINK_CHECKS: Readonly<Record<string, ComponentCheck>> = Object.assign(Object.create(null), {
+  s3: checkS3Sink,
   redshift: checkRedshiftSink,
   postgres: checkPostgresSink,
   elasticsearch: checkSearchSink,

@@ -6,7 +6,7 @@
  */
 
 /** Why a template does not compile. The same codes as the spec codes `ingest validate` prints. */
-export type TemplateErrorCode = 'invalid-template' | 'unknown-helper';
+export type TemplateErrorCode = 'invalid-template' | 'unknown-helper' | 'unknown-variable' | 'reserved-field-name';
 
 /** One compile problem of a template, as data. Lines and columns are 1-based, like `Diagnostic`. */
 export interface TemplateProblem {
