@@ -21,6 +21,13 @@ import { SINK_PLUGINS } from '../../engine/plugin/registry.ts';
 import { displayPath, reason } from '../files.ts';
 import { formatDiagnostics } from '../output.ts';
 
+/**
+ * Sinks that run as themselves in a local run, because their only port is the object store (files
+ * under `.ingest/s3/`). Any other sink would reach a network service, so `--local` replaces it by a
+ * file of its records, whether or not the runtime has it.
+ */
+const LOCAL_SINK_TYPES: ReadonlySet<string> = new Set(['s3']);
+
 /** In local runs, the stand-in for the dead-letter bucket the stack would create: `.ingest/s3/dead-letters/`. */
 export const LOCAL_DEAD_LETTER_BUCKET = 'dead-letters';
 
@@ -76,7 +83,7 @@ export async function runCommand(positionals: readonly string[], options: RunOpt
         substitutes.set(id, `${config.type} bulk requests written to ${relative(options.workdir, searchDirectory)}/ (answered as accepted)`);
         return search;
       }
-      if (!options.local || SINK_PLUGINS.has(config.type)) return undefined;
+      if (!options.local || LOCAL_SINK_TYPES.has(config.type)) return undefined;
       const path = join(localRoot, 'sinks', `${id}.jsonl`);
       substitutes.set(id, `${config.type} is not available locally yet; records appended to ${relative(options.workdir, path)}`);
       return new FileSink(path);
@@ -117,7 +124,7 @@ function loadValidSpec(path: string, parameterArguments: string[], local: boolea
   }
   const spec = applyDefaults(read.spec.value);
   try {
-    const running = Object.values(spec.sinks).filter((sink) => !local || SINK_PLUGINS.has(sink.type));
+    const running = Object.values(spec.sinks).filter((sink) => !local || LOCAL_SINK_TYPES.has(sink.type));
     const used = [spec.sources, spec.transforms, spec.dead_letter, running];
     checkParameters(spec, parameters, (name) => `--param ${name}=<value>`, { required: parameterReferences(used) });
   } catch (error) {

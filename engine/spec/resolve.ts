@@ -31,7 +31,8 @@ export function resolveSpec(value: unknown, parameters: Readonly<Record<string, 
  * hold records, are ordinary objects with every key an own property, like decoded records.
  */
 export function applyDefaults(value: unknown): ResolvedSpec {
-  withDefaults ??= new Ajv2020({ useDefaults: true, discriminator: true, allowUnionTypes: true, strict: false, validateFormats: false }).compile(schema);
+  // allErrors: a problem early in the document must not stop defaults being applied after it.
+  withDefaults ??= new Ajv2020({ useDefaults: true, allErrors: true, discriminator: true, allowUnionTypes: true, strict: false, validateFormats: false }).compile(schema);
   const copy = copyMap(value);
   withDefaults(copy);
   // Copied again: the defaults Ajv inserts (`batch: {}`) are ordinary objects.

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 // The real binary, as a user or CI runs it: `npx tsx cli/ingest.ts ...` in a child process, so
 // exit codes, stream separation and the absence of stack traces are what a shell sees.
@@ -17,10 +18,15 @@ interface Run {
 }
 
 function ingest(...argv: string[]): Promise<Run> {
+  return ingestIn(ROOT, ...argv);
+}
+
+/** Runs the binary with `cwd` as working directory, where `run --local` keeps `.ingest/`. */
+function ingestIn(cwd: string, ...argv: string[]): Promise<Run> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('npx', ['tsx', 'cli/ingest.ts', ...argv], {
-      cwd: ROOT,
-      env: { ...process.env, INGEST_DEBUG: '', NO_COLOR: '1' },
+    const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'cli', 'ingest.ts'), ...argv], {
+      cwd,
+      env: { ...process.env, INGEST_DEBUG: '', NO_COLOR: '1', INGEST_DEAD_LETTER_BUCKET: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -85,5 +91,119 @@ describe('the ingest binary', { timeout: 60_000 }, () => {
 
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual(JSON.parse(readFileSync(join(ROOT, 'ingest.schema.json'), 'utf8')));
+  });
+
+  it('prints its version with --version', async () => {
+    const run = await ingest('--version');
+
+    expect(run).toEqual({ code: 0, stdout: `ingest ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`, stderr: '' });
+  });
+
+  it('exits 1 packaging a spec whose sink has no runtime yet, naming the sink and its type at its line', async () => {
+    const out = scratch();
+
+    const run = await ingest('package', 'examples/s3-events-to-redshift.yaml', '--out', out);
+
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^examples\/s3-events-to-redshift\.yaml:\d+:\d+: error sink-not-runnable: sink `warehouse` is of type redshift, which this version of the runtime cannot run yet/m);
+    expect(readdirSync(out)).toEqual([]);
+  });
+});
+
+const scratchDirectories: string[] = [];
+function scratch(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'ingest-cli-'));
+  scratchDirectories.push(directory);
+  return directory;
+}
+afterAll(() => {
+  for (const directory of scratchDirectories) rmSync(directory, { recursive: true, force: true });
+});
+
+const CHECKOUT_LOGS = ['run', join(ROOT, 'examples', 'cloudwatch-logs.yaml'), '--local', '--event', join(ROOT, 'examples', 'events', 'checkout-logs-kinesis.json')];
+
+/** Files under `directory`, recursively, as paths relative to it. */
+function filesUnder(directory: string): string[] {
+  return (readdirSync(directory, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name).slice(directory.length + 1))
+    .sort();
+}
+
+describe('ingest run parameters', { timeout: 60_000 }, () => {
+  it('runs a shipped example with the salt its hash step needs given by --param', async () => {
+    const run = await ingestIn(scratch(), ...CHECKOUT_LOGS, '--param', 'pii_salt=abc');
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^records: 4 in, 2 written, 2 filtered, 0 dead-lettered, 0 failed$/m);
+  });
+
+  it('exits 2 for a misspelled --param, naming the declared parameters', async () => {
+    const run = await ingestIn(scratch(), ...CHECKOUT_LOGS, '--param', 'pii_salt=abc', '--param', 'pii_slat=abc');
+
+    expect(run).toMatchObject({ code: 2, stdout: '' });
+    expect(run.stderr).toBe('ingest run: pii_slat is not a declared parameter (given as --param pii_slat=<value>) (declared parameters: pii_salt (no default), search_secret (no default))\n');
+  });
+
+  it('exits 2 when the run needs a parameter that has neither a value nor a default, saying how to give it', async () => {
+    const run = await ingestIn(scratch(), ...CHECKOUT_LOGS);
+
+    expect(run).toMatchObject({ code: 2, stdout: '' });
+    expect(run.stderr).toContain('parameter pii_salt has no value and no default; supply it with --param pii_salt=<value>');
+  });
+
+  it('writes to the bucket a parameter names, never to a literal ${param...} path', async () => {
+    const directory = scratch();
+    writeFileSync(join(directory, 'spec.yaml'), [
+      'version: 1',
+      'name: params',
+      'parameters: { out_bucket: { type: string } }',
+      'sources: { orders: { type: kinesis, stream: orders } }',
+      'sinks: { out: { type: s3, inputs: [orders], bucket: "${param.out_bucket}", key: "orders/", compression: none } }',
+    ].join('\n'));
+    writeFileSync(join(directory, 'orders.jsonl'), '{"id":1}\n');
+
+    const missing = await ingestIn(directory, 'run', 'spec.yaml', '--local', '--input', 'orders=orders.jsonl');
+    const given = await ingestIn(directory, 'run', 'spec.yaml', '--local', '--input', 'orders=orders.jsonl', '--param', 'out_bucket=archive');
+
+    expect(missing).toMatchObject({ code: 2, stdout: '' });
+    expect(missing.stderr).toContain('parameter out_bucket has no value and no default; supply it with --param out_bucket=<value>');
+    expect(given.code).toBe(0);
+    expect(filesUnder(join(directory, '.ingest', 's3'))).toEqual([expect.stringMatching(/^archive\/orders\/.+\.jsonl$/)]);
+  });
+});
+
+describe('dead letters of a spec without dead_letter', { timeout: 60_000 }, () => {
+  const spec = [
+    'version: 1',
+    'name: no-dead-letter',
+    'sources: { orders: { type: kinesis, stream: orders } }',
+    'sinks: { out: { type: s3, inputs: [orders], bucket: archive, key: "orders/", compression: none } }',
+  ].join('\n');
+
+  it('go to .ingest/s3/dead-letters/ in a local run, the stand-in for the bucket the stack creates', async () => {
+    const directory = scratch();
+    writeFileSync(join(directory, 'spec.yaml'), spec);
+    writeFileSync(join(directory, 'orders.jsonl'), '{"id":1}\nnot json\n');
+
+    const run = await ingestIn(directory, 'run', 'spec.yaml', '--local', '--input', 'orders=orders.jsonl');
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^records: 2 in, 1 written, 0 filtered, 1 dead-lettered, 0 failed$/m);
+    const letters = filesUnder(join(directory, '.ingest', 's3', 'dead-letters'));
+    expect(letters).toHaveLength(1);
+    expect(readFileSync(join(directory, '.ingest', 's3', 'dead-letters', letters[0]!), 'utf8')).toContain('"code":"invalid-json"');
+  });
+
+  it('need INGEST_DEAD_LETTER_BUCKET in a run against AWS: exit 2 without it', async () => {
+    const directory = scratch();
+    writeFileSync(join(directory, 'spec.yaml'), spec);
+    writeFileSync(join(directory, 'event.json'), readFileSync(join(ROOT, 'examples', 'events', 'checkout-logs-kinesis.json')));
+
+    const run = await ingestIn(directory, 'run', 'spec.yaml', '--event', 'event.json');
+
+    expect(run).toMatchObject({ code: 2, stdout: '' });
+    expect(run.stderr).toContain('the spec names no dead_letter bucket, so its dead letters go to the bucket the stack creates: set INGEST_DEAD_LETTER_BUCKET');
   });
 });

@@ -34,14 +34,29 @@ sinks:
 const SCHEMA = { type: 'object', required: ['id', 'amount'], properties: { id: { type: 'string' }, amount: { type: 'number', minimum: 0 } } };
 
 /** Starts a fresh node process on the package, as Lambda would, and invokes the handler once. */
-async function invokePackage(directory: string, eventFile: string) {
+async function invokePackage(directory: string, eventFile: string, environment: Record<string, string> = {}) {
   const probe = `const { handler } = await import(${JSON.stringify(join(directory, 'index.mjs'))});
 const event = JSON.parse((await import('node:fs')).readFileSync(${JSON.stringify(eventFile)}, 'utf8'));
 process.stdout.write('RESPONSE ' + JSON.stringify(await handler(event, { awsRequestId: 'r1' })));`;
   const { stdout } = await run(process.execPath, ['--no-warnings', '--input-type=module', '-e', probe], {
-    env: { ...process.env, AWS_ENDPOINT_URL: motoEndpoint(), AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+    env: { ...withoutIngestVariables(process.env), AWS_ENDPOINT_URL: motoEndpoint(), AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', ...environment },
   });
   return JSON.parse(stdout.slice(stdout.indexOf('RESPONSE ') + 9)) as unknown;
+}
+
+/** The environment without the variables that complete a packaged spec, so each test sets its own. */
+function withoutIngestVariables(environment: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(environment).filter(([name]) => !name.startsWith('INGEST_PARAM_') && name !== 'INGEST_DEAD_LETTER_BUCKET'));
+}
+
+/** What a cold start of the package prints to stderr when it fails, or `undefined` when it starts. */
+async function coldStartFailure(directory: string, eventFile: string, environment: Record<string, string> = {}): Promise<string | undefined> {
+  try {
+    await invokePackage(directory, eventFile, environment);
+    return undefined;
+  } catch (error) {
+    return (error as { stderr: string }).stderr;
+  }
 }
 
 async function linesIn(bucket: string): Promise<Record<string, unknown>[]> {
@@ -68,8 +83,8 @@ describe('packageFunction', () => {
     const packaged = await packageFunction(join(work, 'spec.yaml'), join(work, 'package'));
 
     expect(packaged.files.map((file) => file.name)).toEqual(['index.mjs', 'spec.json', 'validators.mjs']);
-    const shipped = JSON.parse(readFileSync(join(work, 'package', 'spec.json'), 'utf8')) as { spec: { sinks: { out: { on_error: string } } }; files: object };
-    expect(shipped.files).toEqual({});
+    const shipped = JSON.parse(readFileSync(join(work, 'package', 'spec.json'), 'utf8')) as { spec: { sinks: { out: { on_error: string } } } };
+    expect(Object.keys(shipped)).toEqual(['spec']);
     expect(shipped.spec.sinks.out.on_error).toBe('retry');
   });
 
@@ -94,5 +109,75 @@ describe('packageFunction', () => {
 
     await expect(attempt).rejects.toBeInstanceOf(InvalidSpecError);
     await expect(attempt).rejects.toMatchObject({ diagnostics: [expect.objectContaining({ code: 'unknown-type' })] });
+  });
+
+  it('refuses a spec with a sink the runtime cannot run yet, naming the sink and its type', async () => {
+    writeFileSync(join(work, 'redshift.yaml'), SPEC.replace(/sinks:\n.*\n/, 'sinks:\n  warehouse: { type: redshift, inputs: [checked], connection: { workgroup: analytics, database: dev }, table: public.orders, columns: [id], staging: { bucket: stage } }\n'));
+
+    const attempt = packageFunction(join(work, 'redshift.yaml'), join(work, 'redshift-package'));
+
+    await expect(attempt).rejects.toMatchObject({ diagnostics: [expect.objectContaining({ code: 'sink-not-runnable', message: expect.stringContaining('sink `warehouse` is of type redshift') })] });
+  });
+});
+
+describe('the packaged function at cold start', () => {
+  const eventFile = join(work, 'one-order.json');
+  const parameterSpec = `version: 1
+name: parameterised
+parameters:
+  out_bucket: { type: string }
+  prefix: { type: string, default: "orders" }
+dead_letter: { bucket: ${buckets.errors} }
+sources:
+  orders: { type: kinesis, stream: orders }
+sinks:
+  out: { type: s3, inputs: [orders], bucket: "\${param.out_bucket}", key: "\${param.prefix}/", compression: none }
+`;
+
+  beforeAll(() => {
+    writeFileSync(eventFile, JSON.stringify(kinesisEvent('orders', [Buffer.from('{"id":"p1"}'), Buffer.from('not json')])));
+  });
+
+  it('refuses to start when a parameter without a default has no INGEST_PARAM_ variable, naming both', async () => {
+    writeFileSync(join(work, 'parameterised.yaml'), parameterSpec);
+    await packageFunction(join(work, 'parameterised.yaml'), join(work, 'parameterised'));
+
+    const failure = await coldStartFailure(join(work, 'parameterised'), eventFile);
+
+    expect(failure).toContain('ingest: the function cannot start: parameter out_bucket has no value and no default; supply it with the environment variable INGEST_PARAM_OUT_BUCKET');
+  });
+
+  it('writes where INGEST_PARAM_ variables say once they are set, defaults filling the rest', async () => {
+    const bucket = `pkg-param-${suffix}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    writeFileSync(join(work, 'parameterised.yaml'), parameterSpec);
+    await packageFunction(join(work, 'parameterised.yaml'), join(work, 'parameterised'));
+
+    await invokePackage(join(work, 'parameterised'), eventFile, { INGEST_PARAM_OUT_BUCKET: bucket });
+
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    expect((listed.Contents ?? []).map(({ Key }) => Key)).toEqual([expect.stringMatching(/^orders\//)]);
+    expect(await linesIn(bucket)).toEqual([{ id: 'p1' }]);
+  });
+
+  it('refuses to start without a dead-letter bucket in the spec or in INGEST_DEAD_LETTER_BUCKET', async () => {
+    writeFileSync(join(work, 'no-dead-letter.yaml'), SPEC.replace(/dead_letter: .*\n/, ''));
+    await packageFunction(join(work, 'no-dead-letter.yaml'), join(work, 'no-dead-letter'));
+
+    const failure = await coldStartFailure(join(work, 'no-dead-letter'), eventFile);
+
+    expect(failure).toContain('ingest: the function cannot start: the spec names no dead_letter bucket and the environment variable INGEST_DEAD_LETTER_BUCKET');
+  });
+
+  it('writes dead letters to the bucket INGEST_DEAD_LETTER_BUCKET names when the spec names none', async () => {
+    const generated = `pkg-generated-errors-${suffix}`;
+    await s3.send(new CreateBucketCommand({ Bucket: generated }));
+    writeFileSync(join(work, 'no-dead-letter.yaml'), SPEC.replace(/dead_letter: .*\n/, ''));
+    await packageFunction(join(work, 'no-dead-letter.yaml'), join(work, 'no-dead-letter'));
+
+    const response = await invokePackage(join(work, 'no-dead-letter'), eventFile, { INGEST_DEAD_LETTER_BUCKET: generated });
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect((await linesIn(generated)).map(({ stage, code }) => `${String(stage)} ${String(code)}`).sort()).toEqual(['decode invalid-json', 'transform invalid-record']);
   });
 });

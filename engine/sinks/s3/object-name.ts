@@ -42,11 +42,6 @@ export class ObjectIdentity {
     this.hash = createHash('sha256').update(`${sinkId}\0`);
   }
 
-  /** Number of records added. */
-  get count(): number {
-    return this.records;
-  }
-
   /** Adds the next record of the object. */
   add(meta: RecordMeta): void {
     this.first ??= meta;
