@@ -37,7 +37,7 @@ export interface BatchItem {
   id: string | undefined;
   /**
    * An array when the item was decoded whole before its first record is delivered (stream
-   * records): committed once its records are routed. An iterator when records are read as they
+   * records): final as it arrives, so sinks are never asked to commit it. An iterator when records are read as they
    * are delivered (S3 objects): staged, committed only once the iterator completes, and aborted
    * when it throws (docs/decisions/0010-item-commit-point.md).
    */
@@ -118,11 +118,22 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     }
     let pending: Promise<void>[] | undefined;
     for (const [sink, writer] of writers) {
-      const promise = guarded(() => writer.commit(item.scope), (error) => item.fail(`sink ${sink.id} could not commit the item: ${messageOf(error)}`));
-      if (promise) (pending ??= []).push(promise);
+      let promise: Promise<void> | void;
+      try {
+        promise = writer.commit(item.scope);
+      } catch (error) {
+        commitFailed(item, `sink ${sink.id}`, error);
+        continue;
+      }
+      if (promise) (pending ??= []).push(promise.catch((error: unknown) => commitFailed(item, `sink ${sink.id}`, error)));
     }
-    const promise = guarded(() => deadLetters.commit(item.scope), (error) => item.fail(`dead letters could not commit the item: ${messageOf(error)}`));
-    if (promise) (pending ??= []).push(promise);
+    let promise: Promise<void> | void = undefined;
+    try {
+      promise = deadLetters.commit(item.scope);
+    } catch (error) {
+      commitFailed(item, 'the dead-letter writer', error);
+    }
+    if (promise) (pending ??= []).push(promise.catch((error: unknown) => commitFailed(item, 'the dead-letter writer', error)));
     return whenAll(pending);
   };
 
@@ -166,7 +177,8 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     results.push(item);
     if (staged) return settleStream(batchItem.records as Iterable<Decoded> | AsyncIterable<Decoded>, item, batchItem.source);
     const pending = settleArray(batchItem.records as readonly Decoded[], item);
-    return pending ? pending.then(() => commit(item)) : commit(item);
+    // An item decoded whole is final once routed: sinks treat its records as committed on arrival.
+    return pending;
   };
 
   if (Symbol.iterator in items) {
@@ -196,6 +208,11 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
 }
 
 const OUTCOME_COUNTERS = ['records_in', 'written', 'filtered', 'dead_lettered', 'failed'] as const;
+
+/** A writer that throws on `commit` has a bug; the item is retried rather than its output assumed published. */
+function commitFailed(item: ItemOutcome, writer: string, error: unknown): void {
+  item.fail(`${writer} could not commit the item: ${messageOf(error)}`);
+}
 
 /** Runs a sink's or the dead-letter writer's item hook; a throw or rejection goes to `onError` instead of the invocation. */
 function guarded(hook: () => Promise<void> | void, onError: (error: unknown) => void): Promise<void> | undefined {

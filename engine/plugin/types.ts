@@ -111,8 +111,8 @@ export interface ItemScope {
    * True when the item's records are delivered while its input is still being read (an S3
    * object): nothing derived from them may become visible before `commit`, because `abort` may
    * still discard them. False for an item decoded whole before its first record is delivered (a
-   * Kinesis or DynamoDB record): it is never aborted and is committed as soon as its records are
-   * routed, so a sink may mix its records with those of other items.
+   * Kinesis or DynamoDB record): it is never aborted nor committed, its records are final as they
+   * arrive, so a sink may mix them with those of other items.
    */
   readonly staged: boolean;
 }
@@ -138,8 +138,8 @@ export interface SinkWriter {
   /**
    * Every record of `item` has been added and its input was read completely (for an S3 object:
    * to its end, checksum verified). The sink may now make what it holds of the item visible, and
-   * settles the item's tickets as usual. Called once per item that is not aborted, after the
-   * item's last `add` resolved; may start writes and return before they finish.
+   * settles the item's tickets as usual. Called once per staged item that is not aborted, after
+   * the item's last `add` resolved; may start writes and return before they finish.
    */
   commit(item: ItemScope): Promise<void> | void;
   /**
