@@ -5,6 +5,7 @@ import { UsageError } from '../../engine/errors.ts';
 import { DEAD_LETTER_BUCKET_VARIABLE } from '../../engine/function-environment.ts';
 import { createHandler } from '../../engine/handler.ts';
 import type { InvocationSummary } from '../../engine/handler.ts';
+import { InvocationFailedError } from '../../engine/handler.ts';
 import { dynamoDbInsertEvent, kinesisEvent, s3ObjectCreatedEvent } from '../../engine/local/events.ts';
 import { localSearchSink } from '../../engine/local/file-search-index.ts';
 import { FileSink } from '../../engine/local/file-sink.ts';
@@ -99,6 +100,8 @@ export async function runCommand(positionals: readonly string[], options: RunOpt
     try {
       summary = await handler.invoke(event);
     } catch (error) {
+      // Failing as a whole is how Lambda retries an invocation; what it did and why still shows.
+      if (error instanceof InvocationFailedError) printSummary(spec, error.summary, substitutes, store, options, out);
       out(`invocation failed: ${(error as Error).message}`);
       exitCode = 1;
       continue;
@@ -218,6 +221,10 @@ function printSummary(spec: ResolvedSpec, summary: InvocationSummary, substitute
   if (written.length > 0) {
     out('objects written:');
     for (const { bucket, key } of written) out(options.local ? `  ${relative(options.workdir, join(options.workdir, '.ingest', 's3', bucket, key))}` : `  s3://${bucket}/${key}`);
+  }
+  if (summary.failures.length > 0) {
+    out('item failures:');
+    for (const failure of summary.failures) out(`  ${failure.item ?? 'the event'}: ${failure.retried ? 'retried' : 'dead-lettered whole'}: ${failure.reason}`);
   }
   if (response) out(`response: ${JSON.stringify(response)}`);
 }
