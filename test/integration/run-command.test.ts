@@ -228,7 +228,7 @@ describe('ingest run --local', () => {
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toContain('records: 2 in, 2 written, 0 filtered, 0 dead-lettered, 0 failed\n');
     const archived = await filesUnder(join(cwd, '.ingest', 's3', 'local-archive'));
-    expect(archived).toEqual([expect.stringMatching(/^clicks\/clicks-local-raw_incoming_clicks_jsonl_1-[0-9a-f]{16}-2\.jsonl\.gz$/)]);
+    expect(archived).toEqual([expect.stringMatching(/^clicks\/clicks-local-raw_incoming_clicks_jsonl_[0-9a-z-]+_1-[0-9a-f]{16}-2\.jsonl\.gz$/)]);
     expect(run.stdout).toContain(`  .ingest/s3/local-archive/${archived[0]}\n`);
     const body = await readFile(join(cwd, '.ingest', 's3', 'local-archive', archived[0]!));
     expect(jsonLines(gunzipSync(body).toString())).toEqual([{ n: 1 }, { n: 2 }]);
