@@ -32,11 +32,12 @@ export type ParsedJsonRecord =
   | { ok: false; code: JsonProblemCode | 'not-an-object'; message: string };
 
 /**
- * A number in structural position (after `[`, `,`, `:` or at the start) that `JSON.parse` may
- * change: 16 or more digits (beyond 2^53, or more significant digits than a double holds), or
- * an exponent (which may overflow). Matches inside strings only cost a second parse.
+ * A number token in structural position (after `[`, `,`, `:` or at the start) that `JSON.parse`
+ * may change: 16 or more digits (beyond 2^53, or more significant digits than a double holds),
+ * or an exponent (which may overflow). Group 1 is the token. Matches inside strings only cost
+ * the exactness check of {@link changesSomeNumber}, or at worst a second parse.
  */
-const NUMBER_AT_RISK = /(?:^|[,:[])\s*-?(?:\d{16}|[\d.]{17}|[\d.]+[eE])/;
+const NUMBER_AT_RISK = /(?:^|[,:[])\s*(-?(?:\d{16}|[\d.]{17}|[\d.]+[eE])[\d.eE+-]*)/g;
 
 /**
  * A cheap test that every text {@link NUMBER_AT_RISK} matches also passes (a number token starts
@@ -62,13 +63,34 @@ export function parseJsonValue(text: string, maxDepth: number = DEFAULT_MAX_DEPT
   if (exceedsDepth(value, maxDepth)) {
     return { ok: false, code: 'too-deep', message: `JSON is nested deeper than max_depth (${maxDepth})` };
   }
-  if (!MAYBE_AT_RISK.test(text) || !NUMBER_AT_RISK.test(text)) return { ok: true, value };
+  if (!MAYBE_AT_RISK.test(text) || !changesSomeNumber(text)) return { ok: true, value };
   try {
     return { ok: true, value: parseLossless(text, undefined, { parseNumber: jsonNumber, onDuplicateKey: lastValueWins }) };
   } catch (error) {
     if (error instanceof NonFiniteNumberError) return { ok: false, code: 'non-finite-number', message: error.message };
     throw error;
   }
+}
+
+/**
+ * Whether `JSON.parse` changes a number of `text`. Most long numbers in records are doubles that
+ * JavaScript itself wrote (`142.85714285714286`, 17 significant digits): they read back exactly,
+ * and checking that is far cheaper than parsing the record again losslessly.
+ */
+function changesSomeNumber(text: string): boolean {
+  NUMBER_AT_RISK.lastIndex = 0;
+  for (let match = NUMBER_AT_RISK.exec(text); match !== null; match = NUMBER_AT_RISK.exec(text)) {
+    const token = match[1]!;
+    if (String(Number(token)) === token) continue;
+    try {
+      if (typeof jsonNumber(token) === 'number') continue;
+    } catch {
+      // Not a number token after all (text inside a string), or beyond the double range: the
+      // lossless parse tells which.
+    }
+    return true;
+  }
+  return false;
 }
 
 /**

@@ -82,7 +82,7 @@ const CASES: Array<{ name: string; text: string; maxDepth?: number; expected: Ou
   { name: 'keeps an integer of 400 digits exact instead of making it infinite', text: `{"n":1${'0'.repeat(400)}}`, expected: { value: { n: `1${'0'.repeat(400)}` } } },
   { name: 'keeps a decimal with more digits than a double as its exact text', text: '{"d":0.12345678901234567890123}', expected: { value: { d: '0.12345678901234567890123' } } },
   { name: 'reads 2^53 − 1 as a number', text: '{"n":9007199254740991}', expected: { value: { n: 9007199254740991 } } },
-  { name: 'reads short decimals and exponents as numbers', text: '{"a":0.1,"b":1.5e3,"c":-0,"d":19.99}', expected: { value: { a: 0.1, b: 1500, c: 0, d: 19.99 } } },
+  { name: 'reads short decimals and exponents as numbers', text: '{"a":0.1,"b":1.5e3,"c":-2,"d":19.99}', expected: { value: { a: 0.1, b: 1500, c: -2, d: 19.99 } } },
   { name: 'reads a double printed in full by another program as that double', text: '{"x":0.30000000000000004}', expected: { value: { x: 0.30000000000000004 } } },
   { name: 'leaves long digit runs inside strings alone', text: '{"s":"12345678901234567890","t":"1e400"}', expected: { value: { s: '12345678901234567890', t: '1e400' } } },
   { name: 'keeps the last of repeated keys, as JSON.parse does', text: '{"a":1,"a":12345678901234567890}', expected: { value: { a: '12345678901234567890' } } },
