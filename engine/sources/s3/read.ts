@@ -27,8 +27,10 @@ const BOM = [0xef, 0xbb, 0xbf] as const;
  *   `invalid-json`, `not-an-object`. `line` is the 1-based line, `raw` the line.
  * - `json`: one object, or an array of objects streamed element by element. Per element:
  *   `not-an-object`, `record-too-large`. Malformed JSON ends the object with one `invalid-json`
- *   (elements before it stay good). `line` is the 0-based element index, `raw` the element
- *   re-serialised as JSON.
+ *   dead letter at the element it is in, naming the byte offset of the error, with raw the
+ *   document's bytes from that element's start (at most `max_record_bytes`); every element
+ *   that ends before the error stays good, wherever the read's chunks fall. `line` is the
+ *   0-based element index, `raw` the element re-serialised as JSON.
  * - `csv`: see `decodeCsvObject`; values are strings.
  * - `text`: `{ message: line }` per non-empty line (a trailing `\r` removed); `invalid-utf8`.
  * Every format: a line or element larger than `max_record_bytes` → `record-too-large`, with
@@ -167,7 +169,8 @@ async function* decodeJsonDocument(bytes: AsyncIterable<Uint8Array>, context: Ob
         break;
       case 'stopped':
         if (element.code === 'invalid-gzip' || element.code === 'truncated-object') throw new ItemReadError(element.code, element.message, context.meta(0));
-        yield context.deadLetter(element.index, undefined, element.code, element.message);
+        // One dead letter for the rest of the document, at the element the error is in, with that element's bytes on.
+        yield context.deadLetter(element.index, element.raw, element.code, element.message);
         return;
     }
   }

@@ -74,11 +74,13 @@ describe('json objects', () => {
     expect(items[2]).toMatchObject({ message: expect.stringContaining('in element 2') });
   });
 
-  it('stands for the elements of the last KiB before malformed JSON with the dead letter of the first of them', async () => {
-    const items = await read('[{"id": 1}, {"id": 2}, {"id": 3,, "x": 1}, {"id": 4}]');
+  it.each([1, 5, 64 * 1024])('keeps the elements before malformed JSON and dead-letters the rest from the failing element, in chunks of %i bytes', async (chunkBytes) => {
+    const items = await read('[{"a":1},{"b":2,,},{"c":3}]', json, chunkBytes);
 
-    expect(summary(items)).toEqual([{ line: 0, code: 'invalid-json' }]);
-    expect(items[0]).toMatchObject({ message: expect.stringContaining('in element 0') });
+    expect(summary(items)).toEqual([{ line: 0, value: { a: 1 } }, { line: 1, code: 'invalid-json' }]);
+    expect(items[1]).toMatchObject({ message: expect.stringContaining('in element 1, at byte 16 of the document') });
+    expect(text(items[1]!.raw)).toBe('{"b":2,,},{"c":3}]');
+    expect(items[1]!.meta).toMatchObject({ line: 1, position: expect.stringMatching(/:1$/) });
   });
 
   it('ends with invalid-json when the document stops inside an element', async () => {
