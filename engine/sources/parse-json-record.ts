@@ -60,7 +60,9 @@ export function parseJsonValue(text: string, maxDepth: number = DEFAULT_MAX_DEPT
     return { ok: false, code: 'invalid-json', message: (error as Error).message };
   }
   // V8 parses any depth without recursion; bound it before anything recursive sees the value.
-  if (exceedsDepth(value, maxDepth)) {
+  // Nesting deeper than maxDepth takes more than maxDepth opening and closing brackets, so short
+  // texts (most records) need no walk.
+  if (text.length > 2 * maxDepth + 1 && exceedsDepth(value, maxDepth)) {
     return { ok: false, code: 'too-deep', message: `JSON is nested deeper than max_depth (${maxDepth})` };
   }
   if (!MAYBE_AT_RISK.test(text) || !changesSomeNumber(text)) return { ok: true, value };
