@@ -335,14 +335,91 @@ interface Replayed {
 }
 
 /**
- * Re-parses `text` (the document from `anchor` on, through the piece the parser failed in) with
- * a fresh parser, a character at a time, so that every element ending before the error is
- * assembled and the element the error is in is known with its start. stream-json's verifier,
- * which tracks positions, then places the error: the parser itself may notice a bad literal or
- * escape some characters after it starts. Returns `undefined` when the replay does not fail
- * (it parses the same text, so that means a defect here, not bad input).
+ * Re-parses `text` (the document from `anchor` on, through the window the parser failed in) to
+ * find every element that ends before the error, the element the error is in with its start,
+ * and the error's place. stream-json's verifier, which tracks positions, places the error; a
+ * fresh parser then takes the text before it in windows, so it cannot fail, and the last
+ * top-level closing bracket in them marks where the failing element starts. Only when elements
+ * other than objects and arrays end after that bracket is the rest replayed a character at a
+ * time ({@link replayByCharacter}). Returns `undefined` when the text holds no error (a defect
+ * here, not bad input).
  */
 function replay(anchor: Anchor, text: string, atEnd: boolean, maxElementBytes: number, maxDepth: number): Replayed | undefined {
+  const prefix = anchor.inArray ? BETWEEN_ELEMENTS : '';
+  const errorAt = verifierErrorAt(prefix, text, atEnd);
+  if (errorAt === undefined) return replayByCharacter(anchor, text, atEnd, maxElementBytes, maxDepth);
+  const parse = jsonParser({ packValues: false, streamValues: true }) as (text: string | typeof none) => unknown;
+  const assembler = new ElementAssembler(maxElementBytes, maxDepth);
+  if (anchor.inArray) for (const token of tokensOf(parse(prefix))) assembler.consume(token);
+  assembler.index = anchor.index;
+  const elements: JsonElement[] = [];
+  let boundary = 0;
+  let indexAtBoundary = anchor.index;
+  for (let start = 0; start < errorAt; start += FEED_CHARS) {
+    const window = text.slice(start, Math.min(start + FEED_CHARS, errorAt));
+    let tokens: Token[];
+    try {
+      tokens = tokensOf(parse(window));
+    } catch {
+      return replayByCharacter(anchor, text, atEnd, maxElementBytes, maxDepth);
+    }
+    let lastClosed = -1;
+    for (const [i, token] of tokens.entries()) {
+      const element = assembler.consume(token);
+      if (element === undefined) continue;
+      elements.push(element);
+      if ((token.name === 'endObject' || token.name === 'endArray') && assembler.betweenArrayElements) lastClosed = i;
+    }
+    const at = lastClosed < 0 ? -1 : closingBracketAt(window, tokens, lastClosed);
+    if (at >= 0) {
+      boundary = start + at + 1;
+      indexAtBoundary = assembler.index;
+    } else if (lastClosed >= 0) {
+      return replayByCharacter(anchor, text, atEnd, maxElementBytes, maxDepth);
+    }
+  }
+  if (assembler.index !== indexAtBoundary) {
+    // Elements that are not objects or arrays ended after the bracket: only a character-wise replay places them.
+    const from: Anchor = boundary === 0 ? anchor : { bytes: 0, index: indexAtBoundary, inArray: true };
+    const rest = replayByCharacter(from, text.slice(boundary), atEnd, maxElementBytes, maxDepth);
+    if (rest === undefined) return undefined;
+    return {
+      ...rest,
+      elements: [...elements.filter((element) => element.index < indexAtBoundary), ...rest.elements],
+      elementStart: boundary + rest.elementStart,
+      errorAt: boundary + rest.errorAt,
+    };
+  }
+  const atDocumentStart = boundary === 0 && !anchor.inArray;
+  let elementStart = atDocumentStart && assembler.inTopLevelArray ? skipSeparators(text, 0, '[') : boundary;
+  if (assembler.topLevelArrayClosed) elementStart = skipSeparators(text, elementStart, ']');
+  return {
+    elements,
+    index: assembler.index,
+    elementStart: skipSeparators(text, elementStart),
+    errorAt,
+    error: undefined,
+  };
+}
+
+/** The verifier's error offset within `text` (after `prefix`), or `undefined` when it finds none. */
+function verifierErrorAt(prefix: string, text: string, atEnd: boolean): number | undefined {
+  const verify = jsonVerifier() as (text: string | typeof none) => unknown;
+  try {
+    verify(prefix + text);
+    if (atEnd) verify(none);
+  } catch (error) {
+    const offset = (error as { offset?: unknown }).offset;
+    if (typeof offset === 'number' && offset >= prefix.length) return Math.min(offset - prefix.length, text.length);
+  }
+  return undefined;
+}
+
+/**
+ * {@link replay} a character at a time: slow (a parser call per character) but it sees every
+ * element end, whatever the element.
+ */
+function replayByCharacter(anchor: Anchor, text: string, atEnd: boolean, maxElementBytes: number, maxDepth: number): Replayed | undefined {
   const parse = jsonParser({ packValues: false, streamValues: true }) as (text: string | typeof none) => unknown;
   const assembler = new ElementAssembler(maxElementBytes, maxDepth);
   const prefix = anchor.inArray ? BETWEEN_ELEMENTS : '';
@@ -392,10 +469,14 @@ function replay(anchor: Anchor, text: string, atEnd: boolean, maxElementBytes: n
   };
 }
 
-/** Where an element that has no token yet (a literal being read) starts: past whitespace and commas. */
-function skipSeparators(text: string, from: number): number {
+/**
+ * Where the element after `from` starts: past whitespace and commas, and past one `bracket` of
+ * the top-level array (its `[` at the document start, its `]` once it has closed).
+ */
+function skipSeparators(text: string, from: number, bracket?: '[' | ']'): number {
   let at = from;
   while (at < text.length && ' \t\n\r,'.includes(text[at]!)) at += 1;
+  if (bracket !== undefined && text[at] === bracket) return skipSeparators(text, at + 1);
   return at;
 }
 
@@ -510,6 +591,16 @@ class ElementAssembler {
         // Packed tokens are turned off; whitespace carries nothing.
         return undefined;
     }
+  }
+
+  /** True once the document has shown itself to be a top-level array. */
+  get inTopLevelArray(): boolean {
+    return this.elementDepth === 1;
+  }
+
+  /** True once the top-level array has closed: anything after it is an error. */
+  get topLevelArrayClosed(): boolean {
+    return this.elementDepth === 1 && this.depth === 0;
   }
 
   /** True between two elements of a top-level array (or before its first). */
