@@ -115,4 +115,57 @@ describe('malformed JSON documents', () => {
 
     expect(elements).toEqual([{ kind: 'value', index: 0, value: { id: 1 } }, expect.objectContaining({ kind: 'stopped', code: 'invalid-utf8', index: 1 })]);
   });
+
+  describe('a stray character after any structural character of a generated document', () => {
+    // Strings hold no `{[,:`, so every such character is structural and a `#` after it is an error there.
+    const random = seeded(20261203);
+    const word = (): string => Array.from({ length: 1 + Math.floor(random() * 12) }, () => 'abcxyz09 é✓}]'[Math.floor(random() * 14)]).join('');
+    const value = (depth: number): unknown => {
+      const pick = random();
+      if (depth > 2 || pick < 0.35) return [1, -2.5, true, null, word()][Math.floor(random() * 5)];
+      if (pick < 0.55) return Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1));
+      return Object.fromEntries(Array.from({ length: Math.floor(random() * 4) }, () => [word(), value(depth + 1)]));
+    };
+    const documents = Array.from({ length: 40 }, () => {
+      const elements = Array.from({ length: 1 + Math.floor(random() * 30) }, () => ({ id: word(), v: value(0) }));
+      const texts = elements.map((element) => JSON.stringify(element, null, random() < 0.5 ? 0 : 2));
+      const starts: number[] = [];
+      let doc = '[';
+      for (const [i, text] of texts.entries()) {
+        if (i > 0) doc += random() < 0.5 ? ',' : ',\n ';
+        starts.push(doc.length);
+        doc += text;
+      }
+      doc += ']';
+      const structural = [...doc.matchAll(/[{[,:]/g)].map((match) => match.index + 1);
+      const at = structural[Math.floor(random() * structural.length)]!;
+      return { elements, texts, starts, doc: `${doc.slice(0, at)}#${doc.slice(at)}`, at };
+    });
+
+    it.each(documents.map((document, n) => ({ n, ...document })))('document $n: the same elements and stop, whatever the chunks', async ({ elements, texts, starts, doc, at }) => {
+      const bytes = Buffer.from(doc);
+      const index = starts.filter((start, i) => start + texts[i]!.length <= at).length;
+      const rawStart = Math.min(at, starts[index] ?? at);
+
+      for (const chunkSize of [1, 7, 1024, 1 << 16]) {
+        const found = await elementsOf(bytes, chunkSize, 1024);
+
+        expect(found.slice(0, -1)).toEqual(elements.slice(0, index).map((value, i) => ({ kind: 'value', index: i, value })));
+        expect(found.at(-1)).toMatchObject({ kind: 'stopped', code: 'invalid-json', index, offset: Buffer.byteLength(doc.slice(0, at)) });
+        const stopped = found.at(-1);
+        expect(stopped?.kind === 'stopped' && Buffer.from(stopped.raw).toString()).toBe(Buffer.from(doc.slice(rawStart)).subarray(0, 1024).toString());
+      }
+    });
+  });
 });
+
+/** A small seeded generator (mulberry32), so the generated cases are the same on every run. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
