@@ -1,15 +1,16 @@
 // Runs a benchmark script the way production code runs: bundled by esbuild (as the Lambda bundle
-// is), not through a development loader that adds its own per-function overhead.
+// is), not through a development loader that adds its own per-function overhead. `--expose-gc` lets a
+// benchmark collect garbage before each sample, so one side's garbage is not timed on the other's.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { basename } from 'node:path';
 
 const entry = process.argv[2];
 if (!entry) {
-  console.error('usage: node scripts/bench.mjs <benchmark.ts>');
+  console.error('usage: node scripts/bench.mjs <benchmark.ts> [benchmark options]');
   process.exit(2);
 }
 const outfile = `dist/bench/${basename(entry).replace(/\.ts$/, '.mjs')}`;
 await build({ entryPoints: [entry], outfile, bundle: true, platform: 'node', target: 'node20', format: 'esm', packages: 'external', logLevel: 'warning' });
-const { status } = spawnSync(process.execPath, [outfile, ...process.argv.slice(3)], { stdio: 'inherit' });
+const { status } = spawnSync(process.execPath, ['--expose-gc', outfile, ...process.argv.slice(3)], { stdio: 'inherit' });
 process.exit(status ?? 1);

@@ -1,20 +1,30 @@
 /**
- * Runtime benchmark (`npm run bench`).
+ * Runtime benchmark (`npm run bench`; `scripts/bench.mjs` runs it bundled, with `--expose-gc`).
  *
- * 1. Throughput: a Kinesis event of 10,000 JSON records (~300 bytes) through filter + rename +
- *    drop + set + cast into the S3 sink (gzip JSON lines, in-memory store), against a hand-written
- *    handler doing the same work, in the same process, alternating. Prints records/s and the ratio.
+ * 1. Throughput: a Kinesis event of 10,000 JSON records (~300 bytes) into the S3 sink (gzip JSON
+ *    lines, in-memory store), through `createHandler` on a resolved spec (what the Lambda bundle
+ *    builds), against a hand-written handler doing the same work. Three cases: light (filter
+ *    only), main (filter, rename, drop, set, cast) and heavy (ten steps including flatten, hash,
+ *    template and a templated key prefix). Both sides run in the same process in interleaved
+ *    rounds that alternate which side goes first, with `gc()` before each sample so one side's
+ *    garbage is not collected on the other's clock. Prints wall and CPU time (median, min–max)
+ *    and one `ratio wall X.XXx  cpu X.XXx` line per case (ratios of the medians).
  * 2. Cold start: a fresh `node` process loading the Lambda bundle with a spec until its first
  *    response, against a bundle of a bare handler importing the same SDK client; both write to a
  *    local HTTP endpoint standing in for S3. Prints the median of several starts and bundle sizes.
+ *
+ * Options: `--rounds N` (measured rounds per case, default 25; `--rounds 1` is the CI smoke run),
+ * `--no-cold-start`.
  */
 import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { parseArgs } from 'node:util';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { build } from 'esbuild';
 import { createHandler } from '../../engine/handler.ts';
@@ -24,28 +34,33 @@ import { GZIP_LEVEL } from '../../engine/sinks/s3/encode.ts';
 import { resolveSpec } from '../../engine/spec/resolve.ts';
 
 const RECORDS = 10_000;
-const ROUNDS = 15;
 const STARTS = 7;
 
-const SPEC = {
-  version: 1,
-  name: 'bench',
-  dead_letter: { bucket: 'errors' },
-  sources: { orders: { type: 'kinesis', stream: 'orders', format: 'json' } },
-  transforms: {
-    clean: {
-      inputs: ['orders'],
-      steps: [
-        { filter: "record.status != 'test'" },
-        { rename: { uid: 'user_id' } },
-        { drop: ['debug'] },
-        { set: { amount_cents: 'int(record.amount * 100.0)' } },
-        { cast: { ts: 'timestamp' } },
-      ],
-    },
-  },
-  sinks: { archive: { type: 's3', inputs: ['clean'], bucket: 'archive', key: 'orders/', format: 'jsonl', compression: 'gzip' } },
-};
+const { values: options } = parseArgs({
+  options: { rounds: { type: 'string', default: '25' }, 'no-cold-start': { type: 'boolean', default: false } },
+});
+const ROUNDS = Number(options.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a positive integer, got ${JSON.stringify(options.rounds)}`);
+// Warm-up rounds let the JIT settle before anything is measured; a one-round smoke run skips them.
+const WARMUP = Math.min(3, ROUNDS - 1);
+
+const collect = (globalThis as { gc?: () => void }).gc;
+if (!collect) throw new Error('run with node --expose-gc (scripts/bench.mjs passes it)');
+
+const SALT = 'bench-salt';
+const SOURCE = { orders: { type: 'kinesis', stream: 'orders', format: 'json' } };
+const ARCHIVE = { type: 's3', inputs: ['clean'], bucket: 'archive', format: 'jsonl', compression: 'gzip' };
+
+function spec(steps: unknown[], key: string) {
+  return {
+    version: 1,
+    name: 'bench',
+    dead_letter: { bucket: 'errors' },
+    sources: SOURCE,
+    transforms: { clean: { inputs: ['orders'], steps } },
+    sinks: { archive: { ...ARCHIVE, key } },
+  };
+}
 
 function record(index: number) {
   return {
@@ -54,37 +69,137 @@ function record(index: number) {
     status: index % 50 === 0 ? 'test' : 'paid',
     amount: (index % 1000) / 7,
     currency: 'EUR',
-    ts: 1764237600000 + index * 1000,
+    // 30 s apart: 10,000 records span four UTC days, so the heavy case's dated key makes four objects.
+    ts: 1764237600000 + index * 30_000,
     page: `/products/${index % 311}/details`,
     referrer: 'https://www.example.com/search?q=shoes',
     session_id: `s-${(index * 7919) % 100_003}`,
+    email: `customer-${index % 4099}@example.com`,
+    client: { ip: `10.0.${index % 256}.${(index * 13) % 256}`, agent: { name: 'Firefox', version: `${100 + (index % 30)}` } },
     debug: { trace: `t-${index}`, host: 'web-03' },
   };
 }
 
-function event(): KinesisStreamEvent {
-  return kinesisEvent('orders', Array.from({ length: RECORDS }, (_, index) => Buffer.from(JSON.stringify(record(index)))));
+type Value = Record<string, unknown>;
+type Handler = (input: KinesisStreamEvent) => Promise<{ batchItemFailures: unknown[] } | undefined | void>;
+
+const decode = (item: KinesisStreamEvent['Records'][number]) => JSON.parse(Buffer.from(item.kinesis.data, 'base64').toString('utf8')) as Value;
+const timestamp = (value: unknown) => new Date(value as number).toISOString().replace('.000Z', 'Z');
+
+async function putLines(store: MemoryObjectStore, prefix: string, input: KinesisStreamEvent, lines: string[]): Promise<void> {
+  const first = input.Records[0]!.kinesis.sequenceNumber;
+  const body = gzipSync(lines.join('\n') + '\n', { level: GZIP_LEVEL });
+  await store.put('archive', `${prefix}orders-${first}-${lines.length}.jsonl.gz`, body, { contentType: 'application/x-ndjson', contentEncoding: 'gzip' });
 }
 
-/** What a team would write by hand for this pipeline: the baseline. */
-function handWrittenHandler(store: MemoryObjectStore) {
-  return async (input: KinesisStreamEvent) => {
-    const lines: string[] = [];
-    for (const item of input.Records) {
-      const value = JSON.parse(Buffer.from(item.kinesis.data, 'base64').toString('utf8')) as Record<string, unknown>;
-      if (value.status === 'test') continue;
-      value.user_id = value.uid;
-      delete value.uid;
-      delete value.debug;
-      value.amount_cents = Math.trunc((value.amount as number) * 100);
-      value.ts = new Date(value.ts as number).toISOString().replace('.000Z', 'Z');
-      lines.push(JSON.stringify(value));
-    }
-    const first = input.Records[0]!.kinesis.sequenceNumber;
-    const body = gzipSync(lines.join('\n') + '\n', { level: GZIP_LEVEL });
-    await store.put('archive', `orders/orders-${first}-${lines.length}.jsonl.gz`, body, { contentType: 'application/x-ndjson', contentEncoding: 'gzip' });
-    return { batchItemFailures: [] };
-  };
+interface Case {
+  name: string;
+  description: string;
+  spec: ReturnType<typeof spec>;
+  /** What a team would write by hand for this pipeline: the baseline. */
+  handWritten(store: MemoryObjectStore): Handler;
+}
+
+const CASES: Case[] = [
+  {
+    name: 'light',
+    description: 'filter only',
+    spec: spec([{ filter: "record.status != 'test'" }], 'orders/'),
+    handWritten: (store) => async (input) => {
+      const lines: string[] = [];
+      for (const item of input.Records) {
+        const value = decode(item);
+        if (value.status === 'test') continue;
+        lines.push(JSON.stringify(value));
+      }
+      await putLines(store, 'orders/', input, lines);
+      return { batchItemFailures: [] };
+    },
+  },
+  {
+    name: 'main',
+    description: 'filter, rename, drop, set, cast',
+    spec: spec(
+      [
+        { filter: "record.status != 'test'" },
+        { rename: { uid: 'user_id' } },
+        { drop: ['debug'] },
+        { set: { amount_cents: 'int(record.amount * 100.0)' } },
+        { cast: { ts: 'timestamp' } },
+      ],
+      'orders/',
+    ),
+    handWritten: (store) => async (input) => {
+      const lines: string[] = [];
+      for (const item of input.Records) {
+        const value = decode(item);
+        if (value.status === 'test') continue;
+        value.user_id = value.uid;
+        delete value.uid;
+        delete value.debug;
+        value.amount_cents = Math.trunc((value.amount as number) * 100);
+        value.ts = timestamp(value.ts);
+        lines.push(JSON.stringify(value));
+      }
+      await putLines(store, 'orders/', input, lines);
+      return { batchItemFailures: [] };
+    },
+  },
+  {
+    name: 'heavy',
+    description: '10 steps incl. flatten, hash, template, templated key',
+    spec: spec(
+      [
+        { filter: "record.status != 'test'" },
+        { rename: { uid: 'user_id' } },
+        { drop: ['debug'] },
+        { default: { channel: 'web' } },
+        { set: { amount_cents: 'int(record.amount * 100.0)' } },
+        { cast: { ts: 'timestamp' } },
+        { flatten: { field: 'client', separator: '_' } },
+        { hash: { fields: ['email', 'client_ip'], salt: SALT } },
+        { template: { doc_id: '{{record.event_id}}-{{record.user_id}}', summary: '{{upper record.status}} {{record.page}}' } },
+        { drop: ['session_id'] },
+      ],
+      "orders/dt={{date record.ts 'yyyy-MM-dd'}}/",
+    ),
+    handWritten: (store) => {
+      const hmac = (text: string) => createHmac('sha256', SALT).update(text).digest('hex');
+      return async (input) => {
+        const groups = new Map<string, string[]>();
+        for (const item of input.Records) {
+          const value = decode(item);
+          if (value.status === 'test') continue;
+          value.user_id = value.uid;
+          delete value.uid;
+          delete value.debug;
+          value.channel ??= 'web';
+          value.amount_cents = Math.trunc((value.amount as number) * 100);
+          const ts = timestamp(value.ts);
+          value.ts = ts;
+          const client = value.client as { ip: string; agent: { name: string; version: string } };
+          delete value.client;
+          value.client_ip = hmac(client.ip);
+          value.client_agent_name = client.agent.name;
+          value.client_agent_version = client.agent.version;
+          value.email = hmac(value.email as string);
+          value.doc_id = `${value.event_id}-${value.user_id}`;
+          value.summary = `${(value.status as string).toUpperCase()} ${value.page}`;
+          delete value.session_id;
+          const prefix = `orders/dt=${ts.slice(0, 10)}/`;
+          let lines = groups.get(prefix);
+          if (!lines) groups.set(prefix, (lines = []));
+          lines.push(JSON.stringify(value));
+        }
+        for (const [prefix, lines] of groups) await putLines(store, prefix, input, lines);
+        return { batchItemFailures: [] };
+      };
+    },
+  },
+];
+
+function event(): KinesisStreamEvent {
+  return kinesisEvent('orders', Array.from({ length: RECORDS }, (_, index) => Buffer.from(JSON.stringify(record(index)))));
 }
 
 function median(values: number[]): number {
@@ -92,30 +207,71 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-async function throughput(): Promise<void> {
-  const input = event();
-  const bytes = input.Records.reduce((total, item) => total + Buffer.from(item.kinesis.data, 'base64').length, 0);
-  const engineStore = new MemoryObjectStore();
-  const engine = createHandler(resolveSpec(SPEC), { ports: { objects: engineStore }, files: { exists: () => false, read: () => undefined }, write: () => {} });
-  const baseline = handWrittenHandler(new MemoryObjectStore());
+/** Every record line both sides wrote, and the object count, so a baseline that skips work is caught. */
+function written(store: MemoryObjectStore): { objects: number; lines: string[] } {
+  const lines = [...store.objects.values()].flatMap((object) => gunzipSync(object.body).toString('utf8').split('\n').filter(Boolean));
+  return { objects: store.objects.size, lines };
+}
 
-  const timings = { engine: [] as number[], baseline: [] as number[] };
-  for (let round = -3; round < ROUNDS; round++) {
-    for (const [name, run] of [['engine', () => engine(input)], ['baseline', () => baseline(input)]] as const) {
-      const started = performance.now();
-      const response = await run();
-      const elapsed = performance.now() - started;
-      if (response?.batchItemFailures.length) throw new Error(`${name} reported failures`);
-      if (round >= 0) timings[name].push(elapsed);
-    }
+function sameWork(name: string, engine: MemoryObjectStore, baseline: MemoryObjectStore): void {
+  const a = written(engine);
+  const b = written(baseline);
+  const fields = (lines: string[]) => (lines[0] ? Object.keys(JSON.parse(lines[0]) as Value).sort().join(',') : '');
+  const sorted = (lines: string[]) => lines.map((line) => JSON.stringify(JSON.parse(line), Object.keys(JSON.parse(line) as Value).sort())).sort();
+  if (a.objects !== b.objects || a.lines.length !== b.lines.length || fields(a.lines) !== fields(b.lines)) {
+    throw new Error(`${name}: the sides did different work: ingest ${a.objects} objects/${a.lines.length} lines [${fields(a.lines)}], hand-written ${b.objects} objects/${b.lines.length} lines [${fields(b.lines)}]`);
   }
-  const written = [...engineStore.objects.values()].reduce((total, object) => total + object.body.length, 0);
-  const engineMs = median(timings.engine);
-  const baselineMs = median(timings.baseline);
-  console.log(`throughput: ${RECORDS} records, ${(bytes / RECORDS).toFixed(0)} bytes each, median of ${ROUNDS} alternating rounds`);
-  console.log(`  ingest runtime:   ${engineMs.toFixed(1)} ms  ${Math.round((RECORDS / engineMs) * 1000).toLocaleString('en')} records/s`);
-  console.log(`  hand-written:     ${baselineMs.toFixed(1)} ms  ${Math.round((RECORDS / baselineMs) * 1000).toLocaleString('en')} records/s`);
-  console.log(`  ratio (ingest / hand-written time): ${(engineMs / baselineMs).toFixed(2)}x   (gzip output ${(written / 1024).toFixed(0)} KiB per invocation)`);
+  const [x, y] = [sorted(a.lines), sorted(b.lines)];
+  const differing = x.findIndex((line, index) => line !== y[index]);
+  if (differing >= 0) throw new Error(`${name}: the sides wrote different records:\n  ingest:       ${x[differing]}\n  hand-written: ${y[differing]}`);
+}
+
+interface Sample {
+  wall: number;
+  cpu: number;
+}
+
+async function sample(name: string, run: Handler, input: KinesisStreamEvent): Promise<Sample> {
+  collect!();
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const response = await run(input);
+  const wall = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  if (response?.batchItemFailures.length) throw new Error(`${name} reported failures`);
+  return { wall, cpu: (cpu.user + cpu.system) / 1000 };
+}
+
+const spread = (values: number[]) => `${median(values).toFixed(1).padStart(6)} ms (${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)})`;
+
+async function throughput(input: KinesisStreamEvent, benchCase: Case): Promise<void> {
+  const engineStore = new MemoryObjectStore();
+  const baselineStore = new MemoryObjectStore();
+  const engine = createHandler(resolveSpec(benchCase.spec), { ports: { objects: engineStore }, files: { exists: () => false, read: () => undefined }, write: () => {} }) as Handler;
+  const baseline = benchCase.handWritten(baselineStore);
+  const sides = [
+    ['engine', engine],
+    ['baseline', baseline],
+  ] as const;
+
+  const samples = { engine: [] as Sample[], baseline: [] as Sample[] };
+  for (let round = -WARMUP; round < ROUNDS; round++) {
+    // Alternate which side goes first, so neither always inherits the other's heap and caches.
+    const order = round % 2 === 0 ? sides : ([sides[1], sides[0]] as const);
+    for (const [name, run] of order) {
+      const measured = await sample(name, run, input);
+      if (round >= 0) samples[name].push(measured);
+    }
+    if (round === -WARMUP) sameWork(benchCase.name, engineStore, baselineStore);
+  }
+  const line = (label: string, values: Sample[]) =>
+    `  ${label.padEnd(13)} wall ${spread(values.map((value) => value.wall))}   cpu ${spread(values.map((value) => value.cpu))}`;
+  const wall = median(samples.engine.map((value) => value.wall)) / median(samples.baseline.map((value) => value.wall));
+  const cpu = median(samples.engine.map((value) => value.cpu)) / median(samples.baseline.map((value) => value.cpu));
+  console.log(`${benchCase.name}: ${benchCase.description}`);
+  console.log(line('ingest', samples.engine));
+  console.log(line('hand-written', samples.baseline));
+  console.log(`  ratio wall ${wall.toFixed(2)}x  cpu ${cpu.toFixed(2)}x`);
 }
 
 async function coldStart(): Promise<void> {
@@ -130,7 +286,7 @@ async function coldStart(): Promise<void> {
   const bareDir = join(directory, 'bare');
   execFileSync('mkdir', ['-p', engineDir, bareDir]);
   copyFileSync(lambdaBundle, join(engineDir, 'index.mjs'));
-  writeFileSync(join(engineDir, 'spec.json'), JSON.stringify({ spec: resolveSpec(SPEC), files: {} }));
+  writeFileSync(join(engineDir, 'spec.json'), JSON.stringify({ spec: resolveSpec(CASES.find((benchCase) => benchCase.name === 'main')!.spec), files: {} }));
   writeFileSync(
     join(directory, 'bare.ts'),
     `import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -204,5 +360,8 @@ process.stdout.write(String(performance.now()));`;
   console.log(`  ratio: ${(engineMs / bareMs).toFixed(2)}x, ${(engineMs - bareMs).toFixed(0)} ms more`);
 }
 
-await throughput();
-await coldStart();
+const input = event();
+const bytes = input.Records.reduce((total, item) => total + Buffer.from(item.kinesis.data, 'base64').length, 0);
+console.log(`throughput: ${RECORDS} records, ${(bytes / RECORDS).toFixed(0)} bytes each; medians (min–max) of ${ROUNDS} interleaved rounds after ${WARMUP} warm-up, gc() before each sample`);
+for (const benchCase of CASES) await throughput(input, benchCase);
+if (!options['no-cold-start']) await coldStart();
