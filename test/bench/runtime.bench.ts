@@ -8,7 +8,7 @@
  *    template and a templated key prefix). Both sides run in the same process in interleaved
  *    rounds that alternate which side goes first, with `gc()` before each sample so one side's
  *    garbage is not collected on the other's clock. Prints wall and CPU time (median, min–max)
- *    and one `ratio wall X.XXx  cpu X.XXx` line per case (ratios of the medians).
+ *    and one `ratio wall X.XXx  cpu X.XXx` line per case (the median of the per-round ratios).
  * 2. Cold start: a fresh `node` process loading the Lambda bundle with a spec until its first
  *    response, against a bundle of a bare handler importing the same SDK client; both write to a
  *    local HTTP endpoint standing in for S3. Prints the median of several starts and bundle sizes.
@@ -266,8 +266,11 @@ async function throughput(input: KinesisStreamEvent, benchCase: Case): Promise<v
   }
   const line = (label: string, values: Sample[]) =>
     `  ${label.padEnd(13)} wall ${spread(values.map((value) => value.wall))}   cpu ${spread(values.map((value) => value.cpu))}`;
-  const wall = median(samples.engine.map((value) => value.wall)) / median(samples.baseline.map((value) => value.wall));
-  const cpu = median(samples.engine.map((value) => value.cpu)) / median(samples.baseline.map((value) => value.cpu));
+  // The ratio is the median of each round's ratio, not a ratio of medians: the two samples of a
+  // round run back to back, so load from other processes that drifts over seconds mostly cancels.
+  const ratio = (metric: keyof Sample) => median(samples.engine.map((value, index) => value[metric] / samples.baseline[index]![metric]));
+  const wall = ratio('wall');
+  const cpu = ratio('cpu');
   console.log(`${benchCase.name}: ${benchCase.description}`);
   console.log(line('ingest', samples.engine));
   console.log(line('hand-written', samples.baseline));
