@@ -6,14 +6,14 @@
  * - **Depth is bounded.** A value nested deeper than `max_depth` (objects and lists; a scalar is
  *   depth 0, `{"a": 1}` depth 1) is refused with `too-deep`, so no later step, sink or dead-letter
  *   writer walks a structure deep enough to exhaust the stack.
- * - **Numbers keep their value.** A number is a JavaScript number when nothing is lost, otherwise
- *   its exact decimal text, by the same rule as DynamoDB numbers (ADR 0005):
- *   `12345678901234567890` stays `"12345678901234567890"`.
+ * - **Integers keep their value.** An integer beyond 2^53 stays its exact decimal text, as
+ *   DynamoDB numbers do (ADR 0005): `12345678901234567890` stays `"12345678901234567890"`.
+ *   Fractions and exponents read as doubles, as JSON means them.
  * - **No number becomes infinite.** A number beyond the double range (`1e400`) is refused with
  *   `non-finite-number`; `JSON.parse` would turn it into `Infinity`, which JSON writes as `null`.
  *
- * `JSON.parse` does the work for almost every record; only text with a digit run long enough to
- * lose precision, or a number with an exponent, is parsed a second time with lossless-json.
+ * `JSON.parse` does the work for almost every record; only text with an integer long enough to
+ * lose digits, or a number beyond the double range, is parsed a second time with lossless-json.
  */
 import { parse as parseLossless } from 'lossless-json';
 import type { RecordValue } from '../pipeline/record.ts';
@@ -33,18 +33,18 @@ export type ParsedJsonRecord =
 
 /**
  * A number token in structural position (after `[`, `,`, `:` or at the start) that `JSON.parse`
- * may change: 16 or more digits (beyond 2^53, or more significant digits than a double holds),
- * or an exponent (which may overflow). Group 1 is the token. Matches inside strings only cost
- * the exactness check of {@link changesSomeNumber}, or at worst a second parse.
+ * may change: an integer of 16 or more digits (beyond 2^53), or a number with an exponent
+ * (which may overflow). Group 1 is the token. Matches inside strings only cost the check of
+ * {@link changesSomeNumber}, or at worst a second parse.
  */
-const NUMBER_AT_RISK = /(?:^|[,:[])\s*(-?(?:\d{16}|[\d.]{17}|[\d.]+[eE])[\d.eE+-]*)/g;
+const NUMBER_AT_RISK = /(?:^|[,:[])\s*(-?\d{16,}(?![\d.eE])|-?\d[\d.]*[eE][-+]?\d+)/g;
 
 /**
  * A cheap test that every text {@link NUMBER_AT_RISK} matches also passes (a number token starts
  * with a digit, and a digit precedes its exponent), 30–40 times faster on ordinary records; only
  * texts that pass it (long digit runs, hex ids such as `9e4f`) pay for the exact test.
  */
-const MAYBE_AT_RISK = /\d[\d.]{15}|\d[eE]/;
+const MAYBE_AT_RISK = /\d{16}|\d[eE]/;
 
 /**
  * Parses JSON text into a value. Never throws.
@@ -114,23 +114,21 @@ export class NonFiniteNumberError extends Error {
   override name = 'NonFiniteNumberError';
 }
 
-/** JSON numbers that a double holds exactly whatever their digits: at most 15 significant digits, no exponent. */
-const SHORT_NUMBER = /^-?\d{1,15}$|^-?(?=[\d.]{3,16}$)\d+\.\d+$/;
-
 /**
- * The record value of one JSON number token (`-12`, `0.5`, `1E+3`): a number when nothing is
- * lost, otherwise the exact text (ADR 0005). `-0` becomes `0`.
+ * The record value of one JSON number token (`-12`, `0.5`, `1E+3`). JSON numbers are doubles
+ * (RFC 8259 section 6), so a fraction or an exponent reads as the nearest double, as every JSON
+ * reader does; only an integer written out in digits beyond 2^53 keeps its exact text (ADR 0005),
+ * however long, because ids are where lost digits silently change meaning. `-0` becomes `0`.
  *
- * @throws NonFiniteNumberError when the value lies beyond the double range (`1e400`, `-2e308`);
- *   an integer written out in digits is never refused: it stays exact text however long.
+ * @throws NonFiniteNumberError when the value lies beyond the double range (`1e400`, `-2e308`).
  */
 export function jsonNumber(text: string): number | string {
-  if (SHORT_NUMBER.test(text)) {
-    const number = Number(text);
+  const number = Number(text);
+  if (Number.isSafeInteger(number) || /[.eE]/.test(text)) {
+    if (!Number.isFinite(number)) {
+      throw new NonFiniteNumberError(`the number ${text.length > 40 ? `${text.slice(0, 37)}...` : text} is beyond the range of a double`);
+    }
     return number === 0 ? 0 : number;
-  }
-  if (!Number.isFinite(Number(text)) && /[.eE]/.test(text)) {
-    throw new NonFiniteNumberError(`the number ${text.length > 40 ? `${text.slice(0, 37)}...` : text} is beyond the range of a double`);
   }
   return convertDynamoDbNumber(text);
 }

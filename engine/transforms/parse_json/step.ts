@@ -11,8 +11,8 @@ export type ParseJsonConfig = StepConfig<'parse_json'>;
  * Replaces a field's JSON text by the value it encodes (any JSON value: object, list, string,
  * number, boolean, null), in place: the field's value is the text it parses, so writing over it
  * is the step's purpose (docs/decisions/0024-field-writes.md). The text is read as sources read
- * JSON records (docs/decisions/0022-json-record-values.md): integers beyond 2^53 and decimals
- * with more digits than a double holds stay exact strings. A missing field and `null` are left
+ * JSON records (docs/decisions/0022-json-record-values.md): integers beyond 2^53 stay exact
+ * strings; fractions and exponents read as doubles. A missing field and `null` are left
  * alone. Fails the record with `invalid-json` when the text is not JSON, `too-deep` when it nests
  * deeper than 256 levels, `non-finite-number` for a number beyond the double range (`1e400`),
  * and `transform-error` when the field holds something other than a string (an object already
