@@ -12,8 +12,9 @@
  * - **No number becomes infinite.** A number beyond the double range (`1e400`) is refused with
  *   `non-finite-number`; `JSON.parse` would turn it into `Infinity`, which JSON writes as `null`.
  *
- * `JSON.parse` does the work for almost every record; only text with an integer long enough to
- * lose digits, or a number beyond the double range, is parsed a second time with lossless-json.
+ * `JSON.parse` does the work for almost every record; only a record holding a number beyond
+ * ±2^53 (an integer that lost digits, or a value beyond the double range) is parsed a second
+ * time with lossless-json.
  */
 import { parse as parseLossless } from 'lossless-json';
 import type { RecordValue } from '../pipeline/record.ts';
@@ -32,21 +33,6 @@ export type ParsedJsonRecord =
   | { ok: false; code: JsonProblemCode | 'not-an-object'; message: string };
 
 /**
- * A number token in structural position (after `[`, `,`, `:` or at the start) that `JSON.parse`
- * may change: an integer of 16 or more digits (beyond 2^53), or a number with an exponent
- * (which may overflow). Group 1 is the token. Matches inside strings only cost the check of
- * {@link changesSomeNumber}, or at worst a second parse.
- */
-const NUMBER_AT_RISK = /(?:^|[,:[])\s*(-?\d{16,}(?![\d.eE])|-?\d[\d.]*[eE][-+]?\d+)/g;
-
-/**
- * A cheap test that every text {@link NUMBER_AT_RISK} matches also passes (a number token starts
- * with a digit, and a digit precedes its exponent), 30–40 times faster on ordinary records; only
- * texts that pass it (long digit runs, hex ids such as `9e4f`) pay for the exact test.
- */
-const MAYBE_AT_RISK = /\d{16}|\d[eE]/;
-
-/**
  * Parses JSON text into a value. Never throws.
  *
  * @returns the value, or `invalid-json` (with `JSON.parse`'s message), `too-deep` (nested
@@ -60,39 +46,19 @@ export function parseJsonValue(text: string, maxDepth: number = DEFAULT_MAX_DEPT
     return { ok: false, code: 'invalid-json', message: (error as Error).message };
   }
   // V8 parses any depth without recursion; bound it before anything recursive sees the value.
-  // Nesting deeper than maxDepth takes more than maxDepth opening and closing brackets, so short
-  // texts (most records) need no walk.
-  if (text.length > 2 * maxDepth + 1 && exceedsDepth(value, maxDepth)) {
+  // The same walk finds the numbers JSON.parse could not read faithfully: any integer beyond 2^53
+  // (or a value beyond the double range) parses to a double beyond 2^53.
+  const found = inspectValue(value, maxDepth);
+  if (found & TOO_DEEP) {
     return { ok: false, code: 'too-deep', message: `JSON is nested deeper than max_depth (${maxDepth})` };
   }
-  if (!MAYBE_AT_RISK.test(text) || !changesSomeNumber(text)) return { ok: true, value };
+  if (found === 0) return { ok: true, value };
   try {
     return { ok: true, value: parseLossless(text, undefined, { parseNumber: jsonNumber, onDuplicateKey: lastValueWins }) };
   } catch (error) {
     if (error instanceof NonFiniteNumberError) return { ok: false, code: 'non-finite-number', message: error.message };
     throw error;
   }
-}
-
-/**
- * Whether `JSON.parse` changes a number of `text`. Most long numbers in records are doubles that
- * JavaScript itself wrote (`142.85714285714286`, 17 significant digits): they read back exactly,
- * and checking that is far cheaper than parsing the record again losslessly.
- */
-function changesSomeNumber(text: string): boolean {
-  NUMBER_AT_RISK.lastIndex = 0;
-  for (let match = NUMBER_AT_RISK.exec(text); match !== null; match = NUMBER_AT_RISK.exec(text)) {
-    const token = match[1]!;
-    if (String(Number(token)) === token) continue;
-    try {
-      if (typeof jsonNumber(token) === 'number') continue;
-    } catch {
-      // Not a number token after all (text inside a string), or beyond the double range: the
-      // lossless parse tells which.
-    }
-    return true;
-  }
-  return false;
 }
 
 /**
@@ -133,25 +99,33 @@ export function jsonNumber(text: string): number | string {
   return convertDynamoDbNumber(text);
 }
 
+const UNSAFE_NUMBER = 1;
+const TOO_DEEP = 2;
+
 /**
- * Whether `value` holds objects or lists nested deeper than `maxDepth`. Walks at most
- * `maxDepth + 1` levels, so its own recursion is bounded whatever the value.
+ * What a parsed value holds that needs more than `JSON.parse`: `TOO_DEEP` when objects or lists
+ * nest deeper than `depthLeft`, `UNSAFE_NUMBER` when a number lies beyond ±2^53 (an integer whose
+ * digits `JSON.parse` lost, or a value beyond the double range), or both flags. Walks at most
+ * `depthLeft + 1` levels, so its own recursion is bounded whatever the value; the walk costs less
+ * than a regular expression over the text would.
  */
-export function exceedsDepth(value: unknown, maxDepth: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (maxDepth <= 0) return true;
+function inspectValue(value: unknown, depthLeft: number): number {
+  if (typeof value === 'number') return value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER ? UNSAFE_NUMBER : 0;
+  if (typeof value !== 'object' || value === null) return 0;
+  if (depthLeft <= 0) return TOO_DEEP;
+  let found = 0;
   if (Array.isArray(value)) {
     for (let index = 0; index < value.length; index++) {
-      const item: unknown = value[index];
-      if (typeof item === 'object' && item !== null && exceedsDepth(item, maxDepth - 1)) return true;
+      found |= inspectValue(value[index], depthLeft - 1);
+      if (found & TOO_DEEP) return found;
     }
-    return false;
+    return found;
   }
   for (const key in value) {
-    const item: unknown = (value as Record<string, unknown>)[key];
-    if (typeof item === 'object' && item !== null && exceedsDepth(item, maxDepth - 1)) return true;
+    found |= inspectValue((value as Record<string, unknown>)[key], depthLeft - 1);
+    if (found & TOO_DEEP) return found;
   }
-  return false;
+  return found;
 }
 
 /** As `JSON.parse` does: a repeated key keeps its last value (lossless-json would throw). */
