@@ -1,16 +1,13 @@
 import {
   CreateTableCommand, DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand,
-} from '@aws-sdk/client-dynamodb-streams';
-import type { _Record as StreamApiRecord } from '@aws-sdk/client-dynamodb-streams';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnknownEventError } from '../../engine/sources/dispatch.ts';
 import { awsClientConfig } from '../support/env.ts';
-import { dynamoDbEventFromStreamRecords } from './support/lambda-events.ts';
+import { dynamoDbEventFromStream } from './support/lambda-events.ts';
 import { motoHandler, validSpec } from './support/pipeline-under-test.ts';
 import { createBuckets, readObjects, recordsIn, uniqueName } from './support/s3-contents.ts';
 
@@ -51,17 +48,7 @@ describe('the handler on DynamoDB stream records read back from moto', () => {
     }));
     await dynamodb.send(new DeleteItemCommand({ TableName: table, Key: { id: { S: 'u2' } } }));
 
-    const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }))).StreamDescription!.Shards!;
-    const records: StreamApiRecord[] = [];
-    for (const shard of shards) {
-      let iterator = (await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
-      while (iterator) {
-        const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
-        records.push(...(page.Records ?? []));
-        iterator = page.Records?.length ? page.NextShardIterator : undefined;
-      }
-    }
-    event = dynamoDbEventFromStreamRecords(streamArn, records);
+    event = await dynamoDbEventFromStream(streams, streamArn);
   });
 
   afterAll(() => {

@@ -1,12 +1,11 @@
 import { CreateTableCommand, DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
-import type { _Record as StreamApiRecord } from '@aws-sdk/client-dynamodb-streams';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BulkServer } from '../support/bulk-server.ts';
 import { awsClientConfig } from '../support/env.ts';
-import { dynamoDbEventFromStreamRecords } from './support/lambda-events.ts';
+import { dynamoDbEventFromStream } from './support/lambda-events.ts';
 import { motoHandler, validSpec } from './support/pipeline-under-test.ts';
 import { uniqueName } from './support/s3-contents.ts';
 
@@ -43,17 +42,7 @@ describe('a DynamoDB table indexed into OpenSearch through the handler', () => {
     }));
     await dynamodb.send(new DeleteItemCommand({ TableName: table, Key: { id: { S: 'u2' } } }));
 
-    const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }))).StreamDescription!.Shards!;
-    const records: StreamApiRecord[] = [];
-    for (const shard of shards) {
-      let iterator = (await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
-      while (iterator) {
-        const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
-        records.push(...(page.Records ?? []));
-        iterator = page.Records?.length ? page.NextShardIterator : undefined;
-      }
-    }
-    event = dynamoDbEventFromStreamRecords(streamArn, records);
+    event = await dynamoDbEventFromStream(streams, streamArn);
   });
 
   afterAll(async () => {

@@ -9,7 +9,8 @@ import { query, waitForStatement } from '../../engine/ports/warehouse.ts';
 import type { ResultSet } from '../../engine/ports/warehouse.ts';
 import { stagedPosition, stagedSubPosition } from '../../engine/sinks/sql/record-identity.ts';
 import { IDENTITY_FIELD, jsonPathsDocument, redshiftLoadTransaction, stateTableStatements } from '../../engine/sinks/sql/load-transaction.ts';
-import type { CopyOptions, LoadPlan } from '../../engine/sinks/sql/load-transaction.ts';
+import type { LoadPlan } from '../../engine/sinks/sql/load-transaction.ts';
+import type { CopyOptions } from '../../engine/spec/spec-types.ts';
 import { awsClientConfig, pgConnectionString } from '../support/env.ts';
 import { RedshiftDataApiEmulator } from '../support/redshift-data-api.ts';
 

@@ -10,6 +10,7 @@
 import type { SqlDialect } from './identifier.ts';
 import { quoteIdentifier, quoteQualifiedName } from './identifier.ts';
 import { quoteLiteral } from './literal.ts';
+import type { CopyOptions } from '../../spec/spec-types.ts';
 
 /**
  * Hidden columns every staged row carries after its table columns: the record's source identity
@@ -35,19 +36,6 @@ export function isReservedColumn(name: string): boolean {
 /** The tables in the target database that make loads idempotent. */
 export const LOADS_TABLE = 'ingest_loads';
 export const RANGES_TABLE = 'ingest_loaded_ranges';
-
-/** COPY options a redshift sink may set (`copy` in the spec). */
-export interface CopyOptions {
-  timeformat?: string;
-  dateformat?: string;
-  max_error?: number;
-  truncate_columns?: boolean;
-  blanks_as_null?: boolean;
-  empty_as_null?: boolean;
-  accept_inv_chars?: boolean | string;
-  comp_update?: boolean;
-  stat_update?: boolean;
-}
 
 /** Everything one load needs. */
 export interface LoadPlan {

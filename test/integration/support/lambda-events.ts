@@ -2,7 +2,8 @@
 // the shape Lambda's event source mappings and S3 notifications deliver. Lambda itself cannot run
 // code under moto, so the tests do the mapping's part: read the stream, wrap the records.
 import { randomUUID } from 'node:crypto';
-import type { AttributeValue as StreamAttributeValue, _Record as StreamApiRecord } from '@aws-sdk/client-dynamodb-streams';
+import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBStreamsClient, AttributeValue as StreamAttributeValue, _Record as StreamApiRecord } from '@aws-sdk/client-dynamodb-streams';
 import type { _Record as KinesisApiRecord } from '@aws-sdk/client-kinesis';
 import type { Message as SqsApiMessage } from '@aws-sdk/client-sqs';
 import type { DynamoDBStreamEvent, KinesisStreamEvent, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -78,6 +79,21 @@ function lambdaAttribute(value: StreamAttributeValue): unknown {
   if (value.M !== undefined) return { M: lambdaImage(value.M) };
   if (value.L !== undefined) return { L: value.L.map(lambdaAttribute) };
   return value;
+}
+
+/** Reads every record of every shard of `streamArn` from its start, and wraps them as Lambda would. */
+export async function dynamoDbEventFromStream(streams: DynamoDBStreamsClient, streamArn: string): Promise<DynamoDBStreamEvent> {
+  const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }))).StreamDescription!.Shards!;
+  const records: StreamApiRecord[] = [];
+  for (const shard of shards) {
+    let iterator = (await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    while (iterator) {
+      const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
+      records.push(...(page.Records ?? []));
+      iterator = page.Records?.length ? page.NextShardIterator : undefined;
+    }
+  }
+  return dynamoDbEventFromStreamRecords(streamArn, records);
 }
 
 /**
