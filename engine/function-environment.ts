@@ -16,3 +16,12 @@ export function parameterVariable(name: string): string {
  * `dead_letter` names no bucket (docs/decisions/0025-dead-letter-bucket.md).
  */
 export const DEAD_LETTER_BUCKET_VARIABLE = 'INGEST_DEAD_LETTER_BUCKET';
+
+/**
+ * The variable naming the ledger table of batching sinks (redshift, postgres): the spec's
+ * `state.table`, or the table the stack creates (docs/decisions/0031-exactly-once-warehouse-loads.md).
+ */
+export const LEDGER_TABLE_VARIABLE = 'INGEST_LEDGER_TABLE';
+
+/** The variable naming the SNS topic notifications go to: the spec's `notifications.topic`, or the topic the stack creates. */
+export const NOTIFICATION_TOPIC_VARIABLE = 'INGEST_NOTIFICATION_TOPIC';

@@ -204,7 +204,7 @@ function compileGraph(spec: ResolvedSpec, options: HandlerOptions, parameters: R
 
   const sinks: CompiledSink[] = [];
   for (const [id, config] of Object.entries(spec.sinks)) {
-    const sink = options.sinkOverride?.(id, config) ?? buildSink(id, config, options.ports);
+    const sink = options.sinkOverride?.(id, config) ?? buildSink(id, config, options.ports, spec.name);
     const compiled: CompiledSink = {
       id,
       sink,
@@ -217,8 +217,8 @@ function compileGraph(spec: ResolvedSpec, options: HandlerOptions, parameters: R
   return { pipeline: spec.name, consumers, sinks };
 }
 
-function buildSink(id: string, config: ResolvedSink, ports: Ports): Sink {
+function buildSink(id: string, config: ResolvedSink, ports: Ports, pipeline: string): Sink {
   const plugin = SINK_PLUGINS.get(config.type);
   if (!plugin) throw new Error(`sink ${id}: the ${config.type} sink is not available in this version of the runtime yet`);
-  return plugin.create(id, config, ports);
+  return plugin.create(id, config, ports, { pipeline });
 }

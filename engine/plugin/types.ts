@@ -1,6 +1,11 @@
 import type { ErrorObject } from 'ajv';
 import type { Measure } from '../observe.ts';
+import type { Logger } from '../observe.ts';
+import type { Ledger } from '../ports/ledger.ts';
+import type { Notification, Notifier } from '../ports/notifier.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
+import type { Warehouse } from '../ports/warehouse.ts';
+import type { DeadLetter } from '../pipeline/dead-letters.ts';
 import type { FailureCode, RecordMeta, RecordValue } from '../pipeline/record.ts';
 import type { SinkConfig, SinkType, StepConfig, StepKind } from '../spec/spec-types.ts';
 import type { SpecFiles } from './checks.ts';
@@ -27,7 +32,16 @@ export interface Invocation {
    * emitted with the component's metrics. Absent in hand-built invocations.
    */
   readonly measure?: (component: string, measure: Measure, value: number) => void;
+  /**
+   * Test-only fault injection (the exactly-once matrix of docs/decisions/0031): a sink calls it
+   * right after each named step of its cross-invocation work, and it throws to simulate a crash
+   * there. Absent outside tests.
+   */
+  readonly fault?: (step: FaultStep) => void;
 }
+
+/** The steps of a batching sink after which the fault-injection matrix crashes the engine. */
+export type FaultStep = 'staged' | 'registered' | 'sealed' | 'manifest' | 'submitted' | 'polling' | 'committed';
 
 /** What a step returns: the record (possibly the same object, mutated), several records (explode), or `undefined` when filtered. */
 export type StepResult = RecordValue | RecordValue[] | undefined;
@@ -152,21 +166,96 @@ export interface SinkWriter {
   abort(item: ItemScope): Promise<void> | void;
   /** Writes everything still pending and settles all remaining tickets. */
   close(): Promise<void>;
+  /**
+   * Called once after every writer closed and every item's outcome is final, before the handler
+   * answers: a batching sink publishes (registers) what it staged of the items that will not be
+   * delivered again, and nothing of those that will. Resolves to the items whose output it could
+   * not publish; the engine fails them (and, for stream events, every later item, so that the
+   * checkpoint never moves past an unregistered record). Rejects only on a bug: the engine then
+   * fails every item. See docs/decisions/0031-exactly-once-warehouse-loads.md, section 2.
+   */
+  settle?(items: SettledItems): Promise<SettleResult>;
+}
+
+/** Which items of the invocation Lambda delivers again, as the engine knows once outcomes are final. */
+export interface SettledItems {
+  /**
+   * True when `item` comes again: it failed; or it is a stream item (Kinesis, DynamoDB) at or
+   * after the batch's first failed item (Lambda retries from that checkpoint); or the invocation
+   * fails as a whole. Sinks publish nothing of such an item.
+   */
+  redelivered(item: ItemScope): boolean;
+}
+
+export interface SettleResult {
+  /** Items whose output could not be published, with the reason (shown in the summary and logs). */
+  failed: { item: ItemScope; reason: string }[];
 }
 
 /** Adapters the engine talks to instead of AWS directly. */
 export interface Ports {
   objects: ObjectStore;
+  /** The ledger of batching sinks (redshift, postgres); a spec with such a sink cannot run without one. */
+  ledger?: Ledger;
+  /** Builds the warehouse a redshift or postgres sink loads into, once per cold start. */
+  warehouse?: (sinkId: string, config: SinkConfig<'redshift' | 'postgres'>) => Warehouse;
+  /** Where notifications go (SNS); absent when the spec declares none. The engine filters them by the spec's `notifications.on`. */
+  notifier?: Notifier;
+}
+
+/** What a sink's work across invocations may use and why it runs. */
+export interface MaintenanceContext {
+  invocation: Invocation;
+  /**
+   * `schedule`: the sweep event; `after-writers`: an invocation that processed records and has
+   * time left; `flush`: seal open batches whatever their thresholds and load them (local runs).
+   */
+  reason: 'schedule' | 'after-writers' | 'flush';
+  logger: Logger;
+  /** Stores one dead letter (a row the warehouse rejected). Resolves once it is durable; rejects when it cannot be written. */
+  deadLetter(letter: DeadLetter): Promise<void>;
+  /** Publishes a notification when the spec asks for its event; resolves without sending otherwise. */
+  notify(notification: Notification): Promise<void>;
+}
+
+/** What one sink's maintenance did, for logs, metrics and the CLI. */
+export interface MaintenanceReport {
+  /** Batches this run sealed. */
+  sealed: number[];
+  /** Batches this run loaded (or found loaded by a statement it resumed). */
+  loaded: { batch: number; rows: number; duplicates: number; ms: number; ageSeconds: number }[];
+  /** Batches whose load failed, with the database's error. */
+  failed: { batch: number; error: string }[];
+  /** Statement ids of loads submitted by an earlier invocation that this run resumed following. */
+  resumed: string[];
+  /** Rows the warehouse rejected that this run dead-lettered. */
+  deadLettered: number;
+  /** Batches left for a later run: still loading at the deadline, leased by another loader, or held behind an earlier upsert batch. */
+  pending: number[];
 }
 
 /** A sink built once per cold start; `open` starts its work for one invocation. */
 export interface Sink {
   open(invocation: Invocation): SinkWriter;
+  /**
+   * Work owed by earlier invocations: seal due batches, load sealed ones, resume following a
+   * statement, take over lapsed leases. Run on the scheduled sweep for every sink that has it,
+   * and after the writers of an invocation settled while time remains. Must end by
+   * `invocation.deadline`, leaving what it could not do for a later run. Rejects only when its
+   * ports cannot be reached at all.
+   */
+  maintain?(context: MaintenanceContext): Promise<MaintenanceReport>;
+}
+
+/** What a sink is built with beside its config and the ports. */
+export interface SinkEnvironment {
+  /** The spec's `name`: with the sink id, the sink's ledger scope. */
+  pipeline: string;
 }
 
 /** A sink type. `Config` is the generated resolved config of its type (`SinkConfig<'s3'>`: defaults applied, sizes in bytes). */
 export interface SinkPlugin<Config = SinkConfig> {
   type: SinkType;
   /** Builds the sink (compiles templates, prepares clients). Throws on a config the validator should have rejected. */
-  create(id: string, config: Config, ports: Ports): Sink;
+  create(id: string, config: Config, ports: Ports, environment: SinkEnvironment): Sink;
 }

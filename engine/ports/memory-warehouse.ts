@@ -32,6 +32,7 @@ export interface MemoryWarehouseOptions {
  */
 export class MemoryWarehouse implements Warehouse {
   readonly dialect: SqlDialect;
+  readonly copiesFromClient = false;
   readonly submissions: MemorySubmission[] = [];
   describes = 0;
   private readonly answer: (submission: MemorySubmission) => MemoryOutcome;

@@ -29,6 +29,7 @@ interface Submission {
  */
 export class PostgresWarehouse implements Warehouse {
   readonly dialect = 'postgres' as const;
+  readonly copiesFromClient = false;
   private readonly submissions = new Map<string, Submission>();
   private readonly tokens = new Map<string, string>();
   private readonly remembered: number;

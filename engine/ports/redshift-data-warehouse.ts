@@ -19,6 +19,7 @@ export type RedshiftTarget =
  */
 export class RedshiftDataWarehouse implements Warehouse {
   readonly dialect = 'redshift' as const;
+  readonly copiesFromClient = false;
 
   constructor(
     private readonly client: RedshiftDataClient,

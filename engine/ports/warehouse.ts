@@ -64,12 +64,30 @@ export interface SubmitOptions {
 }
 
 /**
+ * Data for the one `COPY ... FROM STDIN` statement of a transaction: how a PostgreSQL load fills
+ * its staging table from the staged files (Redshift's COPY reads S3 itself and needs none).
+ */
+export interface CopyInput {
+  /** Index, in the transaction's statements, of the `COPY ... FROM STDIN` it feeds. */
+  statement: number;
+  /** The bytes COPY reads, in the format its statement names; called once, when the statement runs. */
+  data(): AsyncIterable<Uint8Array>;
+}
+
+export interface TransactionOptions extends SubmitOptions {
+  /** Feeds a `COPY ... FROM STDIN` statement. Only warehouses with `copiesFromClient` accept it. */
+  copyIn?: CopyInput;
+}
+
+/**
  * Where statements run. Adapters: the Redshift Data API (`RedshiftDataWarehouse`), PostgreSQL
  * through `pg` (`PostgresWarehouse`), and memory (`MemoryWarehouse`, scripted, for unit tests).
  */
 export interface Warehouse {
   /** Which SQL the warehouse speaks, for identifier limits and dialect differences. */
   readonly dialect: SqlDialect;
+  /** True when transactions accept `copyIn` (PostgreSQL, PGlite); the Data API does not. */
+  readonly copiesFromClient: boolean;
   /** Submits one statement without waiting for it; resolves to its id. Rejects when it cannot be submitted. */
   execute(sql: string, parameters?: SqlParameters, options?: SubmitOptions): Promise<string>;
   /**
@@ -77,7 +95,7 @@ export interface Warehouse {
    * waiting; resolves to the id of the whole. Transaction statements take no parameters (as in
    * the Data API), so their SQL must hold only identifiers and engine-made literals.
    */
-  executeTransaction(sqls: readonly string[], options?: SubmitOptions): Promise<string>;
+  executeTransaction(sqls: readonly string[], options?: TransactionOptions): Promise<string>;
   /**
    * Where a submission is now. Resolves to `undefined` when the warehouse does not know the id
    * (the Data API forgets statements after a day; the PostgreSQL adapter knows only its own

@@ -30,7 +30,7 @@ import { build } from 'esbuild';
 import { createHandler } from '../../engine/handler.ts';
 import { kinesisEvent } from '../../engine/local/events.ts';
 import { MemoryObjectStore } from '../../engine/ports/memory-object-store.ts';
-import { GZIP_LEVEL } from '../../engine/sinks/s3/encode.ts';
+import { GZIP_LEVEL } from '../../engine/staging/encode.ts';
 import { resolveSpec } from '../../engine/spec/resolve.ts';
 
 const RECORDS = 10_000;

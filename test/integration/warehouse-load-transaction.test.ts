@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedshiftDataWarehouse } from '../../engine/ports/redshift-data-warehouse.ts';
 import { query, waitForStatement } from '../../engine/ports/warehouse.ts';
 import type { ResultSet } from '../../engine/ports/warehouse.ts';
-import { stagedPosition, stagedSubPosition } from '../../engine/sinks/sql/record-identity.ts';
+import { stagedPosition, stagedSubPosition } from '../../engine/staging/record-identity.ts';
 import { IDENTITY_FIELD, jsonPathsDocument, redshiftLoadTransaction, stateTableStatements } from '../../engine/sinks/sql/load-transaction.ts';
 import type { LoadPlan } from '../../engine/sinks/sql/load-transaction.ts';
 import type { CopyOptions } from '../../engine/spec/spec-types.ts';

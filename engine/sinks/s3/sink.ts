@@ -11,9 +11,9 @@ import type { ObjectStore, PutOptions, StagedObject } from '../../ports/object-s
 import type { SinkConfig } from '../../spec/spec-types.ts';
 import { compileTemplate } from '../../template/index.ts';
 import type { CompiledTemplate } from '../../template/index.ts';
-import { ObjectBody, compressBody, objectFormat, objectPutOptions, objectSuffix } from './encode.ts';
-import type { Compression, CsvOutputOptions, ObjectFormat, RecordEncoder } from './encode.ts';
-import { MAX_PREFIX_BYTES, ObjectIdentity } from './object-name.ts';
+import { ObjectBody, compressBody, objectFormat, objectPutOptions, objectSuffix } from '../../staging/encode.ts';
+import type { Compression, CsvOutputOptions, ObjectFormat, RecordEncoder } from '../../staging/encode.ts';
+import { MAX_PREFIX_BYTES, ObjectIdentity } from '../../staging/object-name.ts';
 
 /** A resolved `s3` sink (engine/spec/spec-types.ts, `ResolvedS3Sink`): defaults applied, sizes in bytes. */
 export type S3SinkConfig = SinkConfig<'s3'>;

@@ -5,7 +5,7 @@ import { toPositionalParameters } from '../../../engine/sinks/sql/named-paramete
 import { jsonPathsDocument, redshiftLoadTransaction } from '../../../engine/sinks/sql/load-transaction.ts';
 import type { LoadPlan, RedshiftCopyPlan } from '../../../engine/sinks/sql/load-transaction.ts';
 import { checkTableSink } from '../../../engine/sinks/sql/check.ts';
-import { stagedPosition, stagedSubPosition } from '../../../engine/sinks/sql/record-identity.ts';
+import { stagedPosition, stagedSubPosition } from '../../../engine/staging/record-identity.ts';
 import type { CheckContext } from '../../../engine/plugin/checks.ts';
 
 describe('toPositionalParameters', () => {

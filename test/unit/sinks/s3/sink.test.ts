@@ -4,7 +4,7 @@ import type { KinesisMeta, RecordMeta, RecordValue } from '../../../../engine/pi
 import type { Invocation, ItemScope, SinkFailure, Ticket } from '../../../../engine/plugin/types.ts';
 import { MemoryObjectStore } from '../../../../engine/ports/memory-object-store.ts';
 import type { ObjectStore, PutOptions, StagedObject, StoredObject } from '../../../../engine/ports/object-store.ts';
-import { MAX_PREFIX_BYTES } from '../../../../engine/sinks/s3/object-name.ts';
+import { MAX_PREFIX_BYTES } from '../../../../engine/staging/object-name.ts';
 import { s3Sink } from '../../../../engine/sinks/s3/sink.ts';
 import type { S3SinkConfig } from '../../../../engine/sinks/s3/sink.ts';
 
@@ -30,6 +30,7 @@ function clickRecord(index: number, overrides: RecordValue = {}): RecordValue {
 }
 
 /** A batch item whose records were all decoded before delivery (a Kinesis record): committed, never aborted. */
+const ENVIRONMENT = { pipeline: 'clicks' };
 const STREAM_ITEM: ItemScope = { index: 0, staged: false };
 
 interface TestTicket extends Ticket {
@@ -77,7 +78,7 @@ function inputs(count: number, record: (index: number) => RecordValue = clickRec
 
 /** Runs one invocation of an `s3` sink over `entries`; returns the store and each entry's ticket. */
 async function runSink(config: S3SinkConfig, entries: Input[], store: ObjectStore = new MemoryObjectStore()) {
-  const sink = s3Sink.create('archive', config, { objects: store });
+  const sink = s3Sink.create('archive', config, { objects: store }, ENVIRONMENT);
   const writer = sink.open(makeInvocation());
   const tickets: TestTicket[] = [];
   for (const { record, meta } of entries) {
@@ -176,7 +177,7 @@ describe('s3 sink', () => {
 
   describe('splitting', () => {
     it('adds records synchronously while no object is full', () => {
-      const sink = s3Sink.create('archive', sinkConfig(), { objects: new MemoryObjectStore() });
+      const sink = s3Sink.create('archive', sinkConfig(), { objects: new MemoryObjectStore() }, ENVIRONMENT);
       const writer = sink.open(makeInvocation());
 
       const results = inputs(3).map(({ record, meta }) => writer.add({ record, meta, ticket: makeTicket(), item: STREAM_ITEM }));
@@ -195,7 +196,7 @@ describe('s3 sink', () => {
 
     it('writes an object as soon as it is full, before the invocation ends', async () => {
       const store = new MemoryObjectStore();
-      const sink = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store });
+      const sink = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }, ENVIRONMENT);
       const writer = sink.open(makeInvocation());
       const [first, second] = inputs(2);
 
@@ -231,7 +232,7 @@ describe('s3 sink', () => {
 
     it('writes the largest open object early when open objects exceed the memory budget', async () => {
       const store = new MemoryObjectStore();
-      const sink = s3Sink.create('archive', sinkConfig({ key: 'big/{{record.day}}/', batch: { max_bytes: 8 * 1024 * 1024 } }), { objects: store });
+      const sink = s3Sink.create('archive', sinkConfig({ key: 'big/{{record.day}}/', batch: { max_bytes: 8 * 1024 * 1024 } }), { objects: store }, ENVIRONMENT);
       const writer = sink.open(makeInvocation());
       const payload = 'x'.repeat(1024 * 1024);
 
@@ -392,7 +393,7 @@ describe('s3 sink', () => {
 
     it('keeps a staged item out of sight until it commits, then writes it in objects of its own', async () => {
       const store = new MemoryObjectStore();
-      const writer = s3Sink.create('archive', sinkConfig({ key: 'p/' }), { objects: store }).open(makeInvocation());
+      const writer = s3Sink.create('archive', sinkConfig({ key: 'p/' }), { objects: store }, ENVIRONMENT).open(makeInvocation());
       const item = staged(1);
       for (const { record, meta } of inputs(3)) await writer.add({ record, meta, ticket: makeTicket(), item });
       for (const { record, meta } of inputs(5).slice(3)) await writer.add({ record, meta, ticket: makeTicket(), item: STREAM_ITEM });
@@ -406,7 +407,7 @@ describe('s3 sink', () => {
 
     it('uploads the full objects of a staged item unpublished and publishes them on commit', async () => {
       const store = new MemoryObjectStore();
-      const writer = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }).open(makeInvocation());
+      const writer = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }, ENVIRONMENT).open(makeInvocation());
       const item = staged(0);
       const tickets: TestTicket[] = [];
       for (const { record, meta } of inputs(5)) {
@@ -427,7 +428,7 @@ describe('s3 sink', () => {
 
     it('discards everything of an aborted item, staged uploads included, and still writes the other items', async () => {
       const store = new MemoryObjectStore();
-      const writer = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }).open(makeInvocation());
+      const writer = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }, ENVIRONMENT).open(makeInvocation());
       const item = staged(0);
       const abortedTickets: TestTicket[] = [];
       for (const { record, meta } of inputs(5)) {
@@ -505,7 +506,7 @@ describe('s3 sink', () => {
 
     it('settles every ticket before close resolves even when add was not awaited', async () => {
       const store = new SlowObjectStore();
-      const sink = s3Sink.create('archive', sinkConfig({ batch: { max_records: 1 } }), { objects: store });
+      const sink = s3Sink.create('archive', sinkConfig({ batch: { max_records: 1 } }), { objects: store }, ENVIRONMENT);
       const writer = sink.open(makeInvocation());
       const tickets = inputs(3).map(({ record, meta }) => {
         const ticket = makeTicket();

@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { ObjectBody, compressBody, encodeJsonLine, jsonLinesFormat, objectPutOptions, objectSuffix } from '../../../../engine/sinks/s3/encode.ts';
+import { ObjectBody, compressBody, encodeJsonLine, jsonLinesFormat, objectPutOptions, objectSuffix } from '../../../engine/staging/encode.ts';
 
 describe('encodeJsonLine', () => {
   it('encodes a value as one JSON line', () => {

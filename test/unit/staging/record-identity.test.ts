@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DynamoDbMeta, KinesisMeta, S3Meta } from '../../../engine/pipeline/record.ts';
-import { MAX_PARTITION_BYTES, recordIdentity, stagedPosition, stagedSubPosition } from '../../../engine/sinks/sql/record-identity.ts';
+import { MAX_PARTITION_BYTES, recordIdentity, stagedPosition, stagedSubPosition } from '../../../engine/staging/record-identity.ts';
 
 const SEQUENCE = '49590338271490256608559692538361571095921575989136588898';
 

@@ -4,7 +4,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import type { RecordMeta } from '../../pipeline/record.ts';
+import type { RecordMeta } from '../pipeline/record.ts';
 
 const DIGITS = /^\d{1,999}$/;
 

@@ -11,10 +11,10 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import type { Options as CsvStringifyOptions } from 'csv-stringify/sync';
-import type { RecordValue } from '../../pipeline/record.ts';
-import type { PutOptions } from '../../ports/object-store.ts';
-import { MISSING, parseFieldPath, readField } from '../../transforms/field-path.ts';
-import type { FieldPath } from '../../transforms/field-path.ts';
+import type { RecordValue } from '../pipeline/record.ts';
+import type { PutOptions } from '../ports/object-store.ts';
+import { MISSING, parseFieldPath, readField } from '../transforms/field-path.ts';
+import type { FieldPath } from '../transforms/field-path.ts';
 
 const gzip = promisify(gzipCallback);
 

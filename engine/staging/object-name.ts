@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
-import type { RecordMeta } from '../../pipeline/record.ts';
+import type { RecordMeta } from '../pipeline/record.ts';
 
 /** S3's limit on the length of a key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
