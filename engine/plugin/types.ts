@@ -43,6 +43,18 @@ export interface Invocation {
 /** The steps of a batching sink after which the fault-injection matrix crashes the engine. */
 export type FaultStep = 'staged' | 'registered' | 'sealed' | 'manifest' | 'submitted' | 'polling' | 'committed';
 
+/**
+ * Thrown by a test's fault hook to simulate the Lambda dying after `step`. Sinks call
+ * `Invocation.fault` outside their own error handling; the handler rethrows it, so the invocation
+ * ends without answering, as a crash would.
+ */
+export class InjectedCrash extends Error {
+  override name = 'InjectedCrash';
+  constructor(readonly step: FaultStep) {
+    super(`injected crash after ${step}`);
+  }
+}
+
 /** What a step returns: the record (possibly the same object, mutated), several records (explode), or `undefined` when filtered. */
 export type StepResult = RecordValue | RecordValue[] | undefined;
 
