@@ -1,68 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbLedger } from '../../engine/ports/dynamodb-ledger.ts';
 import type { SlotFile } from '../../engine/ports/ledger.ts';
 import { awsClientConfig, motoEndpoint } from '../support/env.ts';
+import { countRequests, totalRequests as total } from '../support/request-counter.ts';
+import { startSerializingProxy } from '../support/serializing-proxy.ts';
 import { ledgerContract, stagedFile } from '../unit/ports/ledger.contract.ts';
 
 const T0 = Date.UTC(2026, 11, 3, 8, 0, 0);
-
-/** Counts the requests a client sends, by command name, with an SDK middleware (retries not included). */
-function countRequests(client: DynamoDBClient): Map<string, number> {
-  const counts = new Map<string, number>();
-  client.middlewareStack.add((next, context) => async (args) => {
-    counts.set(context.commandName ?? 'unknown', (counts.get(context.commandName ?? 'unknown') ?? 0) + 1);
-    return next(args);
-  }, { step: 'initialize', name: 'countLedgerRequests' });
-  return counts;
-}
-
-/**
- * An HTTP proxy to moto that forwards one request at a time. moto applies an UpdateItem in
- * several steps without a lock, so two concurrent updates of one item can lose each other's
- * writes; DynamoDB applies every single-item write atomically, which the ledger relies on. Behind
- * this proxy each request is atomic, while the callers' operations still interleave freely.
- */
-async function startSerializingProxy(target: string): Promise<{ url: string; close: () => Promise<void> }> {
-  let previous: Promise<void> = Promise.resolve();
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      previous = previous.then(async () => {
-        const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !['host', 'connection', 'content-length'].includes(name)).map(([name, value]) => [name, String(value)]));
-        const answer = await fetch(target + request.url, { method: request.method!, headers, body: Buffer.concat(chunks) });
-        const body = Buffer.from(await answer.arrayBuffer());
-        const answerHeaders: Record<string, string> = {};
-        answer.headers.forEach((value, name) => {
-          if (!['content-length', 'transfer-encoding', 'connection', 'content-encoding'].includes(name)) answerHeaders[name] = value;
-        });
-        response.writeHead(answer.status, { ...answerHeaders, 'content-length': String(body.byteLength) });
-        response.end(body);
-      }).catch((error: unknown) => {
-        response.writeHead(502);
-        response.end(String(error));
-      });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
-}
-
-function total(counts: Map<string, number>): number {
-  return [...counts.values()].reduce((sum, count) => sum + count, 0);
-}
 
 describe('DynamoDbLedger against moto', () => {
   const client = new DynamoDBClient(awsClientConfig());
