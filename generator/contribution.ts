@@ -44,6 +44,8 @@ export interface Contribution {
   /** Environment variables of the function. */
   environment?: Record<string, CfnValue>;
   outputs?: Record<string, CfnOutput>;
+  /** Conditions by logical id, for values that depend on the form of a parameter's value (a table name or an ARN). */
+  conditions?: Record<string, CfnValue>;
   /**
    * What the user must know or do that the template cannot (an existing bucket needs EventBridge
    * notifications enabled; a role wider than one resource because an endpoint is a parameter).
@@ -79,6 +81,17 @@ export interface SourceGenerator<T extends SourceType = SourceType> {
 export interface SinkGenerator<T extends SinkType = SinkType> {
   type: T;
   contribute(id: string, config: SinkConfig<T>, context: GeneratorContext): Contribution;
+}
+
+/**
+ * The generator module of a runtime feature (`generator/runtime/ledger.ts`): what the stack needs
+ * for a behaviour of the runtime as a whole (dead letters, the ledger, the sweep schedule,
+ * notifications, alarms). It reads the whole spec and contributes nothing when the spec does not
+ * use the feature.
+ */
+export interface RuntimeGenerator {
+  feature: string;
+  contribute(context: GeneratorContext): Contribution;
 }
 
 /** Where the function's code is, for the template: the zip `ingest package --zip --bucket` uploaded. */
