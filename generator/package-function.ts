@@ -1,7 +1,9 @@
-import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { zipSync } from 'fflate';
 import type { Diagnostic } from '../engine/spec/diagnostic.ts';
 import { SINK_PLUGINS } from '../engine/plugin/registry.ts';
 import { diagnosticAt } from '../engine/spec/load.ts';
@@ -9,6 +11,7 @@ import { readSpec } from '../engine/spec/read-spec.ts';
 import { applyDefaults } from '../engine/spec/resolve.ts';
 import { recordSchemaModule } from '../engine/transforms/validate/record-schema.ts';
 import type { PackagedSpec } from '../engine/lambda.ts';
+import type { ResolvedSpec } from '../engine/spec/resolved-spec.ts';
 
 /** A spec that does not validate, or has a sink the runtime cannot run yet, cannot be packaged; the diagnostics say why. */
 export class InvalidSpecError extends Error {
@@ -25,6 +28,8 @@ export interface PackagedFunction {
   directory: string;
   /** Files written, with their sizes in bytes. */
   files: { name: string; bytes: number }[];
+  /** The spec as packaged: validated, defaults applied, parameters left as references. */
+  spec: ResolvedSpec;
 }
 
 /**
@@ -61,7 +66,55 @@ export async function packageFunction(specPath: string, outDir: string, shownPat
   return {
     directory: resolve(outDir),
     files: await Promise.all(written.map(async (name) => ({ name, bytes: (await stat(join(outDir, name))).size }))),
+    spec,
   };
+}
+
+/** The zip of a function package, named after its content. */
+export interface FunctionZip {
+  /** Absolute path of the zip, inside the package directory. */
+  path: string;
+  /** `<sha256>.zip`: the same package always has the same name, a different one never does. */
+  name: string;
+  /** Hex SHA-256 of the zip's bytes. */
+  sha256: string;
+  bytes: number;
+}
+
+/** Matches the names `zipPackage` gives, so that a re-package replaces its earlier zip and nothing else. */
+const ZIP_NAME = /^[0-9a-f]{64}\.zip$/;
+
+/**
+ * Zips the files of `packaged` into `<sha256>.zip` in its directory, and removes zips of earlier
+ * packages there. The zip depends on the files' bytes alone: entries in name order, one fixed
+ * timestamp, Unix mode 0644 (Lambda must read them; nothing in it is executed as a program), so
+ * packaging the same spec twice, anywhere, gives the same bytes and so the same name, which is
+ * what lets an upload be skipped and a stack update be empty.
+ */
+export async function zipPackage(packaged: PackagedFunction): Promise<FunctionZip> {
+  const entries: Record<string, [Uint8Array, { mtime: Date; os: number; attrs: number; level: 9 }]> = Object.create(null);
+  for (const name of packaged.files.map((file) => file.name).sort()) {
+    entries[name] = [await readFile(join(packaged.directory, name)), { mtime: zipEpoch(), os: UNIX, attrs: REGULAR_FILE_0644 << 16, level: 9 }];
+  }
+  const bytes = zipSync(entries);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const name = `${sha256}.zip`;
+  for (const stale of (await readdir(packaged.directory)).filter((file) => ZIP_NAME.test(file) && file !== name)) await rm(join(packaged.directory, stale));
+  await writeFile(join(packaged.directory, name), bytes);
+  return { path: join(packaged.directory, name), name, sha256, bytes: bytes.length };
+}
+
+/** "Made by" Unix (APPNOTE 4.4.2.2), so that unzip and Lambda read the mode below. */
+const UNIX = 3;
+/** S_IFREG | 0644. */
+const REGULAR_FILE_0644 = 0o100644;
+
+/**
+ * 1980-01-01 00:00, the earliest time a zip can hold. Built from local fields because zip stores
+ * local time and fflate reads the local fields: the stored bytes are the same in every time zone.
+ */
+function zipEpoch(): Date {
+  return new Date(1980, 0, 1, 0, 0, 0);
 }
 
 /** Compiles each schema to standalone code and bundles them, with the ajv runtime helpers they import, into one module. */
