@@ -4,13 +4,17 @@ import { compileExpression } from './expression/index.ts';
 import { InvocationMetrics, jsonLogger } from './observe.ts';
 import type { SpecFiles } from './plugin/checks.ts';
 import { SINK_PLUGINS, STEP_PLUGINS } from './plugin/registry.ts';
-import type { Invocation, Ports, RecordValidator, Sink } from './plugin/types.ts';
+import type { FaultStep, Invocation, MaintenanceReport, Ports, RecordValidator, Sink } from './plugin/types.ts';
+import { InjectedCrash } from './plugin/types.ts';
 import { CapturingDeadLetterWriter, MissingDeadLetterWriter, StoreDeadLetterWriter } from './pipeline/dead-letters.ts';
 import type { DeadLetterWriter } from './pipeline/dead-letters.ts';
+import { runMaintenance } from './pipeline/maintenance.ts';
+import type { MaintenanceReason } from './pipeline/maintenance.ts';
 import { runInvocation } from './pipeline/pipeline.ts';
 import { reconciliationErrors } from './pipeline/reconcile.ts';
 import type { ComponentKind } from './pipeline/reconcile.ts';
-import type { BatchItem, CompiledGraph, CompiledSink, CompiledTransform, Consumer, InvocationResult } from './pipeline/pipeline.ts';
+import type { BatchItem, CompiledGraph, CompiledSink, CompiledTransform, Consumer, InvocationResult, Redelivery } from './pipeline/pipeline.ts';
+import type { NotificationEvent } from './ports/notifier.ts';
 import type { ResolvedSink, ResolvedSpec } from './spec/resolved-spec.ts';
 import { parameterValues } from './spec/resolved-spec.ts';
 import { dispatchEvent } from './sources/dispatch.ts';
@@ -40,6 +44,12 @@ export interface HandlerOptions {
   /** Where log lines go; stdout by default. */
   write?: (line: string) => void;
   clock?: () => Date;
+  /**
+   * Test-only: called by batching sinks after each named step of their work across invocations;
+   * throwing `InjectedCrash` there ends the invocation as a dying Lambda would (the exactly-once
+   * matrix of docs/decisions/0031-exactly-once-warehouse-loads.md).
+   */
+  faults?: (step: FaultStep) => void;
 }
 
 /** A Lambda handler response for the stream and queue sources. */
@@ -65,6 +75,8 @@ export interface InvocationSummary extends InvocationResult {
   failures: ItemFailureReport[];
   /** What does not reconcile (`reconciliationErrors`); empty unless Ingest has a bug. */
   unreconciled: string[];
+  /** What batching sinks did for earlier invocations (sealed, loaded, failed batches), by sink id, when maintenance ran. */
+  maintenance?: Record<string, MaintenanceReport>;
 }
 
 export interface IngestHandler {
@@ -73,6 +85,12 @@ export interface IngestHandler {
   invoke(event: unknown, context?: Partial<Context>): Promise<InvocationSummary>;
   /** Runs already-decoded batch items, bypassing event decoding (`ingest test` feeds `given` records this way). */
   process(items: Iterable<BatchItem> | AsyncIterable<BatchItem>, requestId?: string): Promise<InvocationSummary>;
+  /**
+   * Runs the maintenance of every batching sink alone, as the scheduled sweep does (`schedule`),
+   * or sealing open batches whatever their thresholds (`flush`, local runs). Resolves to the
+   * reports by sink id.
+   */
+  maintain(reason: Exclude<MaintenanceReason, 'after-writers'>, context?: Partial<Context>): Promise<Record<string, MaintenanceReport>>;
 }
 
 /** Thrown when an invocation must fail as a whole so that Lambda retries it. */
@@ -101,16 +119,62 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
   const deadLetterBucket = spec.dead_letter.bucket ?? options.deadLetterBucket;
   const clock = options.clock ?? (() => new Date());
   const componentKinds = componentKindsOf(spec);
+  const notifyOn = new Set<NotificationEvent>(spec.notifications?.on ?? []);
+  const faults = options.faults;
+  const fault = faults && ((step: FaultStep) => {
+    try {
+      faults(step);
+    } catch (error) {
+      throw error instanceof InjectedCrash ? error : new InjectedCrash(step);
+    }
+  });
 
   const begin = (requestId: string, context: Partial<Context> = {}) => {
     const now = clock();
     const metrics = new InvocationMetrics();
-    const invocation: Invocation = { state: new Map(), now, requestId, deadline: invocationDeadline(context), measure: (component, measure, value) => metrics.measure(component, measure, value) };
+    const invocation: Invocation = {
+      state: new Map(),
+      now,
+      requestId,
+      deadline: invocationDeadline(context),
+      measure: (component, measure, value) => metrics.measure(component, measure, value),
+      ...(fault ? { fault } : {}),
+    };
     const logger = jsonLogger({ level: spec.runtime.log_level, requestId, pipeline: spec.name, ...(options.write ? { write: options.write } : {}) });
     const capture = options.captureDeadLetters ? new CapturingDeadLetterWriter() : undefined;
-    const deadLetters: DeadLetterWriter = capture
+    const openDeadLetters = (): DeadLetterWriter => capture
       ?? (deadLetterBucket !== undefined ? new StoreDeadLetterWriter(options.ports.objects, deadLetterBucket, deadLetterPrefix, now) : new MissingDeadLetterWriter());
-    return { invocation, logger, capture, deadLetters, metrics, started: performance.now() };
+    return { invocation, logger, capture, deadLetters: openDeadLetters(), openDeadLetters, metrics, started: performance.now() };
+  };
+
+  const maintain = (run: ReturnType<typeof begin>, reason: MaintenanceReason, only?: readonly string[]) =>
+    runMaintenance(only ? graph.sinks.filter((sink) => only.includes(sink.id)) : graph.sinks, reason, {
+      pipeline: spec.name,
+      invocation: run.invocation,
+      logger: run.logger,
+      openDeadLetters: run.openDeadLetters,
+      notifier: options.ports.notifier,
+      notifyOn,
+    });
+
+  /** One notification per invocation that set records aside, when the spec asks for it. */
+  const notifyDeadLetters = async (run: ReturnType<typeof begin>, result: InvocationResult): Promise<void> => {
+    if (result.counts.dead_lettered === 0 || !notifyOn.has('dead_letter') || options.ports.notifier === undefined) return;
+    const byComponent: Record<string, number> = Object.create(null);
+    for (const [component, counters] of run.metrics.entries()) {
+      if (counters.dead_lettered > 0) byComponent[component] = counters.dead_lettered;
+    }
+    try {
+      await options.ports.notifier.publish(spec.name, {
+        event: 'dead_letter',
+        component: Object.keys(byComponent)[0] ?? spec.name,
+        subject: `${spec.name}: ${result.counts.dead_lettered} records dead-lettered`,
+        detail: { request_id: run.invocation.requestId, dead_lettered: result.counts.dead_lettered, by_component: byComponent },
+      });
+    } catch (error) {
+      // The letters are stored; a lost notification must not make Lambda process the batch again.
+      run.logger.log('error', 'dead-letter notification could not be published', { error: error instanceof Error ? error.message : String(error) });
+    }
   };
 
   const finish = (run: ReturnType<typeof begin>, kind: string, result: InvocationResult, partialBatch: boolean): InvocationSummary => {
@@ -134,8 +198,14 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
   const invoke = async (event: unknown, context: Partial<Context> = {}): Promise<InvocationSummary> => {
     const run = begin(context.awsRequestId ?? randomUUID(), context);
     const dispatched = dispatchEvent(event, spec.sources, options.ports.objects);
-    const result = await runInvocation({ graph, ...run }, dispatched.items);
-    const summary = finish(run, dispatched.kind, result, dispatched.partialBatch);
+    const redelivery: Redelivery = dispatched.kind === 'kinesis' || dispatched.kind === 'dynamodb' ? 'checkpoint' : dispatched.partialBatch ? 'item' : 'whole';
+    const result = await runInvocation({ graph, ...run, redelivery }, dispatched.items);
+    await notifyDeadLetters(run, result);
+    // The sweep, or loads owed to batches this invocation sealed, while time remains.
+    let maintenance: Record<string, MaintenanceReport> | undefined;
+    if (dispatched.kind === 'schedule') maintenance = await maintain(run, 'schedule');
+    else if (result.sealed.length > 0 && run.invocation.deadline - Date.now() > MIN_MAINTENANCE_MS) maintenance = await maintain(run, 'after-writers', result.sealed);
+    const summary = { ...finish(run, dispatched.kind, result, dispatched.partialBatch), ...(maintenance ? { maintenance } : {}) };
     const failed = result.items.filter((item) => item.failed).length;
     if (failed > 0 && (!dispatched.partialBatch || failed === result.items.length)) {
       throw new InvocationFailedError(`${failed} of ${result.items.length} batch items failed (${result.counts.failed} records); the invocation is retried as a whole`, summary);
@@ -147,10 +217,14 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
   handler.invoke = invoke;
   handler.process = async (items, requestId = randomUUID()) => {
     const run = begin(requestId);
-    return finish(run, 'records', await runInvocation({ graph, ...run }, items), true);
+    return finish(run, 'records', await runInvocation({ graph, ...run, redelivery: 'item' }, items), true);
   };
+  handler.maintain = (reason, context = {}) => maintain(begin(context.awsRequestId ?? randomUUID(), context), reason);
   return handler;
 }
+
+/** Least time left after the writers for an invocation to start loading the batches it sealed; the sweep loads them otherwise. */
+const MIN_MAINTENANCE_MS = 30_000;
 
 /** Time kept back from the Lambda's remaining time, to settle tickets, close writers and answer. */
 export const DEADLINE_MARGIN_MS = 10_000;

@@ -1,8 +1,8 @@
 import type { CompiledExpression } from '../expression/index.ts';
 import { InvocationMetrics } from '../observe.ts';
 import type { Logger } from '../observe.ts';
-import type { Invocation, Sink, SinkWriter, Step } from '../plugin/types.ts';
-import { RecordError } from '../plugin/types.ts';
+import type { Invocation, ItemScope, Sink, SinkWriter, Step } from '../plugin/types.ts';
+import { InjectedCrash, RecordError } from '../plugin/types.ts';
 import { classifyStoreError } from '../ports/classify-store-error.ts';
 import type { DeadLetterWriter } from './dead-letters.ts';
 import { ItemOutcome, RecordTracker, emptyCounts, messageOf } from './outcome.ts';
@@ -49,7 +49,17 @@ export interface BatchItem {
 export interface InvocationResult {
   items: ItemOutcome[];
   counts: OutcomeCounts;
+  /** Sinks whose writers sealed a batch while settling: their maintenance is due. */
+  sealed: string[];
 }
+
+/**
+ * Which items Lambda delivers again after this invocation answers:
+ * - `checkpoint` (Kinesis, DynamoDB): every item from the first failed one on (the checkpoint);
+ * - `item` (SQS, `ingest test`): each failed item alone;
+ * - `whole` (a direct invocation): every item when any failed, since the invocation then fails.
+ */
+export type Redelivery = 'checkpoint' | 'item' | 'whole';
 
 /** What one invocation runs with: writers are per invocation, the graph per cold start. */
 export interface RunContext {
@@ -58,6 +68,7 @@ export interface RunContext {
   deadLetters: DeadLetterWriter;
   metrics: InvocationMetrics;
   logger: Logger;
+  redelivery: Redelivery;
 }
 
 /**
@@ -200,14 +211,55 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     metrics.count(sink.id, 'duration_ms', performance.now() - started);
   }
   await deadLetters.close();
+  const sealed = await settleWriters(context, writers, results);
   const counts = emptyCounts();
   for (const item of results) {
     for (const outcome of OUTCOME_COUNTERS) counts[outcome] += item.counts[outcome];
   }
-  return { items: results, counts };
+  return { items: results, counts, sealed };
 }
 
 const OUTCOME_COUNTERS = ['records_in', 'written', 'filtered', 'dead_lettered', 'failed'] as const;
+
+/**
+ * Once every outcome is final, lets each batching sink publish what it holds of the items that
+ * will not be delivered again (docs/decisions/0031-exactly-once-warehouse-loads.md, section 2).
+ * An item a sink could not publish fails, and with `checkpoint` redelivery so does every later
+ * item, so that the checkpoint never moves past an unpublished record. Sinks settle one after
+ * another, each seeing the failures of the ones before. A sink that rejects (a bug) fails every
+ * item; an injected crash ends the invocation.
+ */
+async function settleWriters(context: RunContext, writers: Map<CompiledSink, SinkWriter>, items: readonly ItemOutcome[]): Promise<string[]> {
+  const sealed: string[] = [];
+  const { redelivery, logger } = context;
+  const firstFailed = () => items.findIndex((item) => item.failed);
+  const redelivered = (scope: ItemScope): boolean => {
+    const item = items[scope.index];
+    if (item === undefined) return true;
+    if (redelivery === 'item') return item.failed;
+    const first = firstFailed();
+    return first !== -1 && (redelivery === 'whole' || scope.index >= first);
+  };
+  for (const [sink, writer] of writers) {
+    if (!writer.settle) continue;
+    let failed: { item: ItemScope; reason: string }[];
+    try {
+      const result = await writer.settle({ redelivered });
+      failed = result.failed;
+      if ((result.sealed?.length ?? 0) > 0) sealed.push(sink.id);
+    } catch (error) {
+      if (error instanceof InjectedCrash) throw error;
+      logger.log('error', 'sink could not settle the invocation; every item is retried', { sink: sink.id, error: messageOf(error) });
+      failed = items.map((item) => ({ item: item.scope, reason: `sink ${sink.id} could not settle: ${messageOf(error)}` }));
+    }
+    for (const { item, reason } of failed) items[item.index]?.fail(`sink ${sink.id}: ${reason}`);
+    if (redelivery === 'checkpoint' && failed.length > 0) {
+      const first = Math.min(...failed.map(({ item }) => item.index));
+      for (const item of items.slice(first + 1)) item.fail(`an earlier item of the batch could not be published by sink ${sink.id}`);
+    }
+  }
+  return sealed;
+}
 
 /** A writer that throws on `commit` has a bug; the item is retried rather than its output assumed published. */
 function commitFailed(item: ItemOutcome, writer: string, error: unknown): void {

@@ -202,6 +202,12 @@ export interface SettledItems {
 export interface SettleResult {
   /** Items whose output could not be published, with the reason (shown in the summary and logs). */
   failed: { item: ItemScope; reason: string }[];
+  /**
+   * Batches this writer sealed (a threshold was reached on registration). The engine then runs the
+   * sink's `maintain` before answering, while time remains, so a full batch loads at once; an
+   * invocation that sealed nothing does not pay for maintenance.
+   */
+  sealed?: number[];
 }
 
 /** Adapters the engine talks to instead of AWS directly. */

@@ -39,5 +39,6 @@ export function reconciling(handler: IngestHandler, lines: string[]): IngestHand
   const wrapped = (async (event: unknown, context?: Parameters<IngestHandler>[1]) => (await invoke(event, context)).response) as IngestHandler;
   wrapped.invoke = invoke;
   wrapped.process = (items, requestId) => checked(() => handler.process(items, requestId));
+  wrapped.maintain = (reason, context) => handler.maintain(reason, context);
   return wrapped;
 }
