@@ -4,7 +4,7 @@ import { compileExpression } from './expression/index.ts';
 import { InvocationMetrics, jsonLogger } from './observe.ts';
 import type { SpecFiles } from './plugin/checks.ts';
 import { SINK_PLUGINS, STEP_PLUGINS } from './plugin/registry.ts';
-import type { FaultStep, Invocation, MaintenanceReport, Ports, RecordValidator, Sink } from './plugin/types.ts';
+import type { FaultStep, Invocation, MaintenanceReport, Ports, RecordValidator, Sink, SinkEnvironment } from './plugin/types.ts';
 import { InjectedCrash } from './plugin/types.ts';
 import { CapturingDeadLetterWriter, MissingDeadLetterWriter, StoreDeadLetterWriter } from './pipeline/dead-letters.ts';
 import type { DeadLetterWriter } from './pipeline/dead-letters.ts';
@@ -278,7 +278,7 @@ function compileGraph(spec: ResolvedSpec, options: HandlerOptions, parameters: R
 
   const sinks: CompiledSink[] = [];
   for (const [id, config] of Object.entries(spec.sinks)) {
-    const sink = options.sinkOverride?.(id, config) ?? buildSink(id, config, options.ports, spec.name);
+    const sink = options.sinkOverride?.(id, config) ?? buildSink(id, config, options.ports, { pipeline: spec.name, sources: spec.sources });
     const compiled: CompiledSink = {
       id,
       sink,
@@ -291,8 +291,8 @@ function compileGraph(spec: ResolvedSpec, options: HandlerOptions, parameters: R
   return { pipeline: spec.name, consumers, sinks };
 }
 
-function buildSink(id: string, config: ResolvedSink, ports: Ports, pipeline: string): Sink {
+function buildSink(id: string, config: ResolvedSink, ports: Ports, environment: SinkEnvironment): Sink {
   const plugin = SINK_PLUGINS.get(config.type);
   if (!plugin) throw new Error(`sink ${id}: the ${config.type} sink is not available in this version of the runtime yet`);
-  return plugin.create(id, config, ports, { pipeline });
+  return plugin.create(id, config, ports, environment);
 }

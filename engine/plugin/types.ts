@@ -7,7 +7,7 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import type { Warehouse } from '../ports/warehouse.ts';
 import type { DeadLetter } from '../pipeline/dead-letters.ts';
 import type { FailureCode, RecordMeta, RecordValue } from '../pipeline/record.ts';
-import type { SinkConfig, SinkType, StepConfig, StepKind } from '../spec/spec-types.ts';
+import type { SinkConfig, SinkType, SourceConfig, StepConfig, StepKind } from '../spec/spec-types.ts';
 import type { SpecFiles } from './checks.ts';
 
 /**
@@ -269,6 +269,11 @@ export interface Sink {
 export interface SinkEnvironment {
   /** The spec's `name`: with the sink id, the sink's ledger scope. */
   pipeline: string;
+  /**
+   * The spec's sources by id, for settings that shape record identity: a Kinesis source with
+   * `parallelization` above 1 keeps order per partition key, not per shard.
+   */
+  sources?: Readonly<Record<string, SourceConfig>>;
 }
 
 /** A sink type. `Config` is the generated resolved config of its type (`SinkConfig<'s3'>`: defaults applied, sizes in bytes). */
