@@ -47,6 +47,12 @@ export const MEASURES = {
   requests: { name: 'Requests', unit: 'Count' },
   retried: { name: 'RecordsRetried', unit: 'Count' },
   request_ms: { name: 'RequestLatency', unit: 'Milliseconds' },
+  // Warehouse loads (docs/decisions/0031): what a batch wrote, what it found loaded already, how
+  // long its transaction took and how long its oldest staged file waited.
+  rows_loaded: { name: 'RowsLoaded', unit: 'Count' },
+  duplicate_rows: { name: 'DuplicateRows', unit: 'Count' },
+  load_ms: { name: 'LoadLatency', unit: 'Milliseconds' },
+  batch_age_s: { name: 'BatchAge', unit: 'Seconds' },
 } as const;
 export type Measure = keyof typeof MEASURES;
 const MAX_EMF_VALUES = 100;

@@ -88,7 +88,9 @@ export type FailureCode =
   | 'invalid-record'
   // sink
   | 'sink-rejected'
-  | 'sink-error';
+  | 'sink-error'
+  /** A Redshift load (with `copy.max_error` above 0) rejected the staged row; the good rows of its batch loaded. */
+  | 'load-rejected';
 
 export type Stage = 'decode' | 'transform' | 'sink';
 

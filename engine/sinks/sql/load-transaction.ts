@@ -66,6 +66,28 @@ export interface RedshiftCopyPlan {
   /** IAM role ARN; `IAM_ROLE default` without one. */
   iamRole?: string;
   copy?: CopyOptions;
+  /**
+   * Where Redshift reports rejected rows: `sys_load_error_detail` on Serverless (the default),
+   * `stl_load_errors` on a provisioned cluster.
+   */
+  errorTable?: LoadErrorTable;
+}
+
+/** The system tables that hold COPY's rejected rows. */
+export type LoadErrorTable = 'sys_load_error_detail' | 'stl_load_errors';
+
+/**
+ * A SELECT of the rows a COPY rejected, with the same five columns from either table
+ * (`file_name, line_number, column_name, error_code, error_message`), first file and line first.
+ * `queryId` is SQL text: `pg_last_copy_id()` inside the load transaction, or a `:query_id`
+ * parameter when read after a failed load (the rows outlive its rollback).
+ */
+export function loadErrorsSelect(table: LoadErrorTable, queryId: string, limit?: number): string {
+  const columns = table === 'stl_load_errors'
+    ? 'trim(filename) AS file_name, line_number, trim(colname) AS column_name, err_code AS error_code, trim(err_reason) AS error_message FROM stl_load_errors WHERE query'
+    : 'trim(file_name) AS file_name, line_number, trim(column_name) AS column_name, error_code, trim(error_message) AS error_message FROM sys_load_error_detail WHERE query_id';
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) throw new TypeError(`limit must be a positive integer, not ${limit}`);
+  return `SELECT ${columns} = ${queryId} ORDER BY file_name, line_number${limit === undefined ? '' : ` LIMIT ${limit}`}`;
 }
 
 /** A load transaction and where to find what it reports. */
@@ -105,18 +127,21 @@ export function jsonPathsDocument(columns: readonly string[]): { jsonpaths: stri
   };
 }
 
-/** The whole Redshift load: staging table, COPY from the manifest, then {@link applyStatements}. */
-export function redshiftLoadTransaction(plan: LoadPlan, copy: RedshiftCopyPlan): LoadTransaction {
-  const statements = [...beginStatements(plan), copyStatement(plan, copy)];
+/**
+ * The whole Redshift load: staging table, COPY from the manifest, then {@link applyStatements}.
+ * `copyStatement` is the COPY's index, whose query id names its rejected rows after a failure.
+ */
+export function redshiftLoadTransaction(plan: LoadPlan, copy: RedshiftCopyPlan): LoadTransaction & { copyStatement: number } {
+  const begin = beginStatements(plan);
+  const statements = [...begin, copyStatement(plan, copy)];
   let errorsStatement: number | undefined;
   if ((copy.copy?.max_error ?? 0) > 0) {
     errorsStatement = statements.length;
-    statements.push('SELECT trim(file_name) AS file_name, line_number, trim(column_name) AS column_name, error_code, trim(error_message) AS error_message '
-      + 'FROM sys_load_error_detail WHERE query_id = pg_last_copy_id() ORDER BY file_name, line_number');
+    statements.push(loadErrorsSelect(copy.errorTable ?? 'sys_load_error_detail', 'pg_last_copy_id()'));
   }
   const applied = applyStatements(plan);
   statements.push(...applied);
-  return { statements, countsStatement: statements.length - 1, ...(errorsStatement === undefined ? {} : { errorsStatement }) };
+  return { statements, copyStatement: begin.length, countsStatement: statements.length - 1, ...(errorsStatement === undefined ? {} : { errorsStatement }) };
 }
 
 /**
