@@ -8,13 +8,15 @@
  * variables, and the bucket the stack creates for dead letters as `INGEST_DEAD_LETTER_BUCKET`.
  * The function refuses to start, naming the variable, when a parameter without a default has no
  * value or when neither the spec nor the environment names a dead-letter bucket: starting anyway
- * would write to `s3://${param.out_bucket}/` or retry every bad record until it expires.
+ * would write to `s3://${param.out_bucket}/` or retry every bad record until it expires. Likewise
+ * when a redshift or postgres sink has no ledger table (`state.table` or `INGEST_LEDGER_TABLE`), or
+ * declared notifications no topic (`notifications.topic` or `INGEST_NOTIFICATION_TOPIC`): the
+ * ports are built in `ports/aws-ports.ts`.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { S3Client } from '@aws-sdk/client-s3';
 import { DEAD_LETTER_BUCKET_VARIABLE, PARAMETER_PREFIX, parameterVariable } from './function-environment.ts';
 import { createHandler } from './handler.ts';
-import { S3ObjectStore } from './ports/s3-object-store.ts';
+import { PortConfigurationError, buildPorts } from './ports/aws-ports.ts';
 import type { RecordValidator } from './plugin/types.ts';
 import type { ResolvedSpec } from './spec/resolved-spec.ts';
 import { checkParameters, substituteParameters } from './spec/resolved-spec.ts';
@@ -49,8 +51,18 @@ const recordValidators = existsSync(validatorsModule)
   ? new Map(Object.entries(((await import(validatorsModule.href)) as { validators: Record<string, RecordValidator> }).validators))
   : undefined;
 
-export const handler = createHandler(substituteParameters(packaged.spec, parameters), {
-  ports: { objects: new S3ObjectStore(new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3) })) },
+const spec = substituteParameters(packaged.spec, parameters);
+const ports = (() => {
+  try {
+    return buildPorts(spec, process.env);
+  } catch (error) {
+    if (error instanceof PortConfigurationError) throw new StartupError(`ingest: the function cannot start: ${error.message}`, { cause: error });
+    throw error;
+  }
+})();
+
+export const handler = createHandler(spec, {
+  ports,
   // Every schema file the spec names was compiled into validators.mjs; nothing else is read.
   files: { exists: () => false, read: () => undefined },
   parameters,
