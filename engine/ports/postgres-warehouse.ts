@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { toPositionalParameters } from '../sinks/sql/named-parameters.ts';
-import type { ResultSet, ResultValue, SqlParameters, StatementDescription, SubmitOptions, SubStatement, Warehouse } from './warehouse.ts';
+import { stagedErrorLocation } from '../sinks/sql/postgres-load.ts';
+import type { CopyInput, ResultSet, ResultValue, SqlParameters, StatementDescription, SubmitOptions, SubStatement, TransactionOptions, Warehouse } from './warehouse.ts';
 
 /** What the adapter needs of a `pg.Pool`: a client to run a submission on. */
 export interface PostgresPool {
@@ -18,18 +22,44 @@ interface Submission {
   results: (ResultSet | undefined)[];
 }
 
+interface PreparedStatement {
+  text: string;
+  values: string[];
+  /** The data of a `COPY ... FROM STDIN`. */
+  copy?: CopyInput;
+}
+
+/** What a `COPY ... FROM STDIN` statement looks like; `copyIn` must point at one. */
+const COPY_FROM_STDIN = /^\s*COPY\s[\s\S]*\sFROM\s+STDIN\b/i;
+
 /**
- * The `Warehouse` of a PostgreSQL sink and of local runs, through a `pg` pool the caller owns.
+ * Checks that `copyIn` feeds a `COPY ... FROM STDIN` statement of `sqls`. Throws a `RangeError`
+ * otherwise: a COPY without data, or data without a COPY, would hang or be lost.
+ */
+export function checkCopyInput(sqls: readonly string[], copyIn: CopyInput | undefined): void {
+  if (copyIn === undefined) return;
+  const statement = sqls[copyIn.statement];
+  if (!Number.isInteger(copyIn.statement) || statement === undefined) throw new RangeError(`copyIn names statement ${copyIn.statement}, which the transaction does not have`);
+  if (!COPY_FROM_STDIN.test(statement)) throw new RangeError(`copyIn names statement ${copyIn.statement}, which is not a COPY ... FROM STDIN`);
+}
+
+/**
+ * The `Warehouse` of a PostgreSQL sink, through a `pg` pool the caller owns.
  * A submission runs in this process on a connection of its own as soon as it is submitted;
  * `describe` reports its progress. A transaction runs between `BEGIN` and `COMMIT` and is rolled
  * back when any statement fails; the statements after the failed one are `ABORTED`. Statements
  * submitted by another process, or forgotten, are unknown (`undefined`): when a process dies its
  * connection closes and PostgreSQL rolls its open transaction back, so an unknown statement
  * either committed (and the load ledger table says so) or left nothing.
+ *
+ * A transaction's `COPY ... FROM STDIN` is fed from `copyIn` through pg-copy-streams. As a Data
+ * API statement runs in a session of its own, every submission ends with `DISCARD TEMP`: the load
+ * transaction's temporary tables would otherwise outlive it on the pooled connection and collide
+ * with the next load's.
  */
 export class PostgresWarehouse implements Warehouse {
   readonly dialect = 'postgres' as const;
-  readonly copiesFromClient = false;
+  readonly copiesFromClient = true;
   private readonly submissions = new Map<string, Submission>();
   private readonly tokens = new Map<string, string>();
   private readonly remembered: number;
@@ -46,9 +76,11 @@ export class PostgresWarehouse implements Warehouse {
     return this.submit([statement], false, options.clientToken);
   }
 
-  async executeTransaction(sqls: readonly string[], options: SubmitOptions = {}): Promise<string> {
+  async executeTransaction(sqls: readonly string[], options: TransactionOptions = {}): Promise<string> {
     if (sqls.length === 0) throw new RangeError('a transaction needs at least one statement');
-    return this.submit(sqls.map((text) => ({ text, values: [] })), true, options.clientToken);
+    checkCopyInput(sqls, options.copyIn);
+    const { copyIn } = options;
+    return this.submit(sqls.map((text, index) => ({ text, values: [], ...(index === copyIn?.statement ? { copy: copyIn } : {}) })), true, options.clientToken);
   }
 
   async describe(id: string): Promise<StatementDescription | undefined> {
@@ -63,7 +95,7 @@ export class PostgresWarehouse implements Warehouse {
     return result;
   }
 
-  private async submit(statements: { text: string; values: string[] }[], transaction: boolean, clientToken: string | undefined): Promise<string> {
+  private async submit(statements: PreparedStatement[], transaction: boolean, clientToken: string | undefined): Promise<string> {
     const earlier = clientToken === undefined ? undefined : this.tokens.get(clientToken);
     if (earlier !== undefined && this.submissions.has(earlier)) return earlier;
     const id = randomUUID();
@@ -81,17 +113,25 @@ export class PostgresWarehouse implements Warehouse {
     return id;
   }
 
-  private async run(client: pg.PoolClient, statements: { text: string; values: string[] }[], transaction: boolean, submission: Submission): Promise<void> {
+  private async run(client: pg.PoolClient, statements: PreparedStatement[], transaction: boolean, submission: Submission): Promise<void> {
     const { description } = submission;
     description.status = 'STARTED';
     let current = 0;
     let unusable: Error | undefined;
+    // The COPY's data, kept to say where in the staged files a value the server refused came from.
+    let copied: AsyncIterable<Uint8Array> | undefined;
     try {
       if (transaction) await client.query('BEGIN');
       for (; current < statements.length; current++) {
         const statement = statements[current]!;
         const sub = description.statements[current]!;
         sub.status = 'STARTED';
+        if (statement.copy !== undefined) {
+          copied = copySource(statement.copy);
+          sub.resultRows = await copyIn(client, statement.text, copied);
+          sub.status = 'FINISHED';
+          continue;
+        }
         const result = await client.query({ text: statement.text, values: statement.values, rowMode: 'array' });
         finishStatement(sub, result);
         submission.results[current] = sub.hasResultSet ? resultSetOf(result) : undefined;
@@ -103,7 +143,7 @@ export class PostgresWarehouse implements Warehouse {
         unusable = rollback as Error;
       });
       description.status = 'FAILED';
-      description.error = postgresMessage(error);
+      description.error = postgresMessage(error, copied);
       const failed = description.statements[current];
       if (failed !== undefined) {
         failed.status = 'FAILED';
@@ -111,6 +151,11 @@ export class PostgresWarehouse implements Warehouse {
       }
       for (const later of description.statements.slice(current + 1)) later.status = 'ABORTED';
     } finally {
+      if (unusable === undefined) {
+        await client.query('DISCARD TEMP').catch((discard: unknown) => {
+          unusable = discard as Error;
+        });
+      }
       // A connection whose rollback failed is in an unknown state: destroy it instead of pooling it.
       client.release(unusable);
     }
@@ -123,6 +168,27 @@ export class PostgresWarehouse implements Warehouse {
       this.submissions.delete(oldest);
       for (const [token, submitted] of this.tokens) if (submitted === oldest) this.tokens.delete(token);
     }
+  }
+}
+
+/**
+ * Streams a COPY's data to the server; resolves to the rows copied. A failing data source sends
+ * CopyFail, so the server ends the COPY (and the transaction fails) with the source's error.
+ */
+async function copyIn(client: pg.PoolClient, text: string, data: AsyncIterable<Uint8Array>): Promise<number> {
+  const stream = client.query(copyFrom(text));
+  await pipeline(Readable.from(data), stream);
+  return stream.rowCount;
+}
+
+/** The copy's data; a `data()` that throws becomes a source that fails when read, so the COPY fails with its error. */
+export function copySource(copy: CopyInput): AsyncIterable<Uint8Array> {
+  try {
+    return copy.data();
+  } catch (error) {
+    return (async function* (): AsyncGenerator<Uint8Array> {
+      throw error;
+    })();
   }
 }
 
@@ -159,8 +225,13 @@ function splitId(id: string): [string, number] {
   return [id.slice(0, colon), Number(id.slice(colon + 1)) - 1];
 }
 
-/** The error as PostgreSQL words it, with the detail it gives (the offending value or key). */
-function postgresMessage(error: unknown): string {
-  const { message, detail } = error as { message?: string; detail?: string };
-  return detail ? `${message ?? String(error)} (${detail})` : (message ?? String(error));
+/**
+ * The error as PostgreSQL words it, with the detail it gives (the offending value or key) and,
+ * for a COPY of staged files, the staged file and line the bad value came from.
+ */
+export function postgresMessage(error: unknown, copied?: AsyncIterable<Uint8Array>): string {
+  const { message, detail, where } = error as { message?: string; detail?: string; where?: string };
+  const text = detail ? `${message ?? String(error)} (${detail})` : (message ?? String(error));
+  const location = stagedErrorLocation(where, copied);
+  return location === undefined ? text : `${text}, at ${location}`;
 }
