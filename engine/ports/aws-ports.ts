@@ -74,6 +74,10 @@ export function buildPorts(spec: ResolvedSpec, environment: Environment, options
   else if (batchingSinks.length > 0) {
     throw new PortConfigurationError(`sink ${batchingSinks[0]} loads in batches tracked in a DynamoDB ledger, but the spec names no state.table and the environment variable ${LEDGER_TABLE_VARIABLE} (the table the stack creates) is not set`);
   }
+  for (const [id, config] of Object.entries(spec.sinks)) {
+    // Checked here, not when the sink is built, so that a bad url stops the cold start with the rest.
+    if (config.type === 'postgres' && config.connection.url) checkPostgresUrl(id, config.connection.url);
+  }
   if (batchingSinks.length > 0) {
     const makePool = options.postgresPool ?? defaultPool;
     ports.warehouse = (sinkId, config) => warehouseOf(sinkId, config, clients, makePool);
