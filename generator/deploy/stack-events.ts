@@ -5,6 +5,9 @@
  */
 import type { StackEvent } from '@aws-sdk/client-cloudformation';
 
+/** What these functions read of a stack event. */
+export type EventFacts = Pick<StackEvent, 'LogicalResourceId' | 'ResourceType' | 'ResourceStatus' | 'ResourceStatusReason'>;
+
 /** The stack statuses that end a deploy well. */
 const SUCCEEDED = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'IMPORT_COMPLETE']);
 
@@ -33,7 +36,7 @@ export interface ResourceFailure {
  * The failures among `events` (oldest first), in the order they happened: the first is usually the
  * cause, the rest are resources CloudFormation cancelled or could not roll back because of it.
  */
-export function failures(events: readonly StackEvent[]): ResourceFailure[] {
+export function failures(events: readonly EventFacts[]): ResourceFailure[] {
   return events
     .filter((event) => event.ResourceStatus?.endsWith('_FAILED'))
     .map((event) => ({
@@ -45,7 +48,7 @@ export function failures(events: readonly StackEvent[]): ResourceFailure[] {
 }
 
 /** How many of the resources a change set touches have finished: distinct logical ids (not the stack's own) that reached a `_COMPLETE` status. */
-export function finishedResources(events: readonly StackEvent[]): number {
+export function finishedResources(events: readonly EventFacts[]): number {
   const done = new Set<string>();
   for (const event of events) {
     if (event.ResourceType !== 'AWS::CloudFormation::Stack' && event.ResourceStatus?.endsWith('_COMPLETE') && event.LogicalResourceId) done.add(event.LogicalResourceId);

@@ -1,11 +1,11 @@
-import type { StackEvent } from '@aws-sdk/client-cloudformation';
 import { describe, expect, it } from 'vitest';
 import { failures, finishedResources, isSettled, succeeded } from '../../../generator/deploy/stack-events.ts';
+import type { EventFacts } from '../../../generator/deploy/stack-events.ts';
 
 // What CloudFormation reports for a creation that fails on one resource and rolls back (oldest
 // first), in the shape DescribeStackEvents returns: moto runs change sets synchronously and never
 // produces it.
-const ROLLED_BACK: StackEvent[] = [
+const ROLLED_BACK: EventFacts[] = [
   { LogicalResourceId: 'orders', ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: 'CREATE_IN_PROGRESS', ResourceStatusReason: 'User Initiated' },
   { LogicalResourceId: 'FunctionRole', ResourceType: 'AWS::IAM::Role', ResourceStatus: 'CREATE_IN_PROGRESS' },
   { LogicalResourceId: 'OrdersQueue', ResourceType: 'AWS::SQS::Queue', ResourceStatus: 'CREATE_IN_PROGRESS' },
@@ -26,7 +26,7 @@ describe('reading stack events', () => {
   });
 
   it('counts resources that finished, once each, and not the stack itself', () => {
-    const done: StackEvent[] = [...ROLLED_BACK, { LogicalResourceId: 'OrdersQueue', ResourceType: 'AWS::SQS::Queue', ResourceStatus: 'DELETE_COMPLETE' }, { LogicalResourceId: 'orders', ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: 'ROLLBACK_COMPLETE' }];
+    const done: EventFacts[] = [...ROLLED_BACK, { LogicalResourceId: 'OrdersQueue', ResourceType: 'AWS::SQS::Queue', ResourceStatus: 'DELETE_COMPLETE' }, { LogicalResourceId: 'orders', ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: 'ROLLBACK_COMPLETE' }];
 
     expect(finishedResources(done)).toBe(1);
   });
