@@ -71,6 +71,11 @@ export interface CsvOutputOptions {
   header?: boolean;
   /** The character between fields [`,`]. */
   delimiter?: string;
+  /**
+   * Whether an empty string is written quoted (`""`) [false]. Readers that take an unquoted empty
+   * field for NULL (COPY CSV) then keep the two apart; a null or missing value stays unquoted.
+   */
+  quoteEmpty?: boolean;
 }
 
 // Values csv-stringify would otherwise write its own way: booleans as `1`/empty, dates as epoch
@@ -90,7 +95,7 @@ export function csvFormat(options: CsvOutputOptions = {}): ObjectFormat {
   const header = options.header ?? true;
   const delimiter = options.delimiter ?? ',';
   const configured = options.columns?.map(parseFieldPath);
-  const rowOptions: CsvStringifyOptions = { delimiter, cast: CSV_CAST, header: false, eof: true };
+  const rowOptions: CsvStringifyOptions = { delimiter, cast: CSV_CAST, header: false, eof: true, ...(options.quoteEmpty ? { quoted_match: /^$/ } : {}) };
   return {
     extension: 'csv',
     contentType: 'text/csv',

@@ -7,6 +7,7 @@
  *   arrival, file]}`, the sink's columns in order (a missing field is `null`), the identity list
  *   last. The jsonpaths document (`jsonPathsDocument`) maps both onto the staging table.
  * - CSV: the columns, then the six identity values; no header (COPY reads every line as a row).
+ *   A null is an unquoted empty field, an empty string a quoted one (`""`), as COPY CSV reads them.
  *
  * Values are written as the record holds them: a string, number or boolean as itself, an object
  * or list as JSON (what COPY's JSON reader gives a SUPER column, or a VARCHAR column the JSON text).
@@ -81,8 +82,9 @@ function jsonRows(columns: readonly string[]): StagedRowFormat {
 
 function csvRows(columns: readonly string[]): StagedRowFormat {
   // The shared CSV encoder without configured columns writes the keys of each object's first row,
-  // in order, read as single keys (no dotted paths): every row here has the same keys.
-  const csv: ObjectFormat = csvFormat({ header: false });
+  // in order, read as single keys (no dotted paths): every row here has the same keys. An empty
+  // string is quoted, so that COPY tells it from a null (an unquoted empty field).
+  const csv: ObjectFormat = csvFormat({ header: false, quoteEmpty: true });
   return {
     extension: 'csv',
     contentType: 'text/csv',

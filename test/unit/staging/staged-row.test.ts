@@ -83,6 +83,14 @@ describe('staged rows', () => {
     expect(values[2 + 4]).toBe(arrival);
   });
 
+  it('tell an empty string from a null in CSV, as COPY reads them: quoted and unquoted empty fields', () => {
+    const text = stagedRowFormat('csv', ['empty', 'absent', 'nothing']).begin()({ empty: '', nothing: null }, IDENTITY, FILE);
+
+    const [fields] = parseCsv(text, { cast: (value, context) => (value === '' && !context.quoting ? null : value) }) as (string | null)[][];
+
+    expect(fields!.slice(0, 3)).toEqual(['', null, null]);
+  });
+
   it('keep the identity list as the last key of a JSON row, after every column', () => {
     const text = stagedRowFormat('jsonl', ['b', 'a']).begin()({ a: 1, b: 2 }, IDENTITY, FILE);
 

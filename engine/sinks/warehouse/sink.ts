@@ -1,0 +1,74 @@
+/**
+ * The `redshift` and `postgres` sinks: records are staged as gzip JSON-lines (or CSV) files under
+ * the sink's `staging` location, registered in the ledger once their items are settled for good,
+ * and loaded in batches exactly once. Design: docs/decisions/0031-exactly-once-warehouse-loads.md.
+ * The writer (writer.ts) stages and registers; the loader (loader.ts) seals, loads and reports.
+ */
+import type { Sink, SinkEnvironment, SinkPlugin, Ports } from '../../plugin/types.ts';
+import { ledgerScope } from '../../ports/ledger.ts';
+import type { SinkConfig } from '../../spec/spec-types.ts';
+import { stagedRowFormat } from '../../staging/staged-row.ts';
+import { Loader } from './loader.ts';
+import { stagingPrefix } from './manifest.ts';
+import { WarehouseWriter } from './writer.ts';
+import type { WarehouseWriterSettings } from './writer.ts';
+
+/** A resolved `redshift` or `postgres` sink: defaults applied, sizes in bytes. */
+export type WarehouseSinkConfig = SinkConfig<'redshift' | 'postgres'>;
+
+/**
+ * Most uncompressed bytes in one staged file, below the batch's `max_bytes`. Files of 128 MiB
+ * compress to some 10-20 MiB, inside the range Redshift recommends for parallel COPY, and bound
+ * what an invocation holds per open file.
+ */
+export const MAX_STAGED_FILE_BYTES = 128 * 1024 * 1024;
+
+/** The `redshift` sink plugin. `create` throws when the ports lack the ledger or the warehouse. */
+export const redshiftSink: SinkPlugin<SinkConfig<'redshift'>> = {
+  type: 'redshift',
+  create: (id, config, ports, environment) => createWarehouseSink(id, config, ports, environment),
+};
+
+/** The `postgres` sink plugin. `create` throws when the ports lack the ledger or the warehouse. */
+export const postgresSink: SinkPlugin<SinkConfig<'postgres'>> = {
+  type: 'postgres',
+  create: (id, config, ports, environment) => createWarehouseSink(id, config, ports, environment),
+};
+
+function createWarehouseSink(id: string, config: WarehouseSinkConfig, ports: Ports, environment: SinkEnvironment): Sink {
+  const { ledger } = ports;
+  if (ledger === undefined) {
+    throw new Error(`sink ${id} (${config.type}) needs the ledger of staged files: the function reads its DynamoDB table from INGEST_LEDGER_TABLE, which the generated stack sets`);
+  }
+  if (ports.warehouse === undefined) {
+    throw new Error(`sink ${id} (${config.type}) needs a connection to its warehouse, and the engine was started without one`);
+  }
+  const { max_records: maxRecords, max_bytes: maxBytes, max_files: maxFiles, max_seconds: maxSeconds } = config.batch;
+  if (!Number.isSafeInteger(maxRecords) || maxRecords < 1) throw new RangeError(`sink ${id}: batch.max_records must be a positive integer, got ${maxRecords}`);
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`sink ${id}: batch.max_bytes must be a positive number of bytes, got ${maxBytes}`);
+  const format = stagedRowFormat(config.staging.format, config.columns);
+  const scope = ledgerScope(environment.pipeline, id);
+  const settings: WarehouseWriterSettings = {
+    sinkId: id,
+    scope,
+    bucket: config.staging.bucket,
+    // Staged files sit under `files/` of the staging prefix; the loader's manifests and jsonpaths beside them.
+    filesPrefix: `${stagingPrefix(config.staging.prefix, scope)}files/`,
+    format,
+    suffix: `.${format.extension}.gz`,
+    putOptions: { contentType: format.contentType, contentEncoding: 'gzip' },
+    fileMaxRecords: maxRecords,
+    fileMaxBytes: Math.min(maxBytes, MAX_STAGED_FILE_BYTES),
+    limits: { max_records: maxRecords, max_bytes: maxBytes, max_files: maxFiles, max_seconds: maxSeconds },
+    ledger,
+    store: ports.objects,
+    // The sink sees neither its sources nor their `parallelization`; until the engine passes it,
+    // partitions are per shard, which is right for `parallelization: 1` (the default).
+    perPartitionKey: () => false,
+  };
+  const loader = new Loader({ scope, sinkId: id, config, ledger, warehouse: ports.warehouse(id, config), objects: ports.objects });
+  return {
+    open: (invocation) => new WarehouseWriter(settings, invocation),
+    maintain: (context) => loader.maintain(context),
+  };
+}
