@@ -48,6 +48,13 @@ function createWarehouseSink(id: string, config: WarehouseSinkConfig, ports: Por
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`sink ${id}: batch.max_bytes must be a positive number of bytes, got ${maxBytes}`);
   const format = stagedRowFormat(config.staging.format, config.columns);
   const scope = ledgerScope(environment.pipeline, id);
+  // Lambda keeps order per partition key, not per shard, when it reads a shard with several
+  // invocations at once: record identity must then name the key (decision record, section 1).
+  const perKeySources = new Set(
+    Object.entries(environment.sources ?? {})
+      .filter(([, source]) => source.type === 'kinesis' && source.parallelization > 1)
+      .map(([sourceId]) => sourceId),
+  );
   const settings: WarehouseWriterSettings = {
     sinkId: id,
     scope,
@@ -62,9 +69,7 @@ function createWarehouseSink(id: string, config: WarehouseSinkConfig, ports: Por
     limits: { max_records: maxRecords, max_bytes: maxBytes, max_files: maxFiles, max_seconds: maxSeconds },
     ledger,
     store: ports.objects,
-    // The sink sees neither its sources nor their `parallelization`; until the engine passes it,
-    // partitions are per shard, which is right for `parallelization: 1` (the default).
-    perPartitionKey: () => false,
+    perPartitionKey: (meta) => meta.event === 'kinesis' && perKeySources.has(meta.source),
   };
   const loader = new Loader({ scope, sinkId: id, config, ledger, warehouse: ports.warehouse(id, config), objects: ports.objects });
   return {

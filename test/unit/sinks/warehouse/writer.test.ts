@@ -11,6 +11,7 @@ import { MemoryObjectStore } from '../../../../engine/ports/memory-object-store.
 import { MemoryWarehouse } from '../../../../engine/ports/memory-warehouse.ts';
 import type { PutOptions } from '../../../../engine/ports/object-store.ts';
 import type { ResultSet } from '../../../../engine/ports/warehouse.ts';
+import type { SourceConfig } from '../../../../engine/spec/resolved-spec.ts';
 import { postgresSink, redshiftSink } from '../../../../engine/sinks/warehouse/sink.ts';
 import type { WarehouseSinkConfig } from '../../../../engine/sinks/warehouse/sink.ts';
 import { jsonPathsDocument } from '../../../../engine/sinks/sql/load-transaction.ts';
@@ -537,6 +538,22 @@ describe('the warehouse sink plugins', () => {
     const plugin = type === 'redshift' ? redshiftSink : postgresSink;
 
     expect(() => plugin.create(SINK_ID, sinkConfig(type, 'append') as never, { objects: new MemoryObjectStore(), ledger: new MemoryLedger() }, { pipeline: PIPELINE })).toThrow(/needs a connection to its warehouse/);
+  });
+
+  it.each([
+    { parallelization: 1, partitions: ['orders/shardId-000000000001'] },
+    { parallelization: 2, partitions: ['orders/shardId-000000000001/pk-0', 'orders/shardId-000000000001/pk-1', 'orders/shardId-000000000001/pk-2'] },
+  ])('stage Kinesis records of a source with parallelization $parallelization in partitions $partitions', async ({ parallelization, partitions }) => {
+    const store = new MemoryObjectStore();
+    const ledger = new MemoryLedger();
+    const source = { type: 'kinesis', stream: 'orders', parallelization } as unknown as SourceConfig;
+    const sink = redshiftSink.create(SINK_ID, sinkConfig('redshift', 'append') as never, { objects: store, ledger, warehouse: () => new MemoryWarehouse() }, { pipeline: PIPELINE, sources: { orders: source } });
+
+    await runInvocation(sink, SOURCE_KINDS.kinesis(6));
+
+    const rows = await registeredRows(store, ledger, 'jsonl');
+    expect([...new Set(rows.map((row) => row.identity[1]))].sort()).toEqual(partitions);
+    expect(await registeredFiles(ledger)).toHaveLength(1);
   });
 
   it('stages under the configured prefix when one is given', async () => {
