@@ -1,24 +1,33 @@
 /**
- * What an `elasticsearch` or `opensearch` sink needs from IAM, for the generator to merge into the
- * function's role: `es:ESHttpPost`/`es:ESHttpPut` on the domain (`aws_iam`, service `es`),
- * `aoss:APIAccessAll` on the collection (service `aoss`), and `secretsmanager:GetSecretValue` on the
- * secret of `basic` and `api_key`. Resources are CloudFormation values: `Fn::Sub` fills in the
- * partition and account the stack is deployed to.
+ * What an `elasticsearch` or `opensearch` sink adds to the function's role (beside
+ * `engine/sinks/search/`): `es:ESHttpPost`/`es:ESHttpPut` on the domain (`aws_iam`, service
+ * `es`), `aoss:APIAccessAll` on the collection (service `aoss`), and
+ * `secretsmanager:GetSecretValue` on the secret of `basic` and `api_key`. Resources are
+ * CloudFormation values: `Fn::Sub` fills in the partition and account the stack is deployed to.
  */
 import type { SinkConfig } from '../../engine/spec/spec-types.ts';
-
-/** One IAM policy statement, as CloudFormation takes it. */
-export interface IamStatement {
-  Effect: 'Allow';
-  Action: string[];
-  Resource: unknown[];
-}
+import type { CfnValue, Contribution, IamStatement, SinkGenerator } from '../contribution.ts';
+import { sub } from '../intrinsics.ts';
 
 /** The IAM statements of a resolved search sink, and why a resource is wider than one domain when it must be. */
 export interface SearchSinkPermissions {
   statements: IamStatement[];
   /** Set when the endpoint names no Amazon OpenSearch Service domain or collection that IAM can name. */
   note?: string;
+}
+
+type SearchSinkConfig = SinkConfig<'elasticsearch' | 'opensearch'>;
+
+/** The generator module of the search sinks, one per type name (both speak the same bulk protocol). */
+export function searchSinkGenerator<T extends 'elasticsearch' | 'opensearch'>(type: T): SinkGenerator<T> {
+  return {
+    type,
+    contribute(id, config: SearchSinkConfig, context) {
+      const permissions = searchSinkPermissions(config, context.value);
+      const statements = permissions.statements.map((statement, index) => ({ Sid: context.logicalId(id, index === 0 ? 'Search' : `Search${index + 1}`), ...statement }));
+      return { statements, notes: permissions.note === undefined ? [] : [`sink ${id}: ${permissions.note}`] } satisfies Contribution;
+    },
+  };
 }
 
 // Amazon OpenSearch Service endpoints: `search-<domain>-<id>` (public) or `vpc-<domain>-<id>`, where
@@ -30,12 +39,14 @@ const COLLECTION_HOST = /^([a-z0-9]{3,40})\.([a-z]{2}(?:-[a-z]+)+-\d)\.aoss\.ama
  * The statements the sink's function role needs. An endpoint given as a parameter, or a host that
  * names no domain (a custom domain name, a proxy), cannot be tied to one domain when the template is
  * generated: the statement then covers every domain (or collection) of the account in the stack's
- * region, and `note` says so.
+ * region, and `note` says so. `value` turns a spec string that may hold parameter references into
+ * its CloudFormation value (`GeneratorContext.value`).
  */
-export function searchSinkPermissions(config: Pick<SinkConfig<'elasticsearch' | 'opensearch'>, 'endpoint' | 'auth'>): SearchSinkPermissions {
+export function searchSinkPermissions(config: Pick<SearchSinkConfig, 'endpoint' | 'auth'>, value: (text: string) => CfnValue = (text) => text): SearchSinkPermissions {
   const { auth } = config;
   if (auth.type === 'basic' || auth.type === 'api_key') {
-    return { statements: [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [auth.secret_arn] }] };
+    // The schema requires the secret for these two.
+    return { statements: [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [value(auth.secret_arn!)] }] };
   }
   if (auth.type === 'none') return { statements: [] };
 
@@ -64,8 +75,4 @@ function hostOf(endpoint: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function sub(template: string): { 'Fn::Sub': string } {
-  return { 'Fn::Sub': template };
 }
