@@ -109,6 +109,53 @@ Exit status: 0 packaged, 1 the spec is invalid or cannot be packaged, 2 usage or
       return packageCommand(positionals, typeof values.out === 'string' ? values.out : undefined, out);
     },
   },
+  batches: {
+    summary: 'list, show, retry or skip the load batches of redshift and postgres sinks',
+    usage: `ingest batches <spec> [list [<sink>]]
+ingest batches <spec> show <sink> <batch>
+ingest batches <spec> retry <sink> <batch>
+ingest batches <spec> skip <sink> <batch> [--reason <text>]
+
+Reads the pipeline's ledger (DynamoDB) of staged files and load batches.
+  list    every batch of each redshift/postgres sink: state (open, sealed, loading, loaded,
+          failed, skipped), age of its first file, files, records, bytes, load attempts,
+          the warehouse statement id and the error of a failed load
+  show    one batch in full, with its staged files
+  retry   a failed batch goes back to sealed, and the next sweep loads it again; records
+          already loaded are not loaded twice. Retry after fixing what made the load fail.
+  skip    a sealed or failed batch is never loaded: its records are given up
+retry and skip are single conditional writes: safe while loads run.
+
+Options:
+  --table <name>      the ledger table [state.table, else INGEST_LEDGER_TABLE]
+  --endpoint <url>    AWS endpoint (moto, LocalStack) [AWS_ENDPOINT_URL]; the region is AWS_REGION
+  --param <n>=<v>     a parameter value, for a state.table that is a parameter
+  --reason <text>     with skip: why, kept in the ledger
+  --format <f>        text (default) or json
+
+Exit status: 0 done, 1 the spec is invalid or the batch does not exist or is not in a state that
+allows the action, 2 usage error or the ledger cannot be reached.`,
+    options: {
+      table: { type: 'string' },
+      endpoint: { type: 'string' },
+      param: { type: 'string', multiple: true, default: [] },
+      reason: { type: 'string' },
+      format: { type: 'string', default: 'text' },
+    },
+    run: async (positionals, values) => {
+      const format = String(values.format);
+      if (format !== 'text' && format !== 'json') throw new UsageError(`unknown --format ${format}; expected text or json`);
+      const { batchesCommand } = await import('./commands/batches.ts');
+      return batchesCommand(positionals, {
+        ...(typeof values.table === 'string' ? { table: values.table } : {}),
+        ...(typeof values.endpoint === 'string' ? { endpoint: values.endpoint } : {}),
+        ...(typeof values.reason === 'string' ? { reason: values.reason } : {}),
+        format,
+        parameters: values.param as unknown as string[],
+        environment: process.env,
+      }, out);
+    },
+  },
   schema: {
     summary: 'print the JSON Schema of the spec language',
     usage: `ingest schema
