@@ -2,6 +2,10 @@
 // Runs from `prepare`, so `npm ci` leaves both ready.
 import { build } from 'esbuild';
 import { chmod } from 'node:fs/promises';
+import { compileSpecValidators } from './compile-spec-validators.mjs';
+
+// First: the CLI bundles the spec schema's validators as code instead of compiling the schema.
+await compileSpecValidators();
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'warning' };
 

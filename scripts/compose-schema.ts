@@ -10,6 +10,8 @@
  * docs/decisions/0002-schema-composition.md for the naming rule.
  */
 import { readFile, readdir, writeFile } from 'node:fs/promises';
+// @ts-expect-error -- a plain ES module of the build, without types
+import { compileSpecValidators } from './compile-spec-validators.mjs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -511,6 +513,10 @@ async function main(argv: readonly string[]): Promise<number> {
       await writeFile(file, text);
       process.stdout.write(`wrote ${relative}\n`);
     }
+  }
+  if (!check) {
+    await compileSpecValidators();
+    process.stdout.write('compiled engine/spec/generated/ from ingest.schema.json\n');
   }
   return stale > 0 ? 1 : 0;
 }

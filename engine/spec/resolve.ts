@@ -1,6 +1,5 @@
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import type { ValidateFunction } from 'ajv';
 import schema from '../../ingest.schema.json' with { type: 'json' };
+import applySpecDefaults from './generated/apply-spec-defaults.js';
 import type { ResolvedSpec } from './resolved-spec.ts';
 import { substituteParameters } from './resolved-spec.ts';
 import { copyMap, copyRecord, setEntry } from './copy-map.ts';
@@ -10,8 +9,6 @@ import { sizeInBytes } from './size.ts';
 const SIZE_REF = '#/$defs/defs.size.size';
 
 type SchemaNode = { [keyword: string]: unknown };
-
-let withDefaults: ValidateFunction | undefined;
 
 /**
  * Resolves a spec that already passed validation: applies the schema's defaults, turns sizes
@@ -31,10 +28,8 @@ export function resolveSpec(value: unknown, parameters: Readonly<Record<string, 
  * hold records, are ordinary objects with every key an own property, like decoded records.
  */
 export function applyDefaults(value: unknown): ResolvedSpec {
-  // allErrors: a problem early in the document must not stop defaults being applied after it.
-  withDefaults ??= new Ajv2020({ useDefaults: true, allErrors: true, discriminator: true, allowUnionTypes: true, strict: false, validateFormats: false }).compile(schema);
   const copy = copyMap(value);
-  withDefaults(copy);
+  applySpecDefaults(copy);
   // Copied again: the defaults Ajv inserts (`batch: {}`) are ordinary objects.
   const resolved = sizesInBytes(schema as SchemaNode, copyMap(copy)) as ResolvedSpec;
   // Test cases hold records, which are compared with what sinks receive: they take the form of records.

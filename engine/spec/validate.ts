@@ -1,29 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
-import schema from '../../ingest.schema.json' with { type: 'json' };
 import type { SpecFiles } from '../plugin/checks.ts';
 import { checkSpec } from './check.ts';
 import type { Diagnostic } from './diagnostic.ts';
+import validateSpec from './generated/validate-spec.js';
 import type { LoadedSpec } from './load.ts';
 import { loadSpec } from './load.ts';
 import { schemaDiagnostics } from './schema-errors.ts';
 import { isSizeField, sizeInBytes } from './size.ts';
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
-
-let compiled: ValidateFunction | undefined;
-
-/** The spec schema validator, compiled once per process on first use. */
+/** The spec schema validator, compiled at build time (scripts/compile-spec-validators.mjs): no process compiles the schema. */
 export function specSchemaValidator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true, discriminator: true, allowUnionTypes: true, verbose: true });
-    addFormats(ajv);
-    compiled = ajv.compile(schema);
-  }
-  return compiled;
+  return validateSpec;
 }
 
 /**
