@@ -24,7 +24,8 @@ import { compileTemplate } from '../../template/index.ts';
 import type { CompiledTemplate } from '../../template/index.ts';
 import type { LoadErrorTable, LoadPlan, LoadTransaction } from '../sql/load-transaction.ts';
 import { loadErrorsSelect, redshiftLoadTransaction, stateTableStatements } from '../sql/load-transaction.ts';
-import { jsonPathsKey, manifestKey, s3Url, stagingPrefix, writeManifest } from './manifest.ts';
+import { copyData, postgresLoadTransaction } from '../sql/postgres-load.ts';
+import { distinctFiles, jsonPathsKey, manifestKey, s3Url, stagingPrefix, writeManifest } from './manifest.ts';
 import type { ManifestLocation } from './manifest.ts';
 import { describeRejection, rejectedLetters, rejectedRows } from './quarantine.ts';
 import type { RejectedRow } from './quarantine.ts';
@@ -176,7 +177,7 @@ export class Loader {
         });
         invocation.fault?.('manifest');
         await this.ensureStateTables(invocation.deadline);
-        statementId = await this.submit(batch, claimed.attempts, transaction);
+        statementId = await this.submit(batch, claimed.attempts, transaction, files);
         if (!(await this.ledger.recordStatement(this.scope, batch, owner, statementId))) return this.lost(batch, report, context);
         invocation.fault?.('submitted');
       }
@@ -255,6 +256,9 @@ export class Loader {
       preSql: this.preSql.map(render),
       postSql: this.postSql.map(render),
     };
+    // A warehouse that copies from the client (PostgreSQL, and local runs of either sink type)
+    // reads the staged files through the loader; Redshift reads them from S3 by the manifest.
+    if (this.warehouse.copiesFromClient) return postgresLoadTransaction(plan, config.staging.format);
     return redshiftLoadTransaction(plan, {
       manifestUrl: location.manifestUrl,
       format: config.staging.format,
@@ -268,11 +272,15 @@ export class Loader {
     return this.config.type === 'redshift' && this.config.connection.cluster !== undefined ? 'stl_load_errors' : 'sys_load_error_detail';
   }
 
-  private async submit(batch: number, attempt: number, transaction: LoadTransaction): Promise<string> {
+  private async submit(batch: number, attempt: number, transaction: LoadTransaction & { copyStatement: number }, files: readonly SlotFile[]): Promise<string> {
+    const { columns, staging } = this.config;
     return this.warehouse.executeTransaction(transaction.statements, {
       // A new token per claim: a retried batch must run again, not get its failed statement back.
       clientToken: clientToken(`${this.scope}/${batch}/${attempt}`),
       name: `ingest ${this.scope} batch ${batch}`,
+      ...(this.warehouse.copiesFromClient
+        ? { copyIn: { statement: transaction.copyStatement, data: () => copyData(this.objects, distinctFiles(files), columns, staging.format) } }
+        : {}),
     });
   }
 

@@ -62,15 +62,22 @@ export function s3Url(bucket: string, key: string): string {
  * gone; `content_length` is the registered size, which COPY checks.
  */
 export function manifestDocument(files: readonly StagedFile[]): Manifest {
+  return { entries: distinctFiles(files).map((file) => ({ url: s3Url(file.bucket, file.key), mandatory: true, meta: { content_length: file.bytes } })) };
+}
+
+/**
+ * The files in the order given, each object once: what a load reads, from the manifest or
+ * through the client. Staged names derive from the records a file holds, so two slots naming one
+ * key hold the same records.
+ */
+export function distinctFiles<T extends StagedFile>(files: readonly T[]): T[] {
   const seen = new Set<string>();
-  const entries: ManifestEntry[] = [];
-  for (const file of files) {
+  return files.filter((file) => {
     const url = s3Url(file.bucket, file.key);
-    if (seen.has(url)) continue;
+    if (seen.has(url)) return false;
     seen.add(url);
-    entries.push({ url, mandatory: true, meta: { content_length: file.bytes } });
-  }
-  return { entries };
+    return true;
+  });
 }
 
 export interface ManifestRequest {
