@@ -88,6 +88,7 @@ export const s3SourceGenerator: SourceGenerator<'s3'> = {
           EventSourceArn: getAtt(queueId, 'Arn'),
           BatchSize: 10,
           FunctionResponseTypes: ['ReportBatchItemFailures'],
+          ...queueConcurrency(context),
         },
       },
       [context.logicalId(id, 'BacklogAlarm')]: queueAlarm(
@@ -108,6 +109,10 @@ export const s3SourceGenerator: SourceGenerator<'s3'> = {
 
     const queueArn = getAtt(queueId, 'Arn');
     const notes: string[] = [];
+    const reserved = context.spec.runtime.reserved_concurrency;
+    if (reserved !== undefined && reserved < 2 * s3SourceCount(context)) {
+      notes.push(`source ${id}: Lambda polls an SQS queue with at least 2 concurrent invocations, more than the function's reserved_concurrency (${reserved}) leaves per S3 source: throttled batches count as failed receives and may reach ${name('dlq')}`);
+    }
     if (!config.create) {
       notes.push(
         `source ${id}: the stack does not create bucket ${config.bucket}, so turn on its EventBridge notifications (console: bucket Properties → Amazon EventBridge → On; ` +
@@ -129,6 +134,22 @@ export const s3SourceGenerator: SourceGenerator<'s3'> = {
     } satisfies Contribution;
   },
 };
+
+/**
+ * With reserved concurrency, the mapping must not poll faster than the function may run: a batch
+ * Lambda throttles goes back to the queue and counts as a receive, so throttling alone would move
+ * events to the dead-letter queue after `MAX_RECEIVE_COUNT` tries. The reserved concurrency is
+ * shared among the S3 sources (Lambda's floor for `MaximumConcurrency` is 2).
+ */
+function queueConcurrency(context: GeneratorContext): { ScalingConfig?: CfnValue } {
+  const reserved = context.spec.runtime.reserved_concurrency;
+  if (reserved === undefined) return {};
+  return { ScalingConfig: { MaximumConcurrency: Math.min(1000, Math.max(2, Math.floor(reserved / s3SourceCount(context)))) } };
+}
+
+function s3SourceCount(context: GeneratorContext): number {
+  return Object.values(context.spec.sources).filter((source) => source.type === 's3').length;
+}
 
 function queueAlarm(alarmName: string, description: string, metric: string, queueName: CfnValue, threshold: number): CfnResource {
   return {

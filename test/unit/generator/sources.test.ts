@@ -190,6 +190,16 @@ describe('an s3 source', () => {
     });
   });
 
+  it.each([
+    [20, { ScalingConfig: { MaximumConcurrency: 20 } }, 0],
+    [1, { ScalingConfig: { MaximumConcurrency: 2 } }, 1],
+  ])('polls the queue no faster than a reserved concurrency of %d lets the function run', (reserved, scaling, notes) => {
+    const contribution = contributionOfSource(s3(), { runtime: { reserved_concurrency: reserved } });
+
+    expect(resourceOf(contribution, 'OrdersMapping')).toMatchObject(scaling);
+    expect(contribution.notes!.filter((note) => note.includes('reserved_concurrency'))).toHaveLength(notes);
+  });
+
   it('lets EventBridge send to the queue from its rule only', () => {
     const policy = resourceOf(contributionOfSource(s3()), 'OrdersQueuePolicy');
 
