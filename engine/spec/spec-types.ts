@@ -295,7 +295,7 @@ export interface S3Source {
    */
   max_record_bytes?: number | string;
   /**
-   * When true, the stack creates the bucket (with this name) and owns it: deleting the stack keeps the bucket but stops the pipeline. When false, the bucket must exist and EventBridge notifications are turned on for it at deploy.
+   * When true, the stack creates the bucket (with this name) and owns it: deleting the stack keeps the bucket but stops the pipeline. When false, the bucket must exist and its owner must turn on its EventBridge notifications (the stack reads objects through an EventBridge rule, so it never changes the bucket's own notification settings; `ingest generate` reminds you).
    */
   create?: boolean;
 }
@@ -1412,7 +1412,7 @@ export interface ResolvedS3Source {
    */
   max_record_bytes: number;
   /**
-   * When true, the stack creates the bucket (with this name) and owns it: deleting the stack keeps the bucket but stops the pipeline. When false, the bucket must exist and EventBridge notifications are turned on for it at deploy.
+   * When true, the stack creates the bucket (with this name) and owns it: deleting the stack keeps the bucket but stops the pipeline. When false, the bucket must exist and its owner must turn on its EventBridge notifications (the stack reads objects through an EventBridge rule, so it never changes the bucket's own notification settings; `ingest generate` reminds you).
    */
   create: boolean;
 }
