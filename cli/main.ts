@@ -90,6 +90,35 @@ Exit status: 0 all records settled, 1 records failed or the spec is invalid, 2 u
       );
     },
   },
+  generate: {
+    summary: 'write the CloudFormation template of a spec',
+    usage: `ingest generate <spec> [-o <directory>] [--format yaml|json]
+
+Writes the CloudFormation template of the stack the spec declares: the function, its role (least
+privilege: every statement names the exact streams, tables, queues, topics and key prefixes),
+its log group, event source mappings, queues and rules, the buckets, ledger table and topic the
+stack creates, the sweep schedule, alarms, the spec's parameters (NoEcho when secret) and
+outputs. The function's code is read from the CodeBucket and CodeKey parameters. The output is
+deterministic: the same spec gives the same text, so templates diff well in reviews.
+What the template cannot do for you (enable EventBridge on an existing bucket...) is printed to
+stderr as notes.
+
+Options:
+  -o, --out <dir>   write <dir>/<pipeline name>.template.<format> instead of printing it
+  --format <f>      yaml (default) or json
+
+Exit status: 0 generated, 1 the spec is invalid, 2 usage or I/O error.`,
+    options: { out: { type: 'string', short: 'o' }, format: { type: 'string', default: 'yaml' } },
+    run: async (positionals, values) => {
+      const { generateCommand } = await import('./commands/generate.ts');
+      return generateCommand(
+        positionals,
+        { ...(typeof values.out === 'string' ? { outDir: values.out } : {}), format: String(values.format) as 'yaml' | 'json' },
+        out,
+        (text) => process.stderr.write(`${text}\n`),
+      );
+    },
+  },
   package: {
     summary: 'write the Lambda function package of a spec',
     usage: `ingest package <spec> --out <directory>
