@@ -2,7 +2,8 @@ import type {
   BatchFiles, BatchRecord, BatchState, BatchTotals, FinishOutcome, Ledger, LeaseRefusal, OpenBatch, Registration, SlotFile, StagedFile,
 } from './ledger.ts';
 
-interface MemoryScope {
+/** One sink's ledger state (`FileLedger` persists it, so it is exported and `scopes` is protected). */
+export interface MemoryScope {
   open: { batch: number; totals: BatchTotals };
   batches: Map<number, BatchRecord>;
   /** Files by batch, then slot; `null` is an abandoned slot. */
@@ -16,7 +17,7 @@ interface MemoryScope {
  * the DynamoDB adapter would make for the same calls on the happy path.
  */
 export class MemoryLedger implements Ledger {
-  private readonly scopes = new Map<string, MemoryScope>();
+  protected readonly scopes = new Map<string, MemoryScope>();
   /** Requests the DynamoDB adapter would send for the same calls, without races. */
   requests = 0;
 
