@@ -1,5 +1,6 @@
 import { s3Sink } from '../sinks/s3/sink.ts';
 import { elasticsearchSink, opensearchSink } from '../sinks/search/sink.ts';
+import { postgresSink, redshiftSink } from '../sinks/warehouse/sink.ts';
 import type { SinkType, StepConfig, StepKind } from '../spec/spec-types.ts';
 import { castStep } from '../transforms/cast/step.ts';
 import { dedupeStep } from '../transforms/dedupe/step.ts';
@@ -43,11 +44,11 @@ const STEPS: { readonly [K in StepKind]: StepPlugin<StepConfig<K>> } = {
 export const STEP_PLUGINS: ReadonlyMap<string, StepPlugin> = new Map(Object.values(STEPS).map((plugin: StepPlugin) => [plugin.kind, plugin]));
 
 /** Sinks with a runtime, by type. The others (`SINKS_WITHOUT_RUNTIME`) validate and test, but do not run yet. */
-export const SINK_PLUGINS: ReadonlyMap<string, SinkPlugin> = new Map([s3Sink, elasticsearchSink, opensearchSink].map((plugin: SinkPlugin) => [plugin.type, plugin]));
+export const SINK_PLUGINS: ReadonlyMap<string, SinkPlugin> = new Map([s3Sink, elasticsearchSink, opensearchSink, redshiftSink, postgresSink].map((plugin: SinkPlugin) => [plugin.type, plugin]));
 
 /**
  * Sink types of the schema that have no runtime yet: `ingest package` refuses them, `ingest run`
  * runs them only with `--local` (their records go to a file). Kept in step with `SINK_PLUGINS`
  * by test/unit/plugin/registry.test.ts.
  */
-export const SINKS_WITHOUT_RUNTIME: readonly SinkType[] = ['redshift', 'postgres'];
+export const SINKS_WITHOUT_RUNTIME: readonly SinkType[] = [];

@@ -4,6 +4,7 @@
  * and loaded in batches exactly once. Design: docs/decisions/0031-exactly-once-warehouse-loads.md.
  * The writer (writer.ts) stages and registers; the loader (loader.ts) seals, loads and reports.
  */
+import { UsageError } from '../../errors.ts';
 import type { Sink, SinkEnvironment, SinkPlugin, Ports } from '../../plugin/types.ts';
 import { ledgerScope } from '../../ports/ledger.ts';
 import type { SinkConfig } from '../../spec/spec-types.ts';
@@ -23,13 +24,13 @@ export type WarehouseSinkConfig = SinkConfig<'redshift' | 'postgres'>;
  */
 export const MAX_STAGED_FILE_BYTES = 128 * 1024 * 1024;
 
-/** The `redshift` sink plugin. `create` throws when the ports lack the ledger or the warehouse. */
+/** The `redshift` sink plugin. `create` throws a `UsageError` when the ports lack the ledger or the warehouse. */
 export const redshiftSink: SinkPlugin<SinkConfig<'redshift'>> = {
   type: 'redshift',
   create: (id, config, ports, environment) => createWarehouseSink(id, config, ports, environment),
 };
 
-/** The `postgres` sink plugin. `create` throws when the ports lack the ledger or the warehouse. */
+/** The `postgres` sink plugin. `create` throws a `UsageError` when the ports lack the ledger or the warehouse. */
 export const postgresSink: SinkPlugin<SinkConfig<'postgres'>> = {
   type: 'postgres',
   create: (id, config, ports, environment) => createWarehouseSink(id, config, ports, environment),
@@ -37,11 +38,13 @@ export const postgresSink: SinkPlugin<SinkConfig<'postgres'>> = {
 
 function createWarehouseSink(id: string, config: WarehouseSinkConfig, ports: Ports, environment: SinkEnvironment): Sink {
   const { ledger } = ports;
+  // The deployed function refuses to start before this (ports/aws-ports.ts); a command that builds
+  // the engine without these ports gets one line and exit code 2, not a crash.
   if (ledger === undefined) {
-    throw new Error(`sink ${id} (${config.type}) needs the ledger of staged files: the function reads its DynamoDB table from INGEST_LEDGER_TABLE, which the generated stack sets`);
+    throw new UsageError(`sink ${id}: the ${config.type} sink needs the ledger of its staged files, a DynamoDB table (the spec's state.table, or INGEST_LEDGER_TABLE in the deployed function), and was started without one; run with --local to use local stand-ins`);
   }
   if (ports.warehouse === undefined) {
-    throw new Error(`sink ${id} (${config.type}) needs a connection to its warehouse, and the engine was started without one`);
+    throw new UsageError(`sink ${id}: the ${config.type} sink needs a connection to its warehouse, and was started without one; run with --local to use local stand-ins`);
   }
   const { max_records: maxRecords, max_bytes: maxBytes, max_files: maxFiles, max_seconds: maxSeconds } = config.batch;
   if (!Number.isSafeInteger(maxRecords) || maxRecords < 1) throw new RangeError(`sink ${id}: batch.max_records must be a positive integer, got ${maxRecords}`);

@@ -11,7 +11,9 @@ import { createHandler } from '../../../engine/handler.ts';
 import type { PackagedSpec } from '../../../engine/lambda.ts';
 import type { RecordValidator } from '../../../engine/plugin/types.ts';
 import { SINK_PLUGINS } from '../../../engine/plugin/registry.ts';
+import { MemoryLedger } from '../../../engine/ports/memory-ledger.ts';
 import { MemoryObjectStore } from '../../../engine/ports/memory-object-store.ts';
+import { MemoryWarehouse } from '../../../engine/ports/memory-warehouse.ts';
 import { loadSpec } from '../../../engine/spec/load.ts';
 import { resolveSpec } from '../../../engine/spec/resolve.ts';
 import type { ResolvedSpec } from '../../../engine/spec/resolved-spec.ts';
@@ -274,6 +276,9 @@ function parameterValues(value: Record<string, unknown>): Record<string, string>
   return Object.fromEntries(Object.entries(declared).map(([name, declaration]) => [name, declaration.type === 'number' ? '1' : `value-of-${name.replaceAll('_', '-')}`]));
 }
 
+/** Every port a runtime may need (batching sinks need the ledger and their warehouse), in memory. */
+const memoryPorts = () => ({ objects: new MemoryObjectStore(), ledger: new MemoryLedger(), warehouse: () => new MemoryWarehouse() });
+
 /** Sinks with no runtime yet are replaced as `ingest test` replaces them; the others are built for real. */
 const overrideUnrunnable = (_id: string, config: { type: string }) => (SINK_PLUGINS.has(config.type) ? undefined : new CaptureSink());
 
@@ -304,7 +309,7 @@ describe('every spec that validates runs', () => {
 
     // What `ingest test` and `ingest run --local` build.
     expect(() =>
-      createHandler(resolveSpec(loaded.spec.value, parameters), { ports: { objects: new MemoryObjectStore() }, files: filesBeside(path), parameters, sinkOverride: overrideUnrunnable, deadLetterBucket: 'dead-letters', write: () => {} }),
+      createHandler(resolveSpec(loaded.spec.value, parameters), { ports: memoryPorts(), files: filesBeside(path), parameters, sinkOverride: overrideUnrunnable, deadLetterBucket: 'dead-letters', write: () => {} }),
     ).not.toThrow();
 
     // What `ingest package` writes, and what the Lambda builds from it.
@@ -329,7 +334,7 @@ describe('every spec that validates runs', () => {
         : undefined;
       expect(() =>
         createHandler(substituteParameters(packaged.spec as ResolvedSpec, parameters), {
-          ports: { objects: new MemoryObjectStore() },
+          ports: memoryPorts(),
           files: { exists: () => false, read: () => undefined },
           parameters,
           deadLetterBucket: 'dead-letters',
