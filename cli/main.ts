@@ -185,6 +185,26 @@ allows the action, 2 usage error or the ledger cannot be reached.`,
       }, out);
     },
   },
+  sql: {
+    summary: 'print the SQL a load of a redshift or postgres sink runs, for review',
+    usage: `ingest sql <spec> [<sink>] [--param name=value ...] [--format text|json]
+
+Prints what a load of each redshift and postgres sink of the spec runs (or only <sink>'s): the
+state tables (created once, outside loads), then the statements of one batch's load transaction
+in order, exactly as the loader builds them: the staging table, COPY, deduplication on record
+identity, the append or merge, the loaded ranges and the load ledger row, pre_sql and post_sql.
+<batch> stands for the batch number and <load time> for the time of the load; parameters
+without a --param value show as \${param.<name>}.
+
+Exit status: 0 printed, 1 the spec is invalid (nothing is printed but its problems), 2 usage error.`,
+    options: { param: { type: 'string', multiple: true, default: [] }, format: { type: 'string', default: 'text' } },
+    run: async (positionals, values) => {
+      const format = String(values.format);
+      if (format !== 'text' && format !== 'json') throw new UsageError(`unknown --format ${format}; expected text or json`);
+      const { sqlCommand } = await import('./commands/sql.ts');
+      return sqlCommand(positionals, { parameters: values.param as unknown as string[], format }, out);
+    },
+  },
   schema: {
     summary: 'print the JSON Schema of the spec language',
     usage: `ingest schema
