@@ -194,8 +194,27 @@ describe('loader through the Data API emulator', () => {
 
     expect(again).toBe(false);
 
-    expect(retried.loaded).toMatchObject([{ batch: 1, rows: 3 }]);
+    // Batch 2 holds the good file the failed batch registered again: loaded with batch 1 already, it adds nothing.
+    expect(retried).toMatchObject({ sealed: [2], loaded: [{ batch: 1, rows: 3 }, { batch: 2, rows: 0, duplicates: 1 }] });
     expect(await s.rows()).toEqual([['e1', 1, '1'], ['e2', 2, '2'], ['e3', 3, 'too long for three']]);
+  });
+
+  it('loads the good files of a failed append batch with a later batch, and the rest once after a fix and a retry', async () => {
+    const s = await sink('split', {}, 'event_id varchar(20), user_id int, amount varchar(3)');
+    await s.stage([order(1), order(2)], 1);
+    await s.stage([order(3), { event_id: 'e4', user_id: 4, amount: 'too long for three' }, order(5)], 3);
+    await s.stage([order(6)], 6);
+
+    const failed = await s.maintain();
+    const split = await s.maintain();
+    await direct.query('ALTER TABLE analytics.split ALTER COLUMN amount TYPE varchar(40)');
+    await s.ledger.retry(s.scope, 1);
+    const retried = await s.maintain();
+
+    expect(failed).toMatchObject({ sealed: [1], failed: [{ batch: 1 }] });
+    expect(split).toMatchObject({ sealed: [2], loaded: [{ batch: 2, rows: 3 }] });
+    expect(retried).toMatchObject({ loaded: [{ batch: 1, rows: 3, duplicates: 3 }] });
+    expect((await s.rows()).map((row) => row[0])).toEqual(['e1', 'e2', 'e3', 'e4', 'e5', 'e6']);
   });
 
   it('with max_error 10, loads the good rows and dead-letters the bad one with its line and column', async () => {

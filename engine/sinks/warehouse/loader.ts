@@ -54,6 +54,8 @@ const MIN_CLAIM_MS = 1_000;
 const POLL_ROUND_MS = 10_000;
 /** Rejected rows named in a failed batch's error and notification. */
 const MAX_REJECTIONS_SHOWN = 10;
+/** Rejected rows read after a failed load: fewer than this means all were seen, which splitting needs. */
+const MAX_REJECTIONS_READ = 100;
 /** A failed batch's error is kept in the ledger item; bounded so it never nears DynamoDB's item size. */
 const MAX_ERROR_CHARS = 2_000;
 /** The Data API's limit on a client token. */
@@ -190,7 +192,7 @@ export class Loader {
         context.logger.log('info', 'load still running at the deadline; a later run resumes it', { sink: this.sinkId, batch, statement_id: statementId });
         return 'held';
       }
-      const done = { record, owner, statementId, transaction, started: claimedAt };
+      const done = { record, owner, statementId, transaction, started: claimedAt, attempt: claimed.attempts };
       if (description.status === 'FINISHED') return await this.loaded(done, description, files, context, report);
       return await this.failed(done, description, context, report);
     } catch (error) {
@@ -378,6 +380,7 @@ export class Loader {
     if (!(await this.ledger.finish(this.scope, record.batch, owner, { state: 'failed', error }, this.clock()))) return this.lost(record.batch, report, context);
     report.failed.push({ batch: record.batch, error: databaseError });
     context.logger.log('error', 'batch load failed; its files are kept for a retry', { sink: this.sinkId, batch: record.batch, statement_id: done.statementId, error });
+    const split = await this.split(done, rejected, context);
     await this.notify(context, {
       event: 'load_failed',
       component: this.sinkId,
@@ -385,13 +388,40 @@ export class Loader {
       detail: {
         sink: this.sinkId, table: this.config.table, batch: record.batch, statement_id: done.statementId, error: databaseError,
         rejected_rows: rejected.slice(0, MAX_REJECTIONS_SHOWN).map((row) => ({ file: row.file, line: row.line, column: row.column, code: row.code, message: row.message })),
-        files: record.totals.files, records: record.totals.records,
-        action: `Nothing of batch ${record.batch} was loaded and its staged files are kept. Fix the data or the table, then run `
+        files: record.totals.files, records: record.totals.records, ...(split > 0 ? { files_loading_again: split } : {}),
+        action: (split > 0 ? `The ${split} staged files without rejected rows were registered again and load with a later batch. ` : '')
+          + `Nothing of batch ${record.batch} was loaded and its staged files are kept. Fix the data or the table, then run `
           + `\`ingest batches <spec> retry ${this.sinkId} ${record.batch}\` (or \`skip\` to give the batch up). The ledger keeps a failed batch for 30 days.`
           + (this.config.mode === 'upsert' ? ' Later batches of this upsert sink wait until it is retried or skipped.' : ''),
       },
     });
     return 'held';
+  }
+
+  /**
+   * Lets the good files of a failed append batch load: when every rejected row the warehouse
+   * reported is in one staged file and the batch holds others, those others are registered again
+   * into the open batch (0031 §4). The failed batch keeps every file, so a retry after the fix
+   * loads what is still missing and nothing twice (loaded ranges). Only on the batch's first
+   * claim, so retries that fail again do not register the same files over and over. Upsert
+   * sinks never split: their batches load in seal order. Resolves to the files registered again.
+   */
+  private async split(done: Finished, rejected: readonly RejectedRow[], context: MaintenanceContext): Promise<number> {
+    const bad = new Set(rejected.map((row) => row.file));
+    // A full page of rejected rows may not show every file that holds one.
+    if (this.config.mode !== 'append' || done.attempt !== 1 || bad.size !== 1 || rejected.length >= MAX_REJECTIONS_READ) return 0;
+    try {
+      const { files } = await this.ledger.files(this.scope, done.record.batch);
+      const good = distinctFiles(files).filter((file) => !bad.has(s3Url(file.bucket, file.key)));
+      if (good.length === distinctFiles(files).length) return 0;
+      for (const file of good) await this.ledger.register(this.scope, { bucket: file.bucket, key: file.key, records: file.records, bytes: file.bytes }, this.clock());
+      context.logger.log('info', 'the good files of a failed batch were registered again', { sink: this.sinkId, batch: done.record.batch, files: good.length, rejected_file: [...bad][0] });
+      return good.length;
+    } catch (error) {
+      // The batch is failed and keeps its files either way; only the early load of the good ones is lost.
+      context.logger.log('warn', 'the good files of a failed batch could not be registered again', { sink: this.sinkId, batch: done.record.batch, error: messageOf(error) });
+      return 0;
+    }
   }
 
   /**
@@ -404,7 +434,7 @@ export class Loader {
     const queryId = description.statements[transaction.copyStatement]?.queryId;
     if (this.warehouse.copiesFromClient || queryId === undefined) return [];
     try {
-      const sql = loadErrorsSelect(this.errorTable(), 'CAST(:query_id AS BIGINT)', MAX_REJECTIONS_SHOWN);
+      const sql = loadErrorsSelect(this.errorTable(), 'CAST(:query_id AS BIGINT)', MAX_REJECTIONS_READ);
       return rejectedRows(await query(this.warehouse, sql, { query_id: String(queryId) }, this.waitOptions(context.invocation.deadline)));
     } catch (error) {
       context.logger.log('warn', 'the rejected rows of a failed load could not be read', { sink: this.sinkId, query_id: queryId, error: messageOf(error) });
@@ -432,6 +462,8 @@ interface Finished {
   statementId: string;
   transaction: LoadTransaction & { copyStatement: number };
   started: number;
+  /** The claim this load ran under (1 for the batch's first). */
+  attempt: number;
 }
 
 /** The Data API's client token: the readable `<scope>/<batch>/<attempt>` when it fits, else its SHA-256 (hex, 64 characters). */

@@ -343,6 +343,56 @@ describe('Loader', () => {
       expect(transactions(h.warehouse).map((submission) => submission.clientToken)).toEqual(['shop/orders/1/1', 'shop/orders/1/2']);
     });
 
+    it('registers the good files of a failed append batch again, so they load with a later batch', async () => {
+      const badFile = `s3://${BUCKET}/shop/orders/files/2.jsonl.gz`;
+      const h = harness({
+        script: {
+          load: (submission, index) => (index === 0 ? { status: 'FAILED', error: 'Load failed' } : finished(submission, 2, 2)),
+          loadErrors: { columns: ERROR_COLUMNS, rows: [[badFile, 1, 'amount', 1207, 'bad'], [badFile, 2, 'amount', 1207, 'bad']] },
+        },
+        sink: { batch: { max_files: 2 } } as Partial<Sink>,
+      });
+      const good = await h.stage([{ id: 'a', amount: 1 }]);
+      await h.stage([{ id: 'b', amount: 'x' }, { id: 'c', amount: 'y' }]);
+
+      await h.loader().maintain(h.context());
+      const open = await h.ledger.openBatch(SCOPE);
+      const later = await h.loader().maintain(h.context({ reason: 'flush' }));
+
+      expect(open).toMatchObject({ batch: 2, totals: { files: 1, records: 1 } });
+      expect(h.notifications[0]?.detail).toMatchObject({ files_loading_again: 1 });
+      expect(later).toMatchObject({ sealed: [2], loaded: [{ batch: 2 }] });
+      const manifest = JSON.parse(Buffer.from(h.objects.object(BUCKET, 'shop/orders/manifests/0000000002.json')!.body).toString());
+      expect(manifest.entries.map((entry: { url: string }) => entry.url)).toEqual([`s3://${BUCKET}/${good.key}`]);
+      expect((await h.ledger.files(SCOPE, 1)).files).toHaveLength(2);
+    });
+
+    it.each([
+      ['an upsert batch', { mode: 'upsert', keys: ['id'] }, [['2.jsonl.gz', 1]], false],
+      ['a batch whose rejected rows are in two files', {}, [['1.jsonl.gz', 1], ['2.jsonl.gz', 1]], false],
+      ['a batch whose failure names no row', {}, [], false],
+      ['a batch on a later claim', {}, [['2.jsonl.gz', 1]], true],
+    ])('does not split %s', async (_, sink, rows, retried) => {
+      const h = harness({
+        sink: sink as Partial<Sink>,
+        script: {
+          load: () => ({ status: 'FAILED', error: 'Load failed' }),
+          loadErrors: { columns: ERROR_COLUMNS, rows: (rows as [string, number][]).map(([file, line]) => [`s3://${BUCKET}/shop/orders/files/${file}`, line, 'amount', 1207, 'bad']) },
+        },
+      });
+      await h.stage([{ id: 'a', amount: 1 }]);
+      await h.stage([{ id: 'b', amount: 'x' }]);
+      if (retried) {
+        await h.ledger.seal(SCOPE, 1, Date.now());
+        await h.ledger.claim(SCOPE, 1, 'a loader that died', Date.now() - 10_000, 1);
+      }
+
+      const report = await h.loader().maintain(h.context());
+
+      expect(report.failed).toMatchObject([{ batch: 1 }]);
+      expect((await h.ledger.openBatch(SCOPE)).totals.files).toBe(0);
+    });
+
     it('reads the load errors of a provisioned cluster from stl_load_errors', async () => {
       const h = harness({
         sink: { connection: { cluster: 'main', db_user: 'loader', database: 'dev' } } as Partial<Sink>,
