@@ -12,7 +12,6 @@ import { s3ObjectsArn } from '../arns.ts';
 import type { CfnResource, CfnValue, Contribution, GeneratorContext, SourceGenerator } from '../contribution.ts';
 import { getAtt, ref, simplified, sub } from '../intrinsics.ts';
 import { ownedBucket } from '../owned-bucket.ts';
-import { componentResourceName } from '../resource-name.ts';
 
 // A message read this many times without succeeding goes to the dead-letter queue: enough for
 // throttling and timeouts to pass, few enough that a poison message does not cycle for a day.
@@ -28,7 +27,6 @@ const BACKLOG_ALARM_SECONDS = 900;
 export const s3SourceGenerator: SourceGenerator<'s3'> = {
   type: 's3',
   contribute(id, config, context) {
-    const name = (suffix: Parameters<typeof componentResourceName>[2]) => componentResourceName(context.spec.name, id, suffix);
     const bucket = simplified(context.value(config.bucket));
     const ruleId = context.logicalId(id, 'Rule');
     const queueId = context.logicalId(id, 'Queue');
@@ -40,7 +38,6 @@ export const s3SourceGenerator: SourceGenerator<'s3'> = {
       [ruleId]: {
         Type: 'AWS::Events::Rule',
         Properties: {
-          Name: name('events'),
           Description: `Objects created in ${config.bucket} for source ${id} of ${context.spec.name}`,
           State: 'ENABLED',
           EventPattern: objectCreatedPattern(config, bucket, context),
@@ -50,7 +47,6 @@ export const s3SourceGenerator: SourceGenerator<'s3'> = {
       [queueId]: {
         Type: 'AWS::SQS::Queue',
         Properties: {
-          QueueName: name('events'),
           VisibilityTimeout: visibility,
           SqsManagedSseEnabled: true,
           RedrivePolicy: { deadLetterTargetArn: getAtt(deadLetterId, 'Arn'), maxReceiveCount: MAX_RECEIVE_COUNT },
@@ -58,7 +54,7 @@ export const s3SourceGenerator: SourceGenerator<'s3'> = {
       },
       [deadLetterId]: {
         Type: 'AWS::SQS::Queue',
-        Properties: { QueueName: name('dlq'), MessageRetentionPeriod: DEAD_LETTER_RETENTION_SECONDS, SqsManagedSseEnabled: true },
+        Properties: { MessageRetentionPeriod: DEAD_LETTER_RETENTION_SECONDS, SqsManagedSseEnabled: true },
       },
       [context.logicalId(id, 'QueuePolicy')]: {
         Type: 'AWS::SQS::QueuePolicy',
@@ -92,15 +88,13 @@ export const s3SourceGenerator: SourceGenerator<'s3'> = {
         },
       },
       [context.logicalId(id, 'BacklogAlarm')]: queueAlarm(
-        name('backlog'),
-        `Source ${id}: an object-created event has waited more than ${BACKLOG_ALARM_SECONDS} seconds in ${name('events')}`,
+        `Source ${id} of ${context.spec.name}: an object-created event has waited more than ${BACKLOG_ALARM_SECONDS} seconds in its queue`,
         'ApproximateAgeOfOldestMessage',
         getAtt(queueId, 'QueueName'),
         BACKLOG_ALARM_SECONDS,
       ),
       [context.logicalId(id, 'DeadLetterAlarm')]: queueAlarm(
-        name('dlq'),
-        `Source ${id}: object-created events failed ${MAX_RECEIVE_COUNT} times and wait in ${name('dlq')}; redrive them once the cause is fixed`,
+        `Source ${id} of ${context.spec.name}: object-created events failed ${MAX_RECEIVE_COUNT} times and wait in its dead-letter queue; redrive them once the cause is fixed`,
         'ApproximateNumberOfMessagesVisible',
         getAtt(deadLetterId, 'QueueName'),
         0,
@@ -111,7 +105,7 @@ export const s3SourceGenerator: SourceGenerator<'s3'> = {
     const notes: string[] = [];
     const reserved = context.spec.runtime.reserved_concurrency;
     if (reserved !== undefined && reserved < 2 * s3SourceCount(context)) {
-      notes.push(`source ${id}: Lambda polls an SQS queue with at least 2 concurrent invocations, more than the function's reserved_concurrency (${reserved}) leaves per S3 source: throttled batches count as failed receives and may reach ${name('dlq')}`);
+      notes.push(`source ${id}: Lambda polls an SQS queue with at least 2 concurrent invocations, more than the function's reserved_concurrency (${reserved}) leaves per S3 source: throttled batches count as failed receives and may reach its dead-letter queue`);
     }
     if (!config.create) {
       notes.push(
@@ -151,11 +145,10 @@ function s3SourceCount(context: GeneratorContext): number {
   return Object.values(context.spec.sources).filter((source) => source.type === 's3').length;
 }
 
-function queueAlarm(alarmName: string, description: string, metric: string, queueName: CfnValue, threshold: number): CfnResource {
+function queueAlarm(description: string, metric: string, queueName: CfnValue, threshold: number): CfnResource {
   return {
     Type: 'AWS::CloudWatch::Alarm',
     Properties: {
-      AlarmName: alarmName,
       AlarmDescription: description,
       Namespace: 'AWS/SQS',
       MetricName: metric,

@@ -7,7 +7,6 @@
  */
 import type { CfnResource, CfnValue, Contribution, GeneratorContext } from '../contribution.ts';
 import { getAtt, ref } from '../intrinsics.ts';
-import { componentResourceName } from '../resource-name.ts';
 
 /** The settings both stream sources have, as resolved. */
 export interface StreamSourceSettings {
@@ -60,15 +59,14 @@ export function streamMapping(id: string, config: StreamSourceSettings, context:
     [mappingId]: { Type: 'AWS::Lambda::EventSourceMapping', DependsOn: [context.core.role], Properties: properties },
     [queueId]: {
       Type: 'AWS::SQS::Queue',
-      Properties: { QueueName: componentResourceName(context.spec.name, id, 'failed'), MessageRetentionPeriod: FAILED_RETENTION_SECONDS, SqsManagedSseEnabled: true },
+      Properties: { MessageRetentionPeriod: FAILED_RETENTION_SECONDS, SqsManagedSseEnabled: true },
     },
     // Lambda reports IteratorAge per function, not per mapping: with several stream sources each alarm
     // watches the oldest record of any of them, and its name says which source it was made for.
     [context.logicalId(id, 'IteratorAgeAlarm')]: {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
-        AlarmName: componentResourceName(context.spec.name, id, 'age'),
-        AlarmDescription: `Source ${id}: the oldest record waiting to be processed is older than ${ageThreshold / 1000} seconds`,
+        AlarmDescription: `Source ${id} of ${context.spec.name}: the oldest record waiting to be processed is older than ${ageThreshold / 1000} seconds`,
         Namespace: 'AWS/Lambda',
         MetricName: 'IteratorAge',
         Dimensions: [{ Name: 'FunctionName', Value: ref(context.core.function) }],
@@ -83,8 +81,7 @@ export function streamMapping(id: string, config: StreamSourceSettings, context:
     [context.logicalId(id, 'FailedAlarm')]: {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
-        AlarmName: componentResourceName(context.spec.name, id, 'failed'),
-        AlarmDescription: `Source ${id}: Lambda gave up on records (retries or record age exhausted); their positions are in the queue ${componentResourceName(context.spec.name, id, 'failed')}`,
+        AlarmDescription: `Source ${id} of ${context.spec.name}: Lambda gave up on records (retries or record age exhausted); their positions are in the queue of output ${context.logicalId(id, 'FailedQueueUrl')}`,
         Namespace: 'AWS/SQS',
         MetricName: 'ApproximateNumberOfMessagesVisible',
         Dimensions: [{ Name: 'QueueName', Value: getAtt(queueId, 'QueueName') }],

@@ -70,7 +70,7 @@ describe.each([
     expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
     expect(mapping.FunctionName).toEqual({ Ref: 'Function' });
     expect(mapping.DestinationConfig).toEqual({ OnFailure: { Destination: { 'Fn::GetAtt': ['OrdersFailedQueue', 'Arn'] } } });
-    expect(resourceOf(contribution, 'OrdersFailedQueue').QueueName).toBe('clickstream-orders-failed');
+    expect(resourceOf(contribution, 'OrdersFailedQueue')).toEqual({ MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
     expect(statementOf(contribution, 'OrdersFailedQueueSend')).toEqual({
       Sid: 'OrdersFailedQueueSend',
       Effect: 'Allow',
@@ -95,7 +95,7 @@ describe.each([
   ])('alarms on iterator age (%j → %d ms) before records expire', (fields, threshold) => {
     const alarm = resourceOf(contributionOfSource(source(fields)), 'OrdersIteratorAgeAlarm');
 
-    expect(alarm).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'IteratorAge', Threshold: threshold, AlarmName: 'clickstream-orders-age' });
+    expect(alarm).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'IteratorAge', Threshold: threshold, Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'Function' } }] });
   });
 });
 
@@ -155,7 +155,6 @@ describe('an s3 source', () => {
     const contribution = contributionOfSource(s3({ suffix: '.json.gz' }));
 
     expect(resourceOf(contribution, 'OrdersRule')).toMatchObject({
-      Name: 'clickstream-orders-events',
       State: 'ENABLED',
       EventPattern: { source: ['aws.s3'], 'detail-type': ['Object Created'], detail: { bucket: { name: ['acme-raw'] }, object: { key: [{ wildcard: 'clicks/*.json.gz' }] } } },
       Targets: [{ Id: 'queue', Arn: { 'Fn::GetAtt': ['OrdersQueue', 'Arn'] } }],
@@ -275,6 +274,19 @@ describe('an s3 source', () => {
       Statement: [{ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }],
     });
     expect(contribution.notes).toEqual([]);
+  });
+});
+
+describe('the resources of every source', () => {
+  const NAMED_ON_PURPOSE = new Set(['AWS::S3::Bucket', 'AWS::Kinesis::Stream']);
+
+  it.each([kinesis(), dynamodb(), s3(), s3({ create: true }), kinesis({ stream: 'orders', create: { on_demand: true } })])('leave physical names to CloudFormation, so two stacks of one spec never clash: %j', (source) => {
+    const contribution = contributionOfSource(source);
+
+    for (const resource of Object.values(contribution.resources!)) {
+      if (NAMED_ON_PURPOSE.has(resource.Type)) continue;
+      expect(Object.keys(resource.Properties ?? {}).filter((property) => /^(Queue|Alarm)?Name$/.test(property))).toEqual([]);
+    }
   });
 });
 
