@@ -140,7 +140,8 @@ function checkPostgresUrl(sinkId: string, url: string): void {
     throw new PortConfigurationError(`sink ${sinkId}: connection url is not a URL (expected postgres://user:password@host:port/database)`);
   }
   if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
-    throw new PortConfigurationError(`sink ${sinkId}: connection url must start with postgres:// or postgresql://, not ${protocol}//`);
+    // Not even the scheme is repeated: in `user:password@host` without one, the user reads as the scheme.
+    throw new PortConfigurationError(`sink ${sinkId}: connection url must start with postgres:// or postgresql:// (postgres://user:password@host:port/database)`);
   }
 }
 

@@ -153,7 +153,7 @@ describe('buildPorts', () => {
 
     expect(error).toBeInstanceOf(PortConfigurationError);
     expect((error as Error).message).toMatch(/^sink db: connection url/);
-    expect((error as Error).message).not.toContain('s3cret');
+    expect((error as Error).message).not.toMatch(/s3cret|loader|mysql/);
   });
 
   it('publishes notifications to the declared topic', async () => {
