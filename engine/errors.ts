@@ -27,6 +27,7 @@ export const SPEC_CODES = {
   // Meaning (semantic checks)
   'duplicate-id': 'The same id is used by two components (sources, transforms and sinks share one namespace).',
   'name-too-long': 'The pipeline name combined with a component id exceeds an AWS resource name limit.',
+  'logical-id-collision': 'Two source or sink ids, or two parameter names, take one CloudFormation logical id: their CamelCase forms are equal (`orders_1` and `orders1` are both `Orders1`).',
   'unknown-input': 'An `inputs` entry names no source or transform.',
   'transform-cycle': 'Transforms feed each other in a cycle.',
   'unreachable-sink': 'A sink receives records from no source.',

@@ -4,22 +4,14 @@
  * Parameters, and every other `${` is escaped so that text the user wrote never turns into a
  * substitution. (ARNs are built from such values with `sub` of `intrinsics.ts` and `arns.ts`.)
  */
+import { logicalIdOf } from '../engine/spec/logical-id.ts';
 import type { CfnValue } from './contribution.ts';
 
 const PARAMETER = /\$\{param\.([a-z][a-z0-9_]*)\}/g;
 
 /** The logical id of a spec parameter: its CamelCase form, `redshift_secret` → `RedshiftSecret`. */
 export function parameterLogicalId(name: string): string {
-  return pascalCase(name);
-}
-
-/** `clicks_clean` → `ClicksClean`: each run of letters and digits, first letter upper-cased, separators dropped. */
-export function pascalCase(text: string): string {
-  return text
-    .split(/[^A-Za-z0-9]+/)
-    .filter((part) => part !== '')
-    .map((part) => part[0]!.toUpperCase() + part.slice(1))
-    .join('');
+  return logicalIdOf(name);
 }
 
 /** Whether a spec string refers to a parameter. */
@@ -29,24 +21,17 @@ export function hasParameterReference(text: string): boolean {
 
 /**
  * The text of an `Fn::Sub` template that renders `text`: parameter references become references
- * to their CloudFormation Parameters, any other `${` is escaped (`${!`). With `iamLiteral`, the
- * characters IAM treats as wildcards or variables (`*`, `?`, `$`) are written as IAM's escapes
- * (`${*}`, `${?}`, `${$}`), themselves escaped for `Fn::Sub`.
+ * to their CloudFormation Parameters, any other `${` is escaped (`${!`).
  */
-export function subTemplate(text: string, options: { iamLiteral?: boolean } = {}): string {
+function subTemplate(text: string): string {
   let result = '';
   let last = 0;
   for (const match of text.matchAll(PARAMETER)) {
-    result += literal(text.slice(last, match.index), options.iamLiteral === true);
+    result += text.slice(last, match.index).replaceAll('${', '${!');
     result += `\${${parameterLogicalId(match[1]!)}}`;
     last = match.index! + match[0].length;
   }
-  return result + literal(text.slice(last), options.iamLiteral === true);
-}
-
-function literal(text: string, iamLiteral: boolean): string {
-  if (iamLiteral) return text.replace(/[*?$]/g, (character) => `\${!${character}}`);
-  return text.replaceAll('${', '${!');
+  return result + text.slice(last).replaceAll('${', '${!');
 }
 
 /**

@@ -10,6 +10,7 @@
 import { stringify } from 'yaml';
 import { parameterVariable } from '../engine/function-environment.ts';
 import type { ResolvedSpec } from '../engine/spec/resolved-spec.ts';
+import { logicalIdOf } from '../engine/spec/logical-id.ts';
 import type { SinkType, SourceType } from '../engine/spec/spec-types.ts';
 import type {
   CfnOutput,
@@ -29,7 +30,7 @@ import { deadLetters } from './runtime/dead-letters.ts';
 import { ledger } from './runtime/ledger.ts';
 import { notifications } from './runtime/notifications.ts';
 import { schedule } from './runtime/schedule.ts';
-import { parameterLogicalId, pascalCase, specValue } from './substitution.ts';
+import { parameterLogicalId, specValue } from './substitution.ts';
 
 /**
  * The Lambda runtime of the function: the newest Node.js runtime that cfn-lint neither flags as
@@ -99,6 +100,7 @@ export function generateStack(spec: ResolvedSpec, options: TemplateOptions = {},
   const context: GeneratorContext = { spec, core: { ...CORE_IDS }, logicalId: (...parts) => logicalId(parts), value: specValue };
   const stack = new StackBuilder();
 
+  for (const [name, declaration] of Object.entries(spec.parameters ?? {})) stack.add(`parameter ${name}`, specParameter(name, declaration));
   stack.add('the template', core(spec, options));
   for (const [id, source] of Object.entries(spec.sources)) {
     const generator = generators.sources[source.type] as SourceGenerator;
@@ -143,9 +145,25 @@ export function renderTemplate(template: Template, format: 'yaml' | 'json'): str
 
 /** A stable logical id from component ids and kinds: `['clicks', 'Queue']` → `ClicksQueue`. */
 function logicalId(parts: readonly string[]): string {
-  const id = parts.map(pascalCase).join('');
+  const id = parts.map(logicalIdOf).join('');
   if (!/^[A-Za-z][A-Za-z0-9]{0,254}$/.test(id)) throw new TemplateError(`cannot make a CloudFormation logical id of ${JSON.stringify(parts)}`);
   return id;
+}
+
+/** A spec parameter as a CloudFormation Parameter, and the variable that passes its value to the function. */
+function specParameter(name: string, declaration: NonNullable<ResolvedSpec['parameters']>[string]): Contribution & { parameters: Record<string, CfnParameter> } {
+  const id = parameterLogicalId(name);
+  return {
+    parameters: {
+      [id]: {
+        Type: declaration.type === 'number' ? 'Number' : 'String',
+        Description: declaration.description ?? `Spec parameter ${name}`,
+        ...(declaration.default === undefined ? {} : { Default: declaration.default }),
+        ...(declaration.secret ? { NoEcho: true } : {}),
+      },
+    },
+    environment: { [parameterVariable(name)]: { Ref: id } },
+  };
 }
 
 /** The function, its role (statements are merged in by `generateStack`), its log group, parameters and outputs. */
@@ -153,30 +171,12 @@ function core(spec: ResolvedSpec, options: TemplateOptions): Contribution & { pa
   const { runtime } = spec;
   const parameters: Record<string, CfnParameter> = {};
   const environment: Record<string, CfnValue> = {};
-  const parameterNames = new Map<string, string>();
-  for (const [name, declaration] of Object.entries(spec.parameters ?? {})) {
-    const id = parameterLogicalId(name);
-    const other = parameterNames.get(id);
-    if (other !== undefined) throw new TemplateError(`parameters ${other} and ${name} both need the logical id ${id} in the generated template; rename one of them`);
-    parameterNames.set(id, name);
-    parameters[id] = {
-      Type: declaration.type === 'number' ? 'Number' : 'String',
-      Description: declaration.description ?? `Spec parameter ${name}`,
-      ...(declaration.default === undefined ? {} : { Default: declaration.default }),
-      ...(declaration.secret ? { NoEcho: true } : {}),
-    };
-    environment[parameterVariable(name)] = { Ref: id };
-  }
   for (const [name, value] of Object.entries(runtime.environment ?? {})) environment[name] = specValue(value);
 
   let code: { S3Bucket: CfnValue; S3Key: CfnValue };
   if (options.code) {
     code = { S3Bucket: options.code.bucket, S3Key: options.code.key };
   } else {
-    for (const id of Object.values(CODE_PARAMETERS)) {
-      const name = parameterNames.get(id);
-      if (name !== undefined) throw new TemplateError(`parameter ${name} and the template (the code's location) both need the logical id ${id}; rename the parameter`);
-    }
     parameters[CODE_PARAMETERS.bucket] = { Type: 'String', Description: 'Bucket holding the function package (ingest package --zip --bucket)' };
     parameters[CODE_PARAMETERS.key] = { Type: 'String', Description: 'Key of the function package zip in CodeBucket' };
     code = { S3Bucket: { Ref: CODE_PARAMETERS.bucket }, S3Key: { Ref: CODE_PARAMETERS.key } };
@@ -259,7 +259,7 @@ class StackBuilder {
     for (const [id, output] of Object.entries(contribution.outputs ?? {})) this.claim('output', id, owner, () => (this.outputs[id] = output));
     for (const [name, value] of Object.entries(contribution.environment ?? {})) this.claim('environment variable', name, owner, () => (this.environment[name] = value));
     for (const [index, statement] of (contribution.statements ?? []).entries()) {
-      const sid = statement.Sid ?? `${pascalCase(sidPrefix ?? 'Core')}${index + 1}`;
+      const sid = statement.Sid ?? `${logicalIdOf(sidPrefix ?? 'core')}${index + 1}`;
       this.claim('statement id', sid, owner, () => this.statements.push({ ...statement, Sid: sid }));
     }
     this.notes.push(...(contribution.notes ?? []));

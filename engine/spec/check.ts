@@ -9,6 +9,7 @@ import { keyPrefixProblem, literalPrefix } from '../sinks/s3/check.ts';
 import type { Diagnostic, SpecPath } from './diagnostic.ts';
 import type { LoadedSpec } from './load.ts';
 import { diagnosticAt } from './load.ts';
+import { logicalIdOf } from './logical-id.ts';
 import { forEachTyped } from './schema-positions.ts';
 
 /**
@@ -75,6 +76,7 @@ export function checkSpec(spec: LoadedSpec, files: SpecFiles): Diagnostic[] {
     }
   }
 
+  checkLogicalIds(value, sections, report);
   checkGraph(sections, owner, report);
   checkParameters(value, report);
   checkLanguages(value, sections, report);
@@ -364,6 +366,30 @@ function checkTests(value: Component, owner: Map<string, Section>, files: SpecFi
       }
     });
   });
+}
+
+/**
+ * Source and sink ids, and parameter names, reach CloudFormation logical ids in CamelCase
+ * (docs/decisions/0041-logical-ids.md), where `x_1` and `x1` are both `X1`: the generator would
+ * refuse such a spec, so validate does first.
+ */
+function checkLogicalIds(value: Component, sections: Record<Section, [string, Component][]>, report: Report): void {
+  const groups: [SpecPath, string[], string][] = [
+    [[], [...sections.sources, ...sections.sinks].map(([id]) => id), 'id'],
+    [['parameters'], entries(value.parameters).map(([name]) => name), 'parameter'],
+  ];
+  for (const [base, names, noun] of groups) {
+    const seen = new Map<string, string>();
+    for (const name of names) {
+      const form = logicalIdOf(name);
+      const earlier = seen.get(form);
+      if (earlier === undefined) seen.set(form, name);
+      else if (earlier !== name) {
+        const path: SpecPath = base.length > 0 ? [...base, name] : [sections.sources.some(([id]) => id === name) ? 'sources' : 'sinks', name];
+        report(path, 'logical-id-collision', `${noun} \`${name}\` and ${noun} \`${earlier}\` both become ${form} in the generated template's logical ids; rename one of them`, { target: 'key' });
+      }
+    }
+  }
 }
 
 function entries(value: unknown): [string, Component][] {

@@ -54,7 +54,7 @@ describe('ingest generate', () => {
     expect(stderr).toMatch(/bad\.yaml:\d+:\d+: error /);
   });
 
-  it('exits 1, naming both, when two parameters meet in one logical id', () => {
+  it('exits 1, naming both, when two parameters would meet in one logical id', () => {
     const spec = join(work, 'collide.yaml');
     writeFileSync(spec, 'version: 1\nname: collide\nparameters:\n  level_1: { type: string }\n  level1: { type: string }\nsources:\n  in: { type: kinesis, stream: orders, format: json }\nsinks:\n  out: { type: s3, inputs: [in], bucket: acme-out, key: x/ }\n');
 
@@ -62,7 +62,18 @@ describe('ingest generate', () => {
 
     expect(code).toBe(1);
     expect(stdout).toBe('');
-    expect(stderr).toContain('parameters level_1 and level1 both need the logical id Level1');
+    expect(stderr).toMatch(/collide\.yaml:\d+:\d+: error logical-id-collision: parameter `level1` and parameter `level_1` both become Level1/);
+  });
+
+  it('exits 1, naming both, when a parameter takes the logical id of a resource of the template', () => {
+    const spec = join(work, 'reserved.yaml');
+    writeFileSync(spec, 'version: 1\nname: reserved\nparameters:\n  function: { type: string }\nsources:\n  in: { type: kinesis, stream: orders, format: json }\nsinks:\n  out: { type: s3, inputs: [in], bucket: acme-out, key: x/ }\n');
+
+    const { code, stdout, stderr } = run([spec]);
+
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('reserved.yaml: error: the template and parameter function both need the logical id Function');
   });
 
   it.each([

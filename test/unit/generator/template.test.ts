@@ -6,6 +6,7 @@ import { SINK_GENERATORS, SOURCE_GENERATORS } from '../../../generator/registry.
 import { sweepRate } from '../../../generator/runtime/schedule.ts';
 import { FUNCTION_RUNTIME, generateStack, generateTemplate, renderTemplate, TemplateError } from '../../../generator/template.ts';
 import type { Generators, Template } from '../../../generator/template.ts';
+import { applyDefaults } from '../../../engine/spec/resolve.ts';
 import { exampleSpecs, featureSpecs, validSpec } from '../../support/generator-specs.ts';
 
 const specs = [...exampleSpecs(), ...featureSpecs()];
@@ -289,26 +290,31 @@ describe('merging contributions', () => {
     expect(() => generateStack(spec, {}, withSource(contribution as Contribution))).toThrow(new RegExp(`(source in and .+|.+ and source in) both need the ${claim} `));
   });
 
-  it('refuses a parameter named like the code location parameters', () => {
+  it.each([
+    ['code_bucket', 'the template and parameter code_bucket both need the logical id CodeBucket'],
+    ['function', 'the template and parameter function both need the logical id Function'],
+    ['dead_letter_bucket', 'the dead_letters feature and parameter dead_letter_bucket both need the logical id DeadLetterBucket'],
+  ])('refuses a parameter %s named like a resource of the template', (parameter, message) => {
     const spec = validSpec('params', {
       name: 'params',
-      parameters: { code_bucket: { type: 'string' } },
+      parameters: { [parameter]: { type: 'string', default: 'x' } },
       sources: { in: { type: 'kinesis', stream: 'orders', format: 'json' } },
       sinks: { out: { type: 's3', inputs: ['in'], bucket: 'acme-out', key: 'x/' } },
     }).spec;
 
-    expect(() => generateStack(spec)).toThrow('parameter code_bucket and the template (the code\'s location) both need the logical id CodeBucket');
+    expect(() => generateStack(spec)).toThrow(message);
   });
 
-  it('refuses two parameters whose CamelCase forms meet', () => {
-    const spec = validSpec('params', {
+  it('refuses two parameters whose CamelCase forms meet, should validate let them through', () => {
+    const spec = applyDefaults({
+      version: 1,
       name: 'params',
       parameters: { level_1: { type: 'string' }, level1: { type: 'string' } },
       sources: { in: { type: 'kinesis', stream: 'orders', format: 'json' } },
       sinks: { out: { type: 's3', inputs: ['in'], bucket: 'acme-out', key: 'x/' } },
-    }).spec;
+    });
 
-    expect(() => generateStack(spec)).toThrow('parameters level_1 and level1 both need the logical id Level1');
+    expect(() => generateStack(spec)).toThrow('parameter level1 and parameter level_1 both need the logical id Level1');
   });
 
   it('names statements without a Sid after their component and position', () => {
