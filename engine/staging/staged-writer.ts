@@ -67,12 +67,13 @@ export interface FileRun {
 /** One staged file, open while rows join it, then closed and named. */
 export class StagingFile<Tag> {
   readonly segments: FileSegment[] = [];
-  /** The caller's tag of each row, in row order. */
+  /** The caller's tag of each row, in row order, until {@link releaseTags}. */
   readonly tags: Tag[] = [];
   /** Set with the first row. */
   id = '';
   private body: ObjectBody | undefined = new ObjectBody();
   private bytes = 0;
+  private rows = 0;
   private readonly identity: ObjectIdentity;
   private readonly encode: StagedRowEncoder;
   /** Kept only when rewritable: each row's meta (for a rewrite's name) and end offset in the body. */
@@ -93,7 +94,12 @@ export class StagingFile<Tag> {
   }
 
   get records(): number {
-    return this.tags.length;
+    return this.rows;
+  }
+
+  /** Lets go of the tags once the caller has used them (a large S3 object's tickets need not live until `settle`). */
+  releaseTags(): void {
+    this.tags.length = 0;
   }
 
   /** Uncompressed size in bytes. */
@@ -130,6 +136,7 @@ export class StagingFile<Tag> {
     this.bytes += this.body.append(text);
     this.identity.add(input.meta);
     this.tags.push(input.tag);
+    this.rows++;
     this.metas?.push(input.meta);
     this.rowEnds?.push(this.bytes);
   }

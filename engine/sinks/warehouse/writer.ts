@@ -146,8 +146,7 @@ export class WarehouseWriter implements SinkWriter {
     for (const [index, held] of [...this.items]) {
       const failure: SinkFailure = { code: 'sink-error', message: `sink ${this.settings.sinkId} closed before its batch item was committed`, retryable: true };
       const open = this.staging.closeGroup(itemGroup({ index }));
-      for (const ticket of open?.tags ?? []) ticket.failed(failure);
-      for (const staged of held.staged) for (const ticket of staged.file.tags) ticket.failed(failure);
+      for (const file of [...(open ? [open] : []), ...held.staged.map((staged) => staged.file)]) settleTags(file, (ticket) => ticket.failed(failure));
       await this.abort({ index, staged: true });
     }
     const remaining = this.staging.closeAll();
@@ -248,11 +247,11 @@ export class WarehouseWriter implements SinkWriter {
       body = await compressBody(file.takeBody(), 'gzip');
       await store.put(bucket, key, body, putOptions);
     } catch (error) {
-      this.fail(file.tags, key, error);
+      this.fail(file, key, error);
       return;
     }
     this.stored.push({ file, key, bytes: body.length, compressed: file.rewritable ? body : undefined });
-    for (const ticket of file.tags) ticket.written();
+    settleTags(file, (ticket) => ticket.written());
   }
 
   /** Uploads a full file of an S3 object without making it visible; `commit` publishes it. */
@@ -267,7 +266,7 @@ export class WarehouseWriter implements SinkWriter {
         entry.bytes = body.length;
         return await store.stage(bucket, key, body, putOptions);
       } catch (error) {
-        this.fail(file.tags, key, error);
+        this.fail(file, key, error);
         return undefined;
       }
     })();
@@ -282,11 +281,11 @@ export class WarehouseWriter implements SinkWriter {
       await staged.publish();
     } catch (error) {
       await staged.discard().catch(() => {});
-      this.fail(entry.file.tags, entry.key, error);
+      this.fail(entry.file, entry.key, error);
       return;
     }
     this.stored.push({ file: entry.file, key: entry.key, bytes: entry.bytes, compressed: undefined });
-    for (const ticket of entry.file.tags) ticket.written();
+    settleTags(entry.file, (ticket) => ticket.written());
   }
 
   private track(promise: Promise<void>): Promise<void> {
@@ -296,14 +295,14 @@ export class WarehouseWriter implements SinkWriter {
   }
 
   /** Fails every ticket of a file the store refused: retryable when the store says try again. */
-  private fail(tickets: readonly Ticket[], key: string, error: unknown): void {
+  private fail(file: StagingFile<Ticket>, key: string, error: unknown): void {
     const { retryable, reason } = classifyStoreError(error);
     const failure: SinkFailure = {
       code: retryable ? 'sink-error' : 'sink-rejected',
       message: `s3://${this.settings.bucket}/${key} could not be staged: ${reason}: ${messageOf(error)}`,
       retryable,
     };
-    for (const ticket of tickets) ticket.failed(failure);
+    settleTags(file, (ticket) => ticket.failed(failure));
   }
 
   private now(): number {
@@ -330,6 +329,15 @@ function groupOf(meta: RecordMeta, item: ItemScope): string {
 
 function itemGroup(item: Pick<ItemScope, 'index'>): string {
   return `item\0${item.index}`;
+}
+
+/**
+ * Settles the tickets of a file's rows, once: the file lets go of them, so a later failure of the
+ * same file (an upload failing after `close` gave up on its item) finds none left to settle.
+ */
+function settleTags(file: StagingFile<Ticket>, settle: (ticket: Ticket) => void): void {
+  for (const ticket of file.tags) settle(ticket);
+  file.releaseTags();
 }
 
 function rejected(message: string): SinkFailure {

@@ -259,6 +259,18 @@ describe('the warehouse sink writer', () => {
     expect((await registeredFiles(ledger)).map((file) => file.records)).toEqual([2, 2, 2]);
   });
 
+  it('registers an S3 object delivered twice in one invocation once per delivery, under one key', async () => {
+    const [object] = objectDeliveries(1);
+    const { sink, store, ledger } = createSink(sinkConfig('redshift', 'append'));
+
+    await runInvocation(sink, [object!, { ...object!, item: { index: 1, staged: true } }]);
+
+    const files = await registeredFiles(ledger);
+    expect(files).toHaveLength(2);
+    expect(files[0]!.key).toBe(files[1]!.key);
+    expect([...store.objects.keys()].filter((key) => key.includes('/files/'))).toHaveLength(1);
+  });
+
   it('numbers the records the sink receives from one input record, in arrival order', async () => {
     const meta = kinesisMeta(0);
     const deliveries: Delivery[] = [{
@@ -420,6 +432,31 @@ describe('the warehouse sink writer', () => {
     for (const ticket of tickets.flat()) {
       expect(ticket.settlements).toEqual([{ outcome: 'failed', failure: expect.objectContaining({ code: 'sink-error', retryable: true, message: expect.stringContaining('SlowDown') }) }]);
     }
+    expect(await registeredFiles(ledger)).toEqual([]);
+  });
+
+  it.each([{ commit: true }, { commit: false }])('settles each ticket of an S3 object once when uploading its full file fails (committed: $commit)', async ({ commit }) => {
+    class RefusingStore extends MemoryObjectStore {
+      override async stage(): Promise<never> {
+        throw Object.assign(new Error('service unavailable'), { name: 'ServiceUnavailable' });
+      }
+    }
+    const { sink, ledger } = createSink(sinkConfig('redshift', 'append', 'jsonl', { max_records: 2 }), { objects: new RefusingStore() });
+    const writer = sink.open({ state: new Map(), now: new Date(ARRIVAL), requestId: 'r', deadline: Date.now() + 60_000 });
+    const item = { index: 0, staged: true };
+    const tickets = [1, 2, 3].map(() => makeTicket());
+
+    for (const [line, ticket] of tickets.entries()) await writer.add({ record: order(line), meta: s3Meta(0, line + 1), ticket, item });
+    if (commit) writer.commit(item);
+    await writer.close();
+    await writer.settle!({ redelivered: () => true });
+
+    expect(tickets.map((ticket) => ticket.settlements.length)).toEqual([1, 1, 1]);
+    expect(tickets.slice(0, 2).map((ticket) => ticket.settlements[0])).toEqual([
+      { outcome: 'failed', failure: expect.objectContaining({ retryable: true }) },
+      { outcome: 'failed', failure: expect.objectContaining({ retryable: true }) },
+    ]);
+    expect(tickets[2]!.settlements[0]!.outcome).toBe(commit ? 'written' : 'failed');
     expect(await registeredFiles(ledger)).toEqual([]);
   });
 
