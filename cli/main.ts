@@ -120,8 +120,8 @@ Exit status: 0 generated, 1 the spec is invalid, 2 usage or I/O error.`,
     },
   },
   package: {
-    summary: 'write the Lambda function package of a spec',
-    usage: `ingest package <spec> --out <directory>
+    summary: 'write the Lambda function package of a spec, zip it, upload it',
+    usage: `ingest package <spec> --out <directory> [--zip] [--bucket <bucket> [--prefix <prefix>]]
 
 Writes the function package: the generic runtime bundle (index.mjs, handler index.handler),
 spec.json (validated, defaults applied) and validators.mjs (the JSON Schemas of validate steps
@@ -129,13 +129,68 @@ compiled to code), so the function compiles nothing at cold start. Parameters st
 filled at run time from INGEST_PARAM_<NAME> environment variables; a spec without a dead_letter
 bucket writes dead letters to the bucket named by INGEST_DEAD_LETTER_BUCKET. The function refuses
 to start when either is missing. A spec with a sink that the runtime cannot run yet (redshift,
-postgres...) is refused with error sink-not-runnable.
+postgres...) is refused with error sink-not-runnable. Prints each file's size and the bundle's.
 
-Exit status: 0 packaged, 1 the spec is invalid or cannot be packaged, 2 usage or I/O error.`,
-    options: { out: { type: 'string' } },
+Options:
+  --zip               also write <sha256>.zip: the same package always gives the same bytes
+  --bucket <bucket>   zip, upload to s3://<bucket>/<prefix>/<sha256>.zip (skipped when it is
+                      already there) and write template.yaml beside the zip, pointing at it
+  --prefix <prefix>   key prefix in the bucket
+  --endpoint <url>    AWS endpoint (moto, LocalStack); AWS_ENDPOINT_URL, AWS_PROFILE and
+                      AWS_REGION are honoured as by the AWS CLI
+
+Exit status: 0 packaged, 1 the spec is invalid or cannot be packaged or uploaded, 2 usage or I/O error.`,
+    options: { out: { type: 'string' }, zip: { type: 'boolean', default: false }, bucket: { type: 'string' }, prefix: { type: 'string' }, endpoint: { type: 'string' } },
     run: async (positionals, values) => {
       const { packageCommand } = await import('./commands/package.ts');
-      return packageCommand(positionals, typeof values.out === 'string' ? values.out : undefined, out);
+      const text = (name: string) => (typeof values[name] === 'string' ? { [name]: values[name] as string } : {});
+      return packageCommand(positionals, { ...(typeof values.out === 'string' ? { outDir: values.out } : {}), zip: values.zip === true, ...text('bucket'), ...text('prefix'), ...text('endpoint') }, out, (line) => process.stderr.write(`${line}\n`));
+    },
+  },
+  deploy: {
+    summary: 'package, upload and deploy a spec as a CloudFormation stack',
+    usage: `ingest deploy <spec> --stack-name <name> --bucket <bucket> [--prefix <prefix>]
+       [--parameter <name>=<value> ...] [--no-execute] [--endpoint <url>]
+
+Packages the spec, uploads the zip to the bucket (skipped when unchanged) and deploys the
+generated template through a change set: CREATE for a new stack, UPDATE otherwise, with
+CAPABILITY_IAM. Prints the change set as a table (action, logical id, type, replacement),
+executes it and follows the stack's events until it settles; on failure prints the failed
+resources with their reasons. A template without changes is success.
+
+Options:
+  --parameter <n>=<v>  a stack parameter, by its spec name (out_bucket) or template name
+                       (OutBucket); on an update, parameters not given keep their values
+  --no-execute         create and print the change set, leave it for review
+  --endpoint <url>     AWS endpoint (moto, LocalStack); AWS_ENDPOINT_URL, AWS_PROFILE and
+                       AWS_REGION are honoured as by the AWS CLI
+
+Exit status: 0 deployed (or no changes, or change set left for review), 1 the spec is invalid
+or the deploy failed, 2 usage error or AWS not reachable as configured.`,
+    options: {
+      'stack-name': { type: 'string' },
+      bucket: { type: 'string' },
+      prefix: { type: 'string' },
+      parameter: { type: 'string', multiple: true, default: [] },
+      'no-execute': { type: 'boolean', default: false },
+      endpoint: { type: 'string' },
+    },
+    run: async (positionals, values) => {
+      const { deployCommand } = await import('./commands/deploy.ts');
+      const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+      return deployCommand(
+        positionals,
+        {
+          ...(text('stack-name') === undefined ? {} : { stackName: text('stack-name')! }),
+          ...(text('bucket') === undefined ? {} : { bucket: text('bucket')! }),
+          ...(text('prefix') === undefined ? {} : { prefix: text('prefix')! }),
+          ...(text('endpoint') === undefined ? {} : { endpoint: text('endpoint')! }),
+          parameters: values.parameter as unknown as string[],
+          execute: values['no-execute'] !== true,
+        },
+        out,
+        (line) => process.stderr.write(`${line}\n`),
+      );
     },
   },
   batches: {

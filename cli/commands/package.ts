@@ -1,23 +1,65 @@
 import { UsageError } from '../../engine/errors.ts';
-import { InvalidSpecError, packageFunction } from '../../generator/package-function.ts';
+import { s3Client } from '../../generator/deploy/aws-clients.ts';
+import { publishFunction } from '../../generator/deploy/publish.ts';
+import { InvalidSpecError, packageFunction, zipPackage } from '../../generator/package-function.ts';
+import type { FunctionZip, PackagedFunction } from '../../generator/package-function.ts';
 import { displayPath } from '../files.ts';
 import { formatDiagnostics } from '../output.ts';
+import { deployFailure } from './deploy-failure.ts';
 
-/** `ingest package <spec> --out <dir>`: writes the function package; 1 when the spec is invalid or has a sink the runtime cannot run yet. */
-export async function packageCommand(positionals: readonly string[], outDir: string | undefined, out: (text: string) => void): Promise<number> {
+export interface PackageOptions {
+  outDir?: string;
+  /** `--zip`: also write `<sha256>.zip`. */
+  zip: boolean;
+  /** `--bucket`: upload the zip there (implies `zip`) and write `template.yaml` pointing at it. */
+  bucket?: string;
+  prefix?: string;
+  endpoint?: string;
+}
+
+/**
+ * `ingest package <spec> --out <dir> [--zip] [--bucket B [--prefix P]]`: writes the function
+ * package, its zip, uploads it and writes its template. Resolves to 1 when the spec is invalid or
+ * has a sink the runtime cannot run yet, or when the upload or the template fails.
+ */
+export async function packageCommand(positionals: readonly string[], options: PackageOptions, out: (text: string) => void, err: (text: string) => void = out): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('package needs exactly one spec file');
-  if (!outDir) throw new UsageError('package needs --out <directory>');
+  if (!options.outDir) throw new UsageError('package needs --out <directory>');
+  if (options.prefix !== undefined && options.bucket === undefined) throw new UsageError('--prefix needs --bucket');
+  const spec = positionals[0]!;
   try {
-    const packaged = await packageFunction(positionals[0]!, outDir, displayPath(positionals[0]!));
-    out(`packaged ${displayPath(positionals[0]!)} into ${displayPath(packaged.directory)} (handler index.handler):`);
-    for (const file of packaged.files) out(`  ${file.name.padEnd(16)} ${(file.bytes / 1024).toFixed(1)} KiB`);
+    if (options.bucket !== undefined) {
+      const published = await publishFunction(spec, options.outDir, displayPath(spec), { s3: s3Client(options), bucket: options.bucket, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
+      printPackage(spec, published.packaged, published.zip, out);
+      out(`${published.code.uploaded ? 'uploaded' : 'already uploaded (same content)'} s3://${published.code.bucket}/${published.code.key}`);
+      out(`template ${displayPath(published.templatePath)} (function code s3://${published.code.bucket}/${published.code.key})`);
+      for (const note of published.notes) err(`note: ${note}`);
+      return 0;
+    }
+    const packaged = await packageFunction(spec, options.outDir, displayPath(spec));
+    printPackage(spec, packaged, options.zip ? await zipPackage(packaged) : undefined, out);
     return 0;
   } catch (error) {
     if (error instanceof InvalidSpecError) {
       out(formatDiagnostics(error.diagnostics, 'text'));
       return 1;
     }
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot read ${(error as NodeJS.ErrnoException).path ?? positionals[0]}: no such file or directory (for dist/lambda, run npm run build)`);
-    throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot read ${(error as NodeJS.ErrnoException).path ?? spec}: no such file or directory (for dist/lambda, run npm run build)`);
+    const failure = deployFailure(error);
+    if (failure === undefined) throw error;
+    err(`ingest package: ${failure.message}`);
+    return failure.exitCode;
   }
+}
+
+/** The files of the package with their sizes, the bundle's total and the zip's size. */
+export function printPackage(spec: string, packaged: PackagedFunction, zip: FunctionZip | undefined, out: (text: string) => void): void {
+  out(`packaged ${displayPath(spec)} into ${displayPath(packaged.directory)} (handler index.handler):`);
+  for (const file of packaged.files) out(`  ${file.name.padEnd(16)} ${kibibytes(file.bytes)}`);
+  out(`  ${'bundle'.padEnd(16)} ${kibibytes(packaged.files.reduce((total, file) => total + file.bytes, 0))}`);
+  if (zip) out(`  ${'zip'.padEnd(16)} ${kibibytes(zip.bytes)}  ${zip.name}`);
+}
+
+function kibibytes(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1).padStart(8)} KiB`;
 }

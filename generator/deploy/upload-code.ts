@@ -28,7 +28,8 @@ export function keyUnder(prefix: string | undefined, name: string): string {
  * Puts `file` at `s3://bucket/prefix/name` unless an object there already carries the same
  * SHA-256 (recorded in its `sha256` metadata by an earlier upload): since the name is the content
  * hash, an unchanged package costs one HEAD request, not an upload. Throws `DeployError`
- * (`upload-failed`) with S3's reason when the bucket cannot be read or written.
+ * (`upload-failed`) with S3's reason when the bucket cannot be read or written; errors that
+ * come before S3 answers (no region, no credentials, no connection) propagate as the SDK throws them.
  */
 export async function uploadHashed(s3: S3Client, file: HashedFile, bucket: string, prefix?: string): Promise<UploadedObject> {
   const key = keyUnder(prefix, file.name);
@@ -37,6 +38,8 @@ export async function uploadHashed(s3: S3Client, file: HashedFile, bucket: strin
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: file.bytes, ContentType: file.contentType, Metadata: { sha256: file.sha256 } }));
     return { bucket, key, uploaded: true };
   } catch (error) {
+    // Only S3's answers are about this upload; no region, no credentials or no network are the caller's to explain.
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === undefined) throw error;
     throw new DeployError('upload-failed', `cannot upload s3://${bucket}/${key}: ${(error as Error).message || (error as Error).name}`, { cause: error });
   }
 }

@@ -1,14 +1,18 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { unzipSync } from 'fflate';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kinesisEvent } from '../../engine/local/events.ts';
-import { InvalidSpecError, packageFunction } from '../../generator/package-function.ts';
+import { packageCommand } from '../../cli/commands/package.ts';
+import { publishFunction } from '../../generator/deploy/publish.ts';
+import { InvalidSpecError, packageFunction, zipPackage } from '../../generator/package-function.ts';
 import { awsClientConfig, motoEndpoint } from '../support/env.ts';
 
 const run = promisify(execFile);
@@ -179,5 +183,88 @@ sinks:
 
     expect(response).toEqual({ batchItemFailures: [] });
     expect((await linesIn(generated)).map(({ stage, code }) => `${String(stage)} ${String(code)}`).sort()).toEqual(['decode invalid-json', 'transform invalid-record']);
+  });
+});
+
+describe('package --zip and --bucket', () => {
+  it('zips the same spec, packaged twice into different folders, to the same bytes under the same name', async () => {
+    const first = await zipPackage(await packageFunction(join(work, 'spec.yaml'), join(work, 'zip-a')));
+    const second = await zipPackage(await packageFunction(join(work, 'spec.yaml'), join(work, 'nested', 'zip-b')));
+
+    expect(second.name).toBe(first.name);
+    expect(first.name).toMatch(/^[0-9a-f]{64}\.zip$/);
+    expect(readFileSync(second.path).equals(readFileSync(first.path))).toBe(true);
+  });
+
+  it('zips a package that runs once unzipped, as Lambda unzips it', async () => {
+    const zip = await zipPackage(await packageFunction(join(work, 'spec.yaml'), join(work, 'zip-run')));
+    const unzipped = join(work, 'unzipped');
+    mkdirSync(unzipped, { recursive: true });
+    for (const [name, bytes] of Object.entries(unzipSync(readFileSync(zip.path)))) writeFileSync(join(unzipped, name), bytes);
+    const eventFile = join(work, 'zip-event.json');
+    writeFileSync(eventFile, JSON.stringify(kinesisEvent('orders', [Buffer.from(JSON.stringify({ id: 'z', amount: -5 }))])));
+
+    const response = await invokePackage(unzipped, eventFile);
+
+    expect(readdirSync(unzipped).sort()).toEqual(['index.mjs', 'spec.json', 'validators.mjs']);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(await linesIn(buckets.errors)).toContainEqual(expect.objectContaining({ code: 'invalid-record', record: { id: 'z', amount: -5 } }));
+  });
+
+  it('prints each file, the bundle and the zip with their sizes', async () => {
+    const lines: string[] = [];
+
+    const code = await packageCommand([join(work, 'spec.yaml')], { outDir: join(work, 'zip-printed'), zip: true }, (line) => lines.push(line));
+
+    expect(code).toBe(0);
+    expect(lines.slice(1).map((line) => line.trim().split(/\s+/)[0])).toEqual(['index.mjs', 'spec.json', 'validators.mjs', 'bundle', 'zip']);
+    const sizes = lines.slice(1).map((line) => Number(/([\d.]+) KiB/.exec(line)![1]));
+    expect(sizes[3]).toBeCloseTo(sizes[0]! + sizes[1]! + sizes[2]!, 0);
+    expect(sizes[4]).toBeLessThan(sizes[3]!);
+    expect(lines.at(-1)).toMatch(/ [0-9a-f]{64}\.zip$/);
+  });
+
+  it('uploads the zip under the prefix once, and writes beside it the template that points at it', async () => {
+    const bucket = `pkg-code-${suffix}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+
+    const first = await publishFunction(join(work, 'spec.yaml'), join(work, 'published'), 'spec.yaml', { s3, bucket, prefix: 'functions/orders/' });
+    const second = await publishFunction(join(work, 'spec.yaml'), join(work, 'published-again'), 'spec.yaml', { s3, bucket, prefix: 'functions/orders' });
+
+    expect(first.code).toEqual({ bucket, key: `functions/orders/${first.zip.name}`, uploaded: true });
+    expect(second.code).toEqual({ ...first.code, uploaded: false });
+    const stored = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: first.code.key }));
+    expect(Buffer.from(await stored.Body!.transformToByteArray()).equals(readFileSync(first.zip.path))).toBe(true);
+    expect(readdirSync(join(work, 'published'))).toEqual(expect.arrayContaining([first.zip.name, 'template.yaml']));
+    const template = parse(readFileSync(first.templatePath, 'utf8')) as { Resources: Record<string, { Type: string; Properties: { Code?: unknown } }>; Parameters?: Record<string, unknown> };
+    const functions = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Lambda::Function');
+    expect(functions.map((resource) => resource.Properties.Code)).toEqual([{ S3Bucket: bucket, S3Key: first.code.key }]);
+    expect(Object.keys(template.Parameters ?? {})).not.toContain('CodeBucket');
+  });
+
+  it('uploads again when the object under the zip name is not the zip it names', async () => {
+    const bucket = `pkg-code-tampered-${suffix}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const first = await publishFunction(join(work, 'spec.yaml'), join(work, 'tampered'), 'spec.yaml', { s3, bucket });
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: first.code.key, Body: 'not a zip' }));
+
+    const again = await publishFunction(join(work, 'spec.yaml'), join(work, 'tampered'), 'spec.yaml', { s3, bucket });
+
+    expect(again.code).toEqual({ bucket, key: first.zip.name, uploaded: true });
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: first.code.key }))).ContentLength).toBe(first.zip.bytes);
+  });
+
+  it('uploads nothing for a spec with errors, and prints its diagnostics', async () => {
+    const bucket = `pkg-code-refused-${suffix}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    writeFileSync(join(work, 'broken-upload.yaml'), SPEC.replace('type: kinesis', 'type: kinesiss'));
+    const lines: string[] = [];
+
+    const code = await packageCommand([join(work, 'broken-upload.yaml')], { outDir: join(work, 'refused'), zip: false, bucket, endpoint: motoEndpoint() }, (line) => lines.push(line));
+
+    expect(code).toBe(1);
+    expect(lines.join('\n')).toContain('error unknown-type');
+    expect((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).KeyCount ?? 0).toBe(0);
   });
 });

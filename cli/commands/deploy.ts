@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../../engine/errors.ts';
+import { cloudFormationClient, s3Client } from '../../generator/deploy/aws-clients.ts';
+import type { AwsTarget } from '../../generator/deploy/aws-clients.ts';
+import { deployStack } from '../../generator/deploy/deploy-stack.ts';
+import type { DeployRequest } from '../../generator/deploy/deploy-stack.ts';
+import { publishFunction } from '../../generator/deploy/publish.ts';
+import { uploadHashed } from '../../generator/deploy/upload-code.ts';
+import { InvalidSpecError } from '../../generator/package-function.ts';
+import { displayPath } from '../files.ts';
+import { formatDiagnostics } from '../output.ts';
+import { deployFailure } from './deploy-failure.ts';
+import { printPackage } from './package.ts';
+
+export interface DeployOptions extends AwsTarget {
+  stackName?: string;
+  bucket?: string;
+  prefix?: string;
+  /** `--parameter name=value` arguments, as given. */
+  parameters: readonly string[];
+  /** False for `--no-execute`. */
+  execute: boolean;
+}
+
+/** CloudFormation takes a template of at most this many bytes inline; a larger one must be read from S3. */
+const INLINE_TEMPLATE_BYTES = 51_200;
+const STACK_NAME = /^[A-Za-z][-A-Za-z0-9]{0,127}$/;
+
+/**
+ * `ingest deploy <spec> --stack-name S --bucket B ...`: packages the spec, uploads the zip, and
+ * deploys the template through a change set (see `deployStack`). Resolves to 0 when the stack
+ * holds the template (or nothing changed, or `--no-execute` left the change set for review), 1
+ * when the spec is invalid or the deploy failed, 2 when AWS cannot be reached as configured.
+ */
+export async function deployCommand(positionals: readonly string[], options: DeployOptions, out: (text: string) => void, err: (text: string) => void): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError('deploy needs exactly one spec file');
+  if (!options.stackName) throw new UsageError('deploy needs --stack-name <name>');
+  if (!STACK_NAME.test(options.stackName)) throw new UsageError(`--stack-name ${options.stackName}: a stack name starts with a letter and holds only letters, digits and hyphens, at most 128`);
+  if (!options.bucket) throw new UsageError('deploy needs --bucket <bucket> for the function package');
+  const parameters = parseParameters(options.parameters);
+  const spec = positionals[0]!;
+  const work = await mkdtemp(join(tmpdir(), 'ingest-deploy-'));
+  try {
+    const s3 = s3Client(options);
+    const published = await publishFunction(spec, work, displayPath(spec), { s3, bucket: options.bucket, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
+    printPackage(spec, published.packaged, published.zip, out);
+    out(`${published.code.uploaded ? 'uploaded' : 'already uploaded (same content)'} s3://${published.code.bucket}/${published.code.key}`);
+    for (const note of published.notes) err(`note: ${note}`);
+
+    let template: DeployRequest['template'] = { body: published.templateText };
+    if (Buffer.byteLength(published.templateText) > INLINE_TEMPLATE_BYTES) {
+      const bytes = Buffer.from(published.templateText);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const stored = await uploadHashed(s3, { name: `${sha256}.template.yaml`, sha256, bytes, contentType: 'application/x-yaml' }, options.bucket, options.prefix);
+      template = { url: `https://s3.${await s3.config.region()}.amazonaws.com/${stored.bucket}/${stored.key}` };
+    }
+    const outcome = await deployStack(cloudFormationClient(options), {
+      stackName: options.stackName,
+      template,
+      declaredParameters: published.template.Parameters ?? {},
+      parameters,
+      execute: options.execute,
+      out,
+    });
+    return outcome.status === 'failed' ? 1 : 0;
+  } catch (error) {
+    if (error instanceof InvalidSpecError) {
+      out(formatDiagnostics(error.diagnostics, 'text'));
+      return 1;
+    }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot read ${(error as NodeJS.ErrnoException).path ?? spec}: no such file or directory (for dist/lambda, run npm run build)`);
+    const failure = deployFailure(error);
+    if (failure === undefined) throw error;
+    err(`ingest deploy: ${failure.message}`);
+    return failure.exitCode;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** `name=value` arguments as a map; a name given twice is a mistake, not an override. */
+function parseParameters(argumentsGiven: readonly string[]): Map<string, string> {
+  const parameters = new Map<string, string>();
+  for (const argument of argumentsGiven) {
+    const separator = argument.indexOf('=');
+    if (separator <= 0) throw new UsageError(`--parameter takes name=value, got ${argument}`);
+    const name = argument.slice(0, separator);
+    if (parameters.has(name)) throw new UsageError(`--parameter ${name} is given twice`);
+    parameters.set(name, argument.slice(separator + 1));
+  }
+  return parameters;
+}
