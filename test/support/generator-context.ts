@@ -1,29 +1,23 @@
 import type { CfnValue, Contribution, GeneratorContext, IamStatement } from '../../generator/contribution.ts';
 import { sinkContribution, sourceContribution } from '../../generator/registry.ts';
+import { specValue } from '../../generator/substitution.ts';
+import { logicalIdOf } from '../../engine/spec/logical-id.ts';
 import type { ResolvedSpec } from '../../engine/spec/resolved-spec.ts';
 import { applyDefaults } from '../../engine/spec/resolve.ts';
 import type { Sink, Source } from '../../engine/spec/spec-types.ts';
 
 /**
  * A `GeneratorContext` with the contract of generator/contribution.ts, for tests of the source and
- * sink modules on their own: logical ids are the CamelCase of their parts, and a spec string with
- * `${param.<name>}` references becomes an `Fn::Sub` over the Parameter `<Name>`.
+ * sink modules on their own: logical ids are the CamelCase of their parts (as the assembler makes
+ * them), and spec strings become CloudFormation values as in the assembler (`specValue`).
  */
 export function generatorContext(spec: ResolvedSpec): GeneratorContext {
   return {
     spec,
     core: { function: 'Function', role: 'FunctionRole', logGroup: 'FunctionLogGroup' },
-    logicalId: (...parts) => parts.map(camel).join(''),
-    value: (text) => (/\$\{param\./.test(text) ? { 'Fn::Sub': text.replaceAll('${', '${!').replace(/\$\{!param\.([a-z0-9_]+)\}/g, (_, name: string) => `\${${camel(name)}}`) } : text),
+    logicalId: (...parts) => parts.map(logicalIdOf).join(''),
+    value: specValue,
   };
-}
-
-function camel(text: string): string {
-  return text
-    .split(/[^A-Za-z0-9]+/)
-    .filter((part) => part !== '')
-    .map((part) => part[0]!.toUpperCase() + part.slice(1))
-    .join('');
 }
 
 const PLACEHOLDER_SOURCE: Source = { type: 'kinesis', stream: 'placeholder' };
