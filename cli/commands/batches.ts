@@ -2,8 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UsageError } from '../../engine/errors.ts';
 import { LEDGER_TABLE_VARIABLE } from '../../engine/function-environment.ts';
 import { DynamoDbLedger } from '../../engine/ports/dynamodb-ledger.ts';
-import type { BatchFiles, BatchRecord, Ledger, OpenBatch } from '../../engine/ports/ledger.ts';
-import { ledgerScope } from '../../engine/ports/ledger.ts';
+import type { BatchFiles, BatchRecord, BatchState, Ledger, OpenBatch } from '../../engine/ports/ledger.ts';
+import { BATCH_STATES, ledgerScope } from '../../engine/ports/ledger.ts';
 import type { ResolvedSpec } from '../../engine/spec/resolved-spec.ts';
 import { plural } from '../output.ts';
 import type { WarehouseSink } from '../warehouse-spec.ts';
@@ -20,6 +20,8 @@ export interface BatchesOptions {
   format: 'text' | 'json';
   /** Why a batch is skipped, kept in the ledger as the batch's error. */
   reason?: string;
+  /** With `list`: only batches in these states, comma-separated (`failed,loading`) [all]. */
+  state?: string;
   /** `--param name=value` arguments, for a `state.table` that is a parameter reference. */
   parameters: readonly string[];
   environment: Readonly<Record<string, string | undefined>>;
@@ -57,6 +59,8 @@ export async function batchesCommand(positionals: readonly string[], options: Ba
   if (needsBatch && (sinkArgument === undefined || batchArgument === undefined)) throw new UsageError(`batches ${action} needs a sink and a batch number: ingest batches <spec> ${action} <sink> <batch>`);
   const batch = needsBatch ? batchNumber(batchArgument!) : undefined;
   if (options.reason !== undefined && action !== 'skip') throw new UsageError('--reason goes with skip');
+  if (options.state !== undefined && action !== 'list') throw new UsageError('--state goes with list');
+  const states = options.state === undefined ? undefined : batchStates(options.state);
 
   const spec = readWarehouseSpec(specPath, options.parameters, out);
   if (spec === undefined) return 1;
@@ -75,10 +79,14 @@ export async function batchesCommand(positionals: readonly string[], options: Ba
     const listings: SinkListing[] = [];
     for (const [id, config] of sinks) {
       const scope = ledgerScope(spec.name, id);
-      listings.push({ sink: id, type: config.type, table: config.table, scope, open: await reach(ledger.openBatch(scope)), batches: await reach(ledger.batches(scope)) });
+      const open = await reach(ledger.openBatch(scope));
+      const sealed = await reach(ledger.batches(scope, states?.filter((state) => state !== 'open')));
+      // An empty open batch is not a batch yet: it is listed only once it holds a file.
+      const shownOpen = states === undefined || states.includes('open') ? open : { batch: open.batch, totals: { ...open.totals, files: 0 } };
+      listings.push({ sink: id, type: config.type, table: config.table, scope, open: shownOpen, batches: sealed });
     }
     if (json) print({ table, sinks: listings });
-    else printListings(listings, specPath, now(), out);
+    else printListings(listings, specPath, now(), out, states);
     return 0;
   }
 
@@ -121,6 +129,13 @@ export async function batchesCommand(positionals: readonly string[], options: Ba
   return 1;
 }
 
+function batchStates(text: string): BatchState[] {
+  const states = text.split(',').map((state) => state.trim()).filter((state) => state !== '');
+  const unknown = states.filter((state) => !(BATCH_STATES as readonly string[]).includes(state));
+  if (states.length === 0 || unknown.length > 0) throw new UsageError(`--state takes states separated by commas, from: ${BATCH_STATES.join(', ')}${unknown.length > 0 ? `; not ${unknown.join(', ')}` : ''}`);
+  return states as BatchState[];
+}
+
 function batchNumber(text: string): number {
   const value = /^\d{1,10}$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < 1) throw new UsageError(`batch must be a positive whole number, not ${text}`);
@@ -144,7 +159,7 @@ function ledgerProblem(table: string, error: unknown): string {
   return `cannot reach the ledger table ${table}: ${message ?? String(error)}`;
 }
 
-function printListings(listings: readonly SinkListing[], specPath: string, now: number, out: (text: string) => void): void {
+function printListings(listings: readonly SinkListing[], specPath: string, now: number, out: (text: string) => void, states?: readonly BatchState[]): void {
   for (const [index, listing] of listings.entries()) {
     if (index > 0) out('');
     out(`sink ${listing.sink} (${listing.type} → ${listing.table}), ledger scope ${listing.scope}`);
@@ -158,7 +173,7 @@ function printListings(listings: readonly SinkListing[], specPath: string, now: 
     const { open } = listing;
     if (open.totals.files > 0) rows.push([String(open.batch), 'open', age(now - open.totals.openedAt), String(open.totals.files), String(open.totals.records), bytes(open.totals.bytes), '', '', '']);
     if (rows.length === 1) {
-      out('  no batches yet');
+      out(states === undefined ? '  no batches yet' : `  no ${states.join(' or ')} batches`);
       continue;
     }
     const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));

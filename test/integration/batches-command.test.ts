@@ -136,6 +136,20 @@ describe('ingest batches against a DynamoDB ledger in moto', { timeout: 60_000 }
     expect(listing.sinks[0].batches.map((batch: { batch: number; state: string }) => [batch.batch, batch.state])).toEqual([[1, 'failed'], [2, 'sealed']]);
   });
 
+  it('lists only the batches in the states --state names', async () => {
+    const failed = await batches(['list'], { state: 'failed' });
+    const none = await batches(['list'], { state: 'loading,skipped' });
+
+    expect(failed.code).toBe(0);
+    expect(failed.stdout).toMatch(/^ {2}1 +failed /m);
+    expect(failed.stdout).not.toMatch(/^ {2}[23] /m);
+    expect(none.stdout).toContain('  no loading or skipped batches\n');
+  });
+
+  it('refuses a --state that is not a batch state', async () => {
+    await expect(batches(['list'], { state: 'failed,broken' })).rejects.toThrow('--state takes states separated by commas, from: open, sealed, loading, loaded, failed, skipped; not broken');
+  });
+
   it('shows one batch with its error and staged files', async () => {
     const run = await batches(['show', 'warehouse', '1']);
 
