@@ -214,6 +214,7 @@ Options:
   --table <name>      the ledger table [state.table, else INGEST_LEDGER_TABLE]
   --endpoint <url>    AWS endpoint (moto, LocalStack) [AWS_ENDPOINT_URL]; the region is AWS_REGION
   --param <n>=<v>     a parameter value, for a state.table that is a parameter
+  --state <s,...>     with list: only batches in these states (failed,loading...)
   --reason <text>     with skip: why, kept in the ledger
   --format <f>        text (default) or json
 
@@ -224,6 +225,7 @@ allows the action, 2 usage error or the ledger cannot be reached.`,
       endpoint: { type: 'string' },
       param: { type: 'string', multiple: true, default: [] },
       reason: { type: 'string' },
+      state: { type: 'string' },
       format: { type: 'string', default: 'text' },
     },
     run: async (positionals, values) => {
@@ -234,6 +236,7 @@ allows the action, 2 usage error or the ledger cannot be reached.`,
         ...(typeof values.table === 'string' ? { table: values.table } : {}),
         ...(typeof values.endpoint === 'string' ? { endpoint: values.endpoint } : {}),
         ...(typeof values.reason === 'string' ? { reason: values.reason } : {}),
+        ...(typeof values.state === 'string' ? { state: values.state } : {}),
         format,
         parameters: values.param as unknown as string[],
         environment: process.env,
