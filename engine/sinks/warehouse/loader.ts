@@ -333,21 +333,19 @@ export class Loader {
   private async loaded(done: Finished, description: StatementDescription, known: SlotFile[] | undefined, context: MaintenanceContext, report: MaintenanceReport): Promise<Turn> {
     const { record, owner, transaction } = done;
     const { invocation } = context;
-    const countsId = description.statements[transaction.countsStatement]?.id;
+    // Counts come last in every load transaction, whatever the spec's pre_sql and post_sql.
+    const countsId = description.statements.at(-1)?.id;
     const counts = countsId === undefined ? undefined : (await this.warehouse.results(countsId)).rows[0];
     const staged = Number(counts?.[0] ?? 0);
     const rows = Number(counts?.[1] ?? 0);
     let deadLettered = 0;
-    if (transaction.errorsStatement !== undefined) {
-      const errorsId = description.statements[transaction.errorsStatement]?.id;
-      const rejected = errorsId === undefined ? [] : rejectedRows(await this.warehouse.results(errorsId));
-      if (rejected.length > 0) {
-        const files = known ?? (await this.ledger.files(this.scope, record.batch)).files;
-        const letters = await rejectedLetters(rejected, { objects: this.objects, sinkId: this.sinkId, columns: this.config.columns, format: this.config.staging.format, files });
-        // Before `finish`: a crash in between resumes this FINISHED statement and writes them again.
-        for (const letter of letters) await context.deadLetter(letter);
-        deadLettered = letters.length;
-      }
+    const rejected = await this.rejectedInLoad(description, transaction);
+    if (rejected.length > 0) {
+      const files = known ?? (await this.ledger.files(this.scope, record.batch)).files;
+      const letters = await rejectedLetters(rejected, { objects: this.objects, sinkId: this.sinkId, columns: this.config.columns, format: this.config.staging.format, files });
+      // Before `finish`: a crash in between resumes this FINISHED statement and writes them again.
+      for (const letter of letters) await context.deadLetter(letter);
+      deadLettered = letters.length;
     }
     invocation.fault?.('committed');
     const finishedAt = this.clock();
@@ -396,6 +394,26 @@ export class Loader {
       },
     });
     return 'held';
+  }
+
+  /**
+   * The rows a finished load's COPY rejected, from the transaction's errors statement. A statement
+   * resumed after a deploy that changed the sink (its `pre_sql`, its `max_error`) may not have
+   * the shape this loader would submit; then every result set but the counts is looked at and
+   * the one with the load-error columns is taken, so rejected rows are never missed.
+   */
+  private async rejectedInLoad(description: StatementDescription, transaction: LoadTransaction): Promise<RejectedRow[]> {
+    const sameShape = description.statements.length === transaction.statements.length;
+    if (sameShape) {
+      const id = transaction.errorsStatement === undefined ? undefined : description.statements[transaction.errorsStatement]?.id;
+      return id === undefined ? [] : rejectedRows(await this.warehouse.results(id));
+    }
+    for (const statement of description.statements.slice(0, -1)) {
+      if (!statement.hasResultSet) continue;
+      const result = await this.warehouse.results(statement.id);
+      if (result.columns.includes('file_name') && result.columns.includes('line_number') && result.columns.includes('error_message')) return rejectedRows(result);
+    }
+    return [];
   }
 
   /**

@@ -11,7 +11,7 @@ import type { ResultSet } from '../../../../engine/ports/warehouse.ts';
 import type { DeadLetter } from '../../../../engine/pipeline/dead-letters.ts';
 import { InjectedCrash } from '../../../../engine/plugin/types.ts';
 import type { FaultStep, MaintenanceContext } from '../../../../engine/plugin/types.ts';
-import type { Sink } from '../../../../engine/spec/spec-types.ts';
+import type { Sink, SinkConfig } from '../../../../engine/spec/spec-types.ts';
 import { IDENTITY_FIELD, jsonPathsDocument } from '../../../../engine/sinks/sql/load-transaction.ts';
 import { clientToken, Loader } from '../../../../engine/sinks/warehouse/loader.ts';
 import { jsonPathsKey, manifestDocument, manifestKey } from '../../../../engine/sinks/warehouse/manifest.ts';
@@ -65,13 +65,15 @@ function harness(options: { sink?: Partial<Sink>; script?: Script } = {}) {
       return { status: 'FINISHED' };
     },
   });
-  const config = resolvedSink({
+  const sinkOf = (over: Partial<Sink> = {}) => resolvedSink({
     type: 'redshift', inputs: ['orders'], connection: { workgroup: 'analytics', database: 'dev' }, table: 'sales.orders', columns: COLUMNS,
-    mode: 'append', staging: { bucket: BUCKET }, batch: { max_files: 2 }, ...options.sink,
-  } as Sink) as import('../../../../engine/spec/spec-types.ts').SinkConfig<'redshift'>;
+    mode: 'append', staging: { bucket: BUCKET }, batch: { max_files: 2 }, ...options.sink, ...over,
+  } as Sink) as SinkConfig<'redshift'>;
+  const config = sinkOf();
   const time = { offset: 0 };
   const clock = () => Date.now() + time.offset;
-  const loader = () => new Loader({ scope: SCOPE, sinkId: 'orders', config, ledger, warehouse, objects, clock, polling: { initialDelayMs: 2, maxDelayMs: 10 } });
+  /** A loader of this sink, as a cold start builds it; `redeployed` changes its config as a deploy would. */
+  const loader = (redeployed?: Partial<Sink>) => new Loader({ scope: SCOPE, sinkId: 'orders', config: redeployed ? sinkOf(redeployed) : config, ledger, warehouse, objects, clock, polling: { initialDelayMs: 2, maxDelayMs: 10 } });
   const letters: DeadLetter[] = [];
   const notifications: Notification[] = [];
   const faults: FaultStep[] = [];
@@ -481,6 +483,22 @@ describe('Loader', () => {
       expect({ ...letter.record }).toEqual({ id: 'c', amount: 'x' });
       const staged = gunzipSync(h.objects.object(BUCKET, 'shop/orders/files/2.jsonl.gz')!.body).toString().split('\n')[1];
       expect(Buffer.from(letter.raw).toString()).toBe(staged);
+    });
+
+    it('finds the rejected rows of a statement resumed after a deploy changed pre_sql', async () => {
+      const h = harness({
+        sink: { copy: { max_error: 10 } } as Partial<Sink>,
+        script: { load: (submission) => finished(submission, 1, 1, [[`s3://${BUCKET}/shop/orders/files/1.jsonl.gz`, 1, 'amount', 1207, 'bad']]) },
+      });
+      await h.stage([{ id: 'a', amount: 'x' }]);
+      await h.stage([{ id: 'b', amount: 2 }]);
+      await expect(h.loader().maintain(h.context({ crashAfter: 'submitted' }))).rejects.toThrow(InjectedCrash);
+      h.time.offset = 5_000;
+
+      const report = await h.loader({ pre_sql: ['SELECT 1', 'SELECT 2'] } as Partial<Sink>).maintain(h.context());
+
+      expect(report).toMatchObject({ resumed: [transactions(h.warehouse)[0]!.id], loaded: [{ batch: 1, rows: 1 }], deadLettered: 1 });
+      expect(h.letters).toMatchObject([{ code: 'load-rejected', position: `s3://${BUCKET}/shop/orders/files/1.jsonl.gz:1` }]);
     });
 
     it('leaves the batch unfinished when a dead letter cannot be written, and dead-letters then finishes on the next run', async () => {
