@@ -244,8 +244,12 @@ export class WarehousePipeline {
     this.handler = this.newInstance();
   }
 
-  /** Another instance of the function beside `handler` (concurrent invocations run in instances of their own). */
-  newInstance(): IngestHandler {
+  /**
+   * Another instance of the function beside `handler` (concurrent invocations run in instances
+   * of their own). Its log lines go to `lines` [the pipeline's]: give concurrent instances
+   * arrays of their own, so that each invocation's lines can be told apart.
+   */
+  newInstance(lines: string[] = this.lines): IngestHandler {
     const { harness } = this;
     const handler = createHandler(this.spec, {
       ports: {
@@ -258,10 +262,10 @@ export class WarehousePipeline {
       },
       files: NO_FILES,
       parameters: { pg_url: harness.pool.options.connectionString ?? '' },
-      write: (line) => this.lines.push(line),
+      write: (line) => lines.push(line),
       faults: this.faults.hook,
     } satisfies HandlerOptions);
-    return this.options.wrap ? this.options.wrap(handler, this.lines) : handler;
+    return this.options.wrap ? this.options.wrap(handler, lines) : handler;
   }
 
   /** One invocation with `event` [of `handler`]. Rejects as the handler does (an injected crash, a whole failure). */
