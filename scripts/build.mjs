@@ -9,10 +9,15 @@ await compileSpecValidators();
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'warning' };
 
+// Split at the commands' dynamic imports: a command's packages (the AWS SDK for `run`, esbuild for
+// `package`) load only when it runs, so `ingest validate` does not pay for them.
 await build({
   ...common,
   entryPoints: { cli: 'cli/ingest.ts' },
   outdir: 'dist',
+  splitting: true,
+  // Chunks sit beside cli.js: modules find the repository's files relative to their own URL.
+  chunkNames: 'cli-[name]-[hash]',
   packages: 'external',
   sourcemap: 'linked',
   banner: { js: '#!/usr/bin/env node' },

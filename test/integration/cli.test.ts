@@ -1,21 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runIngest } from '../support/ingest-binary.ts';
+import type { IngestRun as Run } from '../support/ingest-binary.ts';
 
-// The real binary, as a user or CI runs it: `npx tsx cli/ingest.ts ...` in a child process, so
+// The real binary, as a user or CI runs it: `node dist/cli.js ...` in a child process, so
 // exit codes, stream separation and the absence of stack traces are what a shell sees.
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STACK_FRAME = /^ {4}at /m;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 function ingest(...argv: string[]): Promise<Run> {
   return ingestIn(ROOT, ...argv);
@@ -23,22 +18,9 @@ function ingest(...argv: string[]): Promise<Run> {
 
 /** Runs the binary with `cwd` as working directory, where `run --local` keeps `.ingest/`. */
 function ingestIn(cwd: string, ...argv: string[]): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'cli', 'ingest.ts'), ...argv], {
-      cwd,
-      env: { ...process.env, INGEST_DEBUG: '', NO_COLOR: '1', INGEST_DEAD_LETTER_BUCKET: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
+  return runIngest(argv, { cwd, env: { ...process.env, INGEST_DEBUG: '', NO_COLOR: '1', INGEST_DEAD_LETTER_BUCKET: '' } });
 }
 
-// Each spawn costs a second or more (npx, then tsx compiling on the fly).
 describe('the ingest binary', { timeout: 60_000 }, () => {
   it('exits 0 validating the examples', async () => {
     const run = await ingest('validate', 'examples/');

@@ -1,42 +1,22 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kinesisEvent, s3ObjectCreatedEvent } from '../../engine/local/events.ts';
 import { awsClientConfig, motoEndpoint } from '../support/env.ts';
+import { runIngest } from '../support/ingest-binary.ts';
+import type { IngestRun as Run } from '../support/ingest-binary.ts';
 import { createBuckets, jsonLines, listKeys, readObject, recordsIn, uniqueName } from './support/s3-contents.ts';
 
 // `ingest run` as a user runs it: a separate process, the spec and event as files, AWS reached
 // through AWS_ENDPOINT_URL (moto) or not at all (--local).
 
-const REPOSITORY = fileURLToPath(new URL('../..', import.meta.url));
-// What `npx tsx` resolves to inside the repository; called by path so that a working directory
-// outside it (the --local runs) does not send npx looking for tsx elsewhere.
-const TSX = join(REPOSITORY, 'node_modules', '.bin', 'tsx');
-const CLI = join(REPOSITORY, 'cli', 'ingest.ts');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `ingest <args>` in `cwd` and resolves once it exits; never rejects for a non-zero exit. */
 function ingest(args: readonly string[], cwd: string, env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [CLI, ...args], { cwd, env: { ...cleanEnvironment(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runIngest(args, { cwd, env: { ...cleanEnvironment(), ...env } });
 }
 
 /**

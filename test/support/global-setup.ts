@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { CleanupRegistry } from './cleanup-registry.ts';
 import { startMoto } from './moto.ts';
@@ -5,8 +8,9 @@ import { startPostgres } from './postgres.ts';
 import { ENDPOINT_VARIABLES } from './provided-endpoints.ts';
 
 /**
- * vitest global setup: starts one moto_server and one throwaway PostgreSQL 15
- * cluster, in parallel, for the whole run, and publishes their addresses with
+ * vitest global setup: builds the binary the CLI tests run (`dist/cli.js`, so
+ * they never run a stale build) while it starts one moto_server and one
+ * throwaway PostgreSQL 15 cluster, in parallel, for the whole run, and publishes their addresses with
  * `project.provide()` and as environment variables (see env.ts for the helpers
  * tests use). Returns the teardown, which stops both and deletes their files.
  *
@@ -16,13 +20,13 @@ import { ENDPOINT_VARIABLES } from './provided-endpoints.ts';
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const startedAt = performance.now();
   const cleanup = new CleanupRegistry();
-  const [moto, postgres] = await Promise.allSettled([startMoto(cleanup), startPostgres(cleanup)]);
-  if (moto.status === 'rejected' || postgres.status === 'rejected') {
+  const [moto, postgres, build] = await Promise.allSettled([startMoto(cleanup), startPostgres(cleanup), buildBinary()]);
+  if (moto.status === 'rejected' || postgres.status === 'rejected' || build.status === 'rejected') {
     await cleanup.stopAll();
-    const reasons = [moto, postgres]
+    const reasons = [moto, postgres, build]
       .filter((result) => result.status === 'rejected')
       .map((result) => (result.reason instanceof Error ? result.reason.message : String(result.reason)));
-    throw new Error(`integration test servers did not start\n\n${reasons.join('\n\n')}`);
+    throw new Error(`the test run could not be prepared\n\n${reasons.join('\n\n')}`);
   }
 
   project.provide('ingestMotoUrl', moto.value.url);
@@ -37,4 +41,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     delete process.env[ENDPOINT_VARIABLES.motoUrl];
     delete process.env[ENDPOINT_VARIABLES.pgUrl];
   };
+}
+
+/** `npm run build`: the CLI bundle and the spec validators it includes. */
+async function buildBinary(): Promise<void> {
+  await promisify(execFile)(process.execPath, [join(import.meta.dirname, '../../scripts/build.mjs')], { cwd: join(import.meta.dirname, '../..') });
 }
