@@ -134,10 +134,11 @@ export class StagingFile<Tag> {
     else this.segments.push({ item: input.item, start: this.records, records: 1, firstId });
     if (this.body === undefined) throw new TypeError(`staged file ${this.id} was closed`);
     this.bytes += this.body.append(text);
-    this.identity.add(input.meta);
+    const naming = namingMeta(input.meta, input.identity);
+    this.identity.add(naming);
     this.tags.push(input.tag);
     this.rows++;
-    this.metas?.push(input.meta);
+    this.metas?.push(naming);
     this.rowEnds?.push(this.bytes);
   }
 
@@ -239,6 +240,20 @@ export class StagedWriter<Tag> {
   private start(group: string, rewritable: boolean): StagingFile<Tag> {
     return new StagingFile<Tag>(group, this.sequence++, this.options, rewritable);
   }
+}
+
+/** Digits of the sink's ordinal at the end of a staged sub-position (record-identity.ts). */
+const ORDINAL_DIGITS = 9;
+
+/**
+ * The meta a file's name is derived from. `ObjectIdentity` names a file after its records'
+ * positions, which the records one input record fans out to (explode, several routes) share: a
+ * later one's position also names its ordinal, so that files holding different records of one
+ * input record never share a name (and never overwrite each other).
+ */
+function namingMeta(meta: RecordMeta, identity: StagedIdentity): RecordMeta {
+  const ordinal = Number(identity.subPosition.slice(-ORDINAL_DIGITS));
+  return ordinal === 0 ? meta : { ...meta, position: `${meta.position}~${ordinal}` };
 }
 
 /** Whether appending `text` to a body of `bytes` bytes makes it larger than `maxBytes`. */

@@ -100,6 +100,15 @@ describe('StagedWriter', () => {
     expect(build()).toEqual(build());
   });
 
+  it('names apart files that hold different records of one input record (explode, fan-out)', () => {
+    const staged = writer(1);
+
+    const files = [0, 1, 2].flatMap((ordinal) => staged.add('shard', row(0, item(0), `copy ${ordinal}`, ordinal)));
+
+    expect(files).toHaveLength(3);
+    expect(new Set(files.map((file) => file.name('.jsonl.gz'))).size).toBe(3);
+  });
+
   it('gives a file a different name when it holds different rows', () => {
     const names = [5, 4].map((count) => {
       const staged = writer();

@@ -263,7 +263,10 @@ describe('the warehouse sink writer', () => {
     const [object] = objectDeliveries(1);
     const { sink, store, ledger } = createSink(sinkConfig('redshift', 'append'));
 
-    await runInvocation(sink, [object!, { ...object!, item: { index: 1, staged: true } }]);
+    // Decoded again for the second delivery: records of its own, with metas of their own.
+    const again: Delivery = { item: { index: 1, staged: true }, inputs: object!.inputs.map((input) => ({ record: input.record, meta: { ...input.meta } })) };
+
+    await runInvocation(sink, [object!, again]);
 
     const files = await registeredFiles(ledger);
     expect(files).toHaveLength(2);
@@ -322,6 +325,29 @@ describe('the warehouse sink writer', () => {
       const staged = [...store.objects.keys()].filter((key) => key.includes('/files/'));
       expect(staged).toHaveLength(2);
       expect(staged).toContain(`${BUCKET}/${files[0]!.key}`);
+      expect(result.failed).toEqual([]);
+    });
+
+    // Every checkpoint of a 6-item stream batch (items fanning out to 1-3 records) under every
+    // file size: the registered rows are exactly the records before the checkpoint, once each,
+    // and each registered file's rows carry the id of that file's own first row.
+    const fanOut = [1, 3, 2, 1, 2, 3];
+    const checkpoints = (['kinesis', 'dynamodb'] as const).flatMap((source) =>
+      [1, 2, 3, 5, 14].flatMap((maxRecords) => Array.from({ length: fanOut.length + 1 }, (_, checkpoint) => ({ source, maxRecords, checkpoint }))));
+
+    it.each(checkpoints)('registers exactly the $source records before checkpoint $checkpoint with files of $maxRecords rows', async ({ source, maxRecords, checkpoint }) => {
+      const deliveries = streamDeliveries(source, fanOut.length).map((delivery, index) => ({
+        ...delivery,
+        inputs: Array.from({ length: fanOut[index]! }, (_, copy) => ({ record: order(index * 10 + copy), meta: delivery.inputs[0]!.meta })),
+      }));
+      const { sink, store, ledger } = createSink(sinkConfig('redshift', 'append', 'jsonl', { max_records: maxRecords }));
+      const redelivered = Array.from({ length: fanOut.length - checkpoint }, (_, offset) => checkpoint + offset);
+
+      const { result } = await runInvocation(sink, deliveries, { redelivered });
+
+      const rows = await registeredRows(store, ledger, 'jsonl');
+      const expected = deliveries.slice(0, checkpoint).flatMap((delivery) => delivery.inputs.map((input, ordinal) => expectedRow(input, 'jsonl', ordinal)));
+      expect(rows).toEqual(expected);
       expect(result.failed).toEqual([]);
     });
 
