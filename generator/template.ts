@@ -112,10 +112,9 @@ export function generateStack(spec: ResolvedSpec, options: TemplateOptions = {},
   }
   for (const feature of RUNTIME_GENERATORS) stack.add(`the ${feature.feature} feature`, feature.contribute(context), feature.feature);
 
-  const role = stack.resources[CORE_IDS.role]!;
   // Sorted by Sid (each unique), so that reordering components in the spec changes nothing.
   const statements = [...stack.statements].sort((a, b) => (a.Sid! < b.Sid! ? -1 : 1));
-  role.Properties!.Policies = [{ PolicyName: 'ingest-function', PolicyDocument: { Version: '2012-10-17', Statement: statements as unknown as CfnValue[] } }];
+  attachStatements(stack, statements);
   const functionProperties = stack.resources[CORE_IDS.function]!.Properties!;
   functionProperties.Environment = { Variables: stack.environment };
 
@@ -141,6 +140,41 @@ export function renderTemplate(template: Template, format: 'yaml' | 'json'): str
   // YAML 1.1 quoting: CloudFormation and cfn-lint read YAML 1.1, where an unquoted 2012-10-17 is a
   // date and `on` a boolean.
   return stringify(canonical, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false, sortMapEntries: false });
+}
+
+/** IAM's bound on the inline policies of one role, and on one managed policy, in characters without whitespace. */
+export const INLINE_POLICY_LIMIT = 10_240;
+export const MANAGED_POLICY_LIMIT = 6_144;
+
+/**
+ * Gives the role its statements: one inline policy while they fit IAM's 10,240 characters, else
+ * as many customer managed policies (`FunctionPolicy1`, ...) of at most 6,144 characters each as
+ * needed, which the function waits for, so that no event source mapping is created before the role
+ * may read its source.
+ */
+function attachStatements(stack: StackBuilder, statements: IamStatement[]): void {
+  const role = stack.resources[CORE_IDS.role]!;
+  const document = (part: IamStatement[]) => ({ Version: '2012-10-17', Statement: part as unknown as CfnValue[] });
+  const size = (value: unknown) => JSON.stringify(value).replace(/\s/g, '').length;
+  if (size(document(statements)) <= INLINE_POLICY_LIMIT) {
+    role.Properties!.Policies = [{ PolicyName: 'ingest-function', PolicyDocument: document(statements) }];
+    return;
+  }
+  const parts: IamStatement[][] = [[]];
+  for (const statement of statements) {
+    if (parts.at(-1)!.length > 0 && size(document([...parts.at(-1)!, statement])) > MANAGED_POLICY_LIMIT) parts.push([]);
+    parts.at(-1)!.push(statement);
+  }
+  const ids = parts.map((part, index) => {
+    const id = `FunctionPolicy${index + 1}`;
+    stack.add('the template', {
+      resources: {
+        [id]: { Type: 'AWS::IAM::ManagedPolicy', Properties: { Description: `Ingest pipeline function, part ${index + 1} of ${parts.length}`, Roles: [{ Ref: CORE_IDS.role }], PolicyDocument: document(part) } },
+      },
+    });
+    return id;
+  });
+  stack.resources[CORE_IDS.function]!.DependsOn = ids;
 }
 
 /** A stable logical id from component ids and kinds: `['clicks', 'Queue']` → `ClicksQueue`. */

@@ -162,6 +162,12 @@ export function featureSpecs(): NamedSpec[] {
       sources: kinesis('orders'),
       sinks: { out: archive() },
     }),
+    // Enough sinks that the role's statements outgrow one inline policy (10,240 characters).
+    validSpec('many-sinks', {
+      name: 'many',
+      sources: kinesis('orders'),
+      sinks: Object.fromEntries(Array.from({ length: 60 }, (_, index) => [`out_${index}`, archive(`acme-archive-${index}`)])),
+    }),
     validSpec('runtime-options', {
       name: 'runtime',
       parameters: { level: { type: 'number', default: 3 }, token: { type: 'string', secret: true } },

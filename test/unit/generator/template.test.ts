@@ -137,6 +137,28 @@ describe('generateTemplate', () => {
     expect(sids.every((sid) => /^[A-Za-z0-9]+$/.test(sid))).toBe(true);
   });
 
+  it('moves the statements into managed policies of at most 6,144 characters, which the function waits for, once they outgrow one inline policy', () => {
+    const template = generateTemplate(byName('many-sinks'));
+    const policies = ofType(template, 'AWS::IAM::ManagedPolicy');
+    const documents = policies.map(([, policy]) => policy.Properties!.PolicyDocument as { Statement: { Sid: string }[] });
+    const size = (value: unknown) => JSON.stringify(value).replace(/\s/g, '').length;
+
+    expect(properties(template, 'FunctionRole')).not.toHaveProperty('Policies');
+    expect(policies.length).toBeGreaterThan(1);
+    expect(policies.every(([, policy]) => JSON.stringify(policy.Properties!.Roles) === JSON.stringify([{ Ref: 'FunctionRole' }]))).toBe(true);
+    expect(documents.every((document) => size(document) <= 6144)).toBe(true);
+    expect(documents.flatMap((document) => document.Statement.map((statement) => statement.Sid))).toEqual(expect.arrayContaining(['WriteLogs', 'WriteDeadLetters', 'Out59WriteObjects']));
+    expect(documents.flatMap((document) => document.Statement).length).toBe(60 + 4);
+    expect(template.Resources.Function!.DependsOn).toEqual(policies.map(([id]) => id));
+  });
+
+  it('keeps the statements inline while they fit', () => {
+    const template = generateTemplate(byName('examples/kinesis-fanout.yaml'));
+
+    expect(ofType(template, 'AWS::IAM::ManagedPolicy')).toEqual([]);
+    expect(template.Resources.Function!).not.toHaveProperty('DependsOn');
+  });
+
   it('outputs the function, its role and its log group', () => {
     const template = generateTemplate(byName('kinesis-by-name'));
 
