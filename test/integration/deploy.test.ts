@@ -1,11 +1,19 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { CloudFormationClient, DescribeChangeSetCommand, DescribeStacksCommand, ListChangeSetsCommand } from '@aws-sdk/client-cloudformation';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CloudFormationClient, DescribeChangeSetCommand, DescribeStackResourcesCommand, DescribeStacksCommand, GetTemplateCommand, ListChangeSetsCommand } from '@aws-sdk/client-cloudformation';
+import { CreateStreamCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployStack } from '../../generator/deploy/deploy-stack.ts';
 import type { DeployRequest } from '../../generator/deploy/deploy-stack.ts';
 import { DeployError } from '../../generator/deploy/errors.ts';
-import { awsClientConfig } from '../support/env.ts';
+import { awsClientConfig, motoEndpoint } from '../support/env.ts';
 
 // deployStack against moto's CloudFormation, which creates the resource types it knows (queues
 // here) and runs each change set to the end inside ExecuteChangeSet.
@@ -15,9 +23,12 @@ const sqs = new SQSClient(awsClientConfig());
 const suffix = randomUUID().slice(0, 8);
 let stacks = 0;
 
+const work = mkdtempSync(join(tmpdir(), 'ingest-deploy-test-'));
+
 afterAll(() => {
   cloudFormation.destroy();
   sqs.destroy();
+  rmSync(work, { recursive: true, force: true });
 });
 
 /** A template of one queue, with its visibility timeout and the spec parameter `retention` (a template name `Retention`). */
@@ -159,5 +170,112 @@ describe('deployStack', () => {
     await expect(deployStack(cloudFormation, request(stack, required))).rejects.toThrow('give a value to --parameter Retention=<value>');
     await expect(deployStack(cloudFormation, request(stack, required))).rejects.toBeInstanceOf(DeployError);
     await expect(cloudFormation.send(new DescribeStacksCommand({ StackName: stack }))).rejects.toThrow(/does not exist/);
+  });
+});
+
+describe('ingest deploy', { timeout: 120_000 }, () => {
+  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+  const stream = `deploy-orders-${suffix}`;
+  const codeBucket = `deploy-code-${suffix}`;
+  const stack = `deploy-cli-${suffix}`;
+  const spec = (batchSize: number, streamName = stream) => `version: 1
+name: deployed
+dead_letter: { bucket: deploy-errors-${suffix} }
+sources:
+  orders: { type: kinesis, stream: ${streamName}, batch: { max_records: ${batchSize} } }
+sinks:
+  out: { type: s3, inputs: [orders], bucket: deploy-out-${suffix}, key: "orders/" }
+`;
+  /** Credentials and region for moto, and nothing else of the AWS environment of this process. */
+  const credentials = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' };
+
+  /** The binary in a child process, with `environment` as the only AWS settings. */
+  function ingest(argv: string[], environment: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'cli', 'ingest.ts'), ...argv], { cwd: work, env: { ...inherited, ...environment }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.on('error', reject);
+      child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    });
+  }
+
+  beforeAll(async () => {
+    const kinesis = new KinesisClient(awsClientConfig());
+    const s3 = new S3Client(awsClientConfig());
+    await kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 1 }));
+    await s3.send(new CreateBucketCommand({ Bucket: codeBucket }));
+    kinesis.destroy();
+    s3.destroy();
+    writeFileSync(join(work, 'v1.yaml'), spec(100));
+    writeFileSync(join(work, 'v2.yaml'), spec(250));
+    writeFileSync(join(work, 'missing-stream.yaml'), spec(100, `no-such-stream-${suffix}`));
+  });
+
+  it('packages, uploads and creates the stack, printing sizes, the change table and CREATE_COMPLETE', async () => {
+    const run = await ingest(['deploy', 'v1.yaml', '--stack-name', stack, '--bucket', codeBucket, '--prefix', 'functions', '--endpoint', motoEndpoint()], credentials);
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^ {2}bundle +[\d.]+ KiB$/m);
+    const key = /^uploaded s3:\/\/[^/]+\/(functions\/[0-9a-f]{64}\.zip)$/m.exec(run.stdout)?.[1];
+    expect(key).toBeDefined();
+    expect(run.stdout).toMatch(/^Action +Logical id +Type +Replacement$/m);
+    expect(run.stdout).toMatch(/^Add +Function +AWS::Lambda::Function +-$/m);
+    expect(run.stdout).toMatch(/^Add +OrdersMapping +AWS::Lambda::EventSourceMapping +-$/m);
+    expect(run.stdout.trimEnd().split('\n').at(-1)).toBe(`stack ${stack}: CREATE_COMPLETE`);
+    expect(await stackStatus(stack)).toBe('CREATE_COMPLETE');
+    const template = parse((await cloudFormation.send(new GetTemplateCommand({ StackName: stack }))).TemplateBody!) as { Resources: { Function: { Properties: { Code: unknown } } } };
+    expect(template.Resources.Function.Properties.Code).toEqual({ S3Bucket: codeBucket, S3Key: key });
+    const s3 = new S3Client(awsClientConfig());
+    expect((await s3.send(new HeadObjectCommand({ Bucket: codeBucket, Key: key }))).ContentLength).toBeGreaterThan(0);
+    s3.destroy();
+    const resources = await cloudFormation.send(new DescribeStackResourcesCommand({ StackName: stack }));
+    expect((resources.StackResources ?? []).map((resource) => resource.ResourceType)).toEqual(expect.arrayContaining(['AWS::Lambda::Function', 'AWS::IAM::Role', 'AWS::Lambda::EventSourceMapping']));
+  });
+
+  it('deploys the same spec again as no changes, reaching AWS through AWS_PROFILE and AWS_ENDPOINT_URL', async () => {
+    const config = join(work, 'aws-config');
+    writeFileSync(config, '[profile ingest-test]\nregion = us-east-1\n');
+    writeFileSync(join(work, 'aws-credentials'), '[ingest-test]\naws_access_key_id = testing\naws_secret_access_key = testing\n');
+
+    const run = await ingest(['deploy', 'v1.yaml', '--stack-name', stack, '--bucket', codeBucket, '--prefix', 'functions'], {
+      AWS_PROFILE: 'ingest-test',
+      AWS_CONFIG_FILE: config,
+      AWS_SHARED_CREDENTIALS_FILE: join(work, 'aws-credentials'),
+      AWS_ENDPOINT_URL: motoEndpoint(),
+    });
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^already uploaded \(same content\) s3:\/\//m);
+    expect(run.stdout.trimEnd().split('\n').at(-1)).toBe(`no changes: stack ${stack} already matches the template`);
+  });
+
+  it('with --no-execute, prints the update and leaves its change set for review', async () => {
+    const run = await ingest(['deploy', 'v2.yaml', '--stack-name', stack, '--bucket', codeBucket, '--no-execute', '--endpoint', motoEndpoint()], credentials);
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Modify +OrdersMapping +AWS::Lambda::EventSourceMapping /m);
+    const changeSetName = /--change-set-name (ingest-[\d-]+)$/m.exec(run.stdout)?.[1];
+    const changeSet = await cloudFormation.send(new DescribeChangeSetCommand({ StackName: stack, ChangeSetName: changeSetName }));
+    expect(changeSet).toMatchObject({ Status: 'CREATE_COMPLETE', ExecutionStatus: 'AVAILABLE' });
+    expect(await stackStatus(stack)).toBe('CREATE_COMPLETE');
+  });
+
+  it('exits 1 with the reason when the stack cannot be created, and without a stack trace', async () => {
+    const run = await ingest(['deploy', 'missing-stream.yaml', '--stack-name', `${stack}-failing`, '--bucket', codeBucket, '--endpoint', motoEndpoint()], credentials);
+
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(new RegExp(`^stack ${stack}-failing failed: `, 'm'));
+    expect(run.stdout + run.stderr).not.toMatch(/^ {4}at /m);
+  });
+
+  it('exits 2 with one line when no region is configured', async () => {
+    const run = await ingest(['deploy', 'v1.yaml', '--stack-name', stack, '--bucket', codeBucket, '--endpoint', motoEndpoint()], { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_CONFIG_FILE: join(work, 'no-config'), AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-credentials') });
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^ingest deploy: no AWS region: set AWS_REGION, or a region in the profile AWS_PROFILE names$/m);
   });
 });
