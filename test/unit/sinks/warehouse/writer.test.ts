@@ -368,6 +368,22 @@ describe('the warehouse sink writer', () => {
       expect(await registeredFiles(ledger)).toEqual([]);
     });
 
+    // Every subset of four SQS-delivered objects failing, under files of 1, 2 or 3 rows.
+    const subsets = [1, 2, 3].flatMap((maxRecords) => Array.from({ length: 16 }, (_, mask) => ({
+      maxRecords,
+      failed: [0, 1, 2, 3].filter((object) => (mask >> object) & 1),
+    })));
+
+    it.each(subsets)('registers exactly the objects not in $failed with files of $maxRecords rows', async ({ maxRecords, failed }) => {
+      const deliveries = objectDeliveries(4);
+      const { sink, store, ledger } = createSink(sinkConfig('redshift', 'append', 'jsonl', { max_records: maxRecords }));
+
+      await runInvocation(sink, deliveries, { redelivered: failed });
+
+      const expected = deliveries.filter((delivery) => !failed.includes(delivery.item.index)).flatMap((delivery) => delivery.inputs.map((input) => expectedRow(input, 'jsonl')));
+      expect(await registeredRows(store, ledger, 'jsonl')).toEqual(expected);
+    });
+
     it('registers the S3 objects that do not come again and none of those that do', async () => {
       const deliveries = objectDeliveries(3);
       const { sink, store, ledger } = createSink(sinkConfig('redshift', 'append'));
@@ -404,6 +420,21 @@ describe('the warehouse sink writer', () => {
       expect(ledger.calls).toBe(2);
       expect((await registeredRows(store, ledger, 'jsonl')).map((row) => row.values[0])).toEqual([0, 1]);
     });
+
+    // A stream batch of six items staged in files of two rows: the registration of each file fails in turn.
+    it.each([1, 2, 3].flatMap((failing) => (['kinesis', 'dynamodb'] as const).map((source) => ({ source, failing }))))(
+      'fails every $source item from file $failing on, and registers only the files before it',
+      async ({ source, failing }) => {
+        const ledger = new FailingLedger([failing]);
+        const { sink, store } = createSink(sinkConfig('redshift', 'append', 'jsonl', { max_records: 2 }), { ledger });
+
+        const { result } = await runInvocation(sink, SOURCE_KINDS[source](6));
+
+        const firstFailed = (failing - 1) * 2;
+        expect(result.failed.map((failure) => failure.item.index)).toEqual([0, 1, 2, 3, 4, 5].slice(firstFailed));
+        expect((await registeredRows(store, ledger, 'jsonl')).map((row) => row.values[0])).toEqual([0, 1, 2, 3, 4, 5].slice(0, firstFailed));
+      },
+    );
 
     it('fails only the S3 object whose file failed, and registers the others', async () => {
       const ledger = new FailingLedger([2]);
