@@ -124,7 +124,8 @@ function parseStagedLine(line: string, columns: readonly string[], format: 'json
       const identity = Array.isArray(fields[IDENTITY_FIELD]) ? (fields[IDENTITY_FIELD] as unknown[]).map((part) => (typeof part === 'string' ? part : null)) : [];
       return { record, identity };
     }
-    const [fields] = parseCsv(line, { relax_column_count: true }) as string[][];
+    // As COPY CSV reads a staged row: an unquoted empty field is NULL, a quoted one the empty string.
+    const [fields] = parseCsv(line, { relax_column_count: true, cast: (value, context) => (value === '' && !context.quoting ? null : value) }) as (string | null)[][];
     if (fields === undefined) return { identity: [] };
     const record = recordOf(columns, (_, index) => fields[index] ?? null);
     return { record, identity: fields.slice(columns.length, columns.length + IDENTITY_COLUMNS.length) };

@@ -15,6 +15,7 @@ import type { Sink, SinkConfig } from '../../../../engine/spec/spec-types.ts';
 import { IDENTITY_FIELD, jsonPathsDocument } from '../../../../engine/sinks/sql/load-transaction.ts';
 import { clientToken, Loader } from '../../../../engine/sinks/warehouse/loader.ts';
 import { jsonPathsKey, manifestDocument, manifestKey } from '../../../../engine/sinks/warehouse/manifest.ts';
+import { rejectedLetters } from '../../../../engine/sinks/warehouse/quarantine.ts';
 import { stagedPosition, stagedSubPosition } from '../../../../engine/staging/record-identity.ts';
 import { resolvedSink } from '../../../support/resolved-config.ts';
 
@@ -563,5 +564,55 @@ describe('Loader', () => {
     expect(clientToken('shop/orders/12/1')).toBe('shop/orders/12/1');
     expect(clientToken(long)).toHaveLength(64);
     expect(clientToken(long)).not.toBe(clientToken(`${long}0`));
+  });
+
+  describe('rejectedLetters', () => {
+    const identity = ['orders', 'stream/shard-0', stagedPosition(7), stagedSubPosition(0, 0, 0), '2026-12-03 09:59:00.000', stagedPosition(7) + stagedSubPosition(0, 0, 0)];
+    const lines = {
+      jsonl: [JSON.stringify({ id: 'a', amount: 1, [IDENTITY_FIELD]: identity }), JSON.stringify({ id: 'b', amount: 'x', [IDENTITY_FIELD]: identity })],
+      csv: [['a', '1', ...identity].join(','), ['b', 'x', ...identity].join(',')],
+    };
+
+    it.each(['jsonl', 'csv'] as const)('turns a rejected %s line into a dead letter with its raw line, columns, source and arrival', async (format) => {
+      const objects = new MemoryObjectStore({ chunkBytes: 7 });
+      const file = { bucket: BUCKET, key: `files/1.${format}.gz`, records: 2, bytes: 0 };
+      objects.set(BUCKET, file.key, gzipSync(lines[format].join('\n') + '\n'));
+
+      const letters = await rejectedLetters(
+        [{ file: `s3://${BUCKET}/${file.key}`, line: 2, column: 'amount', code: 1207, message: 'Invalid digit' }],
+        { objects, sinkId: 'orders', columns: COLUMNS, format, files: [file] },
+      );
+
+      expect(letters).toHaveLength(1);
+      expect(Buffer.from(letters[0]!.raw).toString()).toBe(lines[format][1]);
+      expect({ ...letters[0]!.record }).toEqual({ id: 'b', amount: 'x' });
+      expect(letters[0]).toMatchObject({ source: 'orders', meta: { source: 'orders', arrival_time: '2026-12-03T09:59:00.000Z', line: 2 } });
+    });
+
+    it('reads a CSV null as null and a quoted empty string as the empty string', async () => {
+      const objects = new MemoryObjectStore();
+      const file = { bucket: BUCKET, key: 'files/2.csv.gz', records: 1, bytes: 0 };
+      objects.set(BUCKET, file.key, gzipSync(`"",,${identity.join(',')}\n`));
+
+      const [letter] = await rejectedLetters([{ file: `s3://${BUCKET}/${file.key}`, line: 1, column: 'id', code: 1, message: 'm' }], { objects, sinkId: 'orders', columns: COLUMNS, format: 'csv', files: [file] });
+
+      expect({ ...letter!.record }).toEqual({ id: '', amount: null });
+    });
+
+    it('never reads a file the batch does not hold, and still keeps the row as a dead letter', async () => {
+      const objects = new MemoryObjectStore();
+      objects.set(BUCKET, 'elsewhere/secret.jsonl.gz', gzipSync(lines.jsonl[0]! + '\n'));
+      const read: string[] = [];
+      const get = objects.get.bind(objects);
+      objects.get = async (bucket, key, options) => {
+        read.push(key);
+        return get(bucket, key, options);
+      };
+
+      const letters = await rejectedLetters([{ file: `s3://${BUCKET}/elsewhere/secret.jsonl.gz`, line: 1, column: 'id', code: 1, message: 'm' }], { objects, sinkId: 'orders', columns: COLUMNS, format: 'jsonl', files: [] });
+
+      expect(read).toEqual([]);
+      expect(letters).toMatchObject([{ code: 'load-rejected', raw: new Uint8Array(0), message: expect.stringContaining('could not be read back') }]);
+    });
   });
 });
