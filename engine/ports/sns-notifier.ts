@@ -49,13 +49,14 @@ export class SnsNotifier implements Notifier {
 }
 
 /**
- * A subject SNS accepts, from `subject`: characters outside printable ASCII (line breaks, control
- * characters, anything SNS or an email client may refuse) become `?`, leading and trailing blanks
- * go, and a longer text is cut to 100 characters ending in `...`. An empty result falls back to
+ * A subject SNS accepts, from `subject`: each run of white space (line breaks included) becomes
+ * one space, other characters outside printable ASCII (controls, anything SNS or an email client
+ * may refuse) become `?`, leading and trailing blanks go, and a longer text is cut to 100
+ * characters ending in `...`. An empty result falls back to
  * `fallback`, cleaned the same way.
  */
 export function snsSubject(subject: string, fallback: string): string {
-  const cleaned = subject.replace(/[^\x20-\x7e]/g, '?').trim();
+  const cleaned = subject.replace(/\s+/g, ' ').replace(/[^\x20-\x7e]/g, '?').trim();
   if (cleaned === '') return fallback === '' ? 'ingest notification' : snsSubject(fallback, '');
   return cleaned.length <= MAX_SUBJECT_LENGTH ? cleaned : `${cleaned.slice(0, MAX_SUBJECT_LENGTH - 3).trimEnd()}...`;
 }

@@ -69,7 +69,7 @@ describe('SnsNotifier against moto', () => {
 
     const [envelope] = await delivered(1);
     expect(envelope?.Subject?.length).toBeLessThanOrEqual(100);
-    expect(envelope?.Subject).toMatch(/^load failed:\?{21} x+\.\.\.$/);
+    expect(envelope?.Subject).toMatch(/^load failed: \?{20} x+\.\.\.$/);
     expect(JSON.parse(envelope!.Message).subject).toBe(subject);
   });
 
