@@ -15,6 +15,8 @@ import type { PipelineOptions, TestRow, WarehousePipeline } from '../support/war
 // set with every input record exactly once (for upsert: the newest version of each key). Every
 // invocation also asserts that its counts reconcile (`reconciling`).
 //
+// The postgres sink runs the crash steps and duplicate deliveries too.
+//
 // `Date` is faked (advancing with real time) so that sweeps can move it past `max_seconds` and
 // past leases without waiting.
 
@@ -46,7 +48,7 @@ function expectedRows(mode: Mode, rows: readonly TestRow[]): TestRow[] {
   return kept.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.version - b.version || (a.body < b.body ? -1 : a.body > b.body ? 1 : 0)));
 }
 
-describe('exactly-once loads into a redshift sink under faults', () => {
+describe('exactly-once loads into warehouse sinks under faults', () => {
   let harness: WarehouseHarness;
   const advanceTime = (ms: number) => vi.setSystemTime(Date.now() + ms);
 
@@ -65,7 +67,7 @@ describe('exactly-once loads into a redshift sink under faults', () => {
     return harness.pipeline({ sink: 'redshift', wrap: reconciling, advanceTime, ...options });
   }
 
-  describe.each(MODES)('in %s mode', (mode) => {
+  describe.each(MODES)('for a redshift sink in %s mode', (mode) => {
     it.each(CRASH_STEPS)('holds every record exactly once after a crash after %s', async (step) => {
       // One file per batch: each delivery seals on registration and loads before answering, so
       // every step of the writer and the loader runs inside the delivery that crashes.
@@ -273,6 +275,41 @@ describe('exactly-once loads into a redshift sink under faults', () => {
       expect(letters[0]!.message).toMatch(/body/);
       expect(letters[0]!.raw).toContain(input[3]!.body);
       expect((await pipeline.batches()).map((batch) => batch.state)).toEqual(['loaded']);
+    }, 60_000);
+  });
+
+  // The postgres sink shares the writer, ledger and loader; its warehouse runs COPY FROM STDIN
+  // through `pg` and knows only the statements its own instance submitted, so a load resumed
+  // after a crash is submitted again and the load ledger table must make it a no-op.
+  describe.each(MODES)('for a postgres sink in %s mode', (mode) => {
+    it.each(CRASH_STEPS)('holds every record exactly once after a crash after %s', async (step) => {
+      const pipeline = await open({ sink: 'postgres', mode, source: 'kinesis', batch: { max_files: 1 } });
+      const input = inputRows(12, mode);
+      const records = pipeline.kinesisRecords(input);
+      pipeline.faults.crashAfter(step);
+
+      await pipeline.deliver(kinesisBatch(records.slice(0, 6)));
+      await pipeline.deliver(kinesisBatch(records.slice(6)));
+      await pipeline.sweepUntilQuiet();
+
+      expect(pipeline.faults.fired).toEqual([step]);
+      expect(await pipeline.rows()).toEqual(expectedRows(mode, input));
+      expect((await pipeline.batches()).map((batch) => batch.state)).not.toContain('failed');
+    }, 60_000);
+
+    it('loads the same Kinesis batch delivered twice, then once more after the load, exactly once', async () => {
+      const pipeline = await open({ sink: 'postgres', mode, source: 'kinesis' });
+      const input = inputRows(10, mode);
+      const event = kinesisBatch(pipeline.kinesisRecords(input));
+
+      await pipeline.deliver(event);
+      await pipeline.deliver(event);
+      await pipeline.sweepUntilQuiet();
+      await pipeline.deliver(event);
+      await pipeline.sweepUntilQuiet();
+
+      expect(await pipeline.rows()).toEqual(expectedRows(mode, input));
+      expect((await pipeline.batches()).map((batch) => [batch.state, batch.totals.records])).toEqual([['loaded', 20], ['loaded', 10]]);
     }, 60_000);
   });
 });
