@@ -8,8 +8,11 @@ import type { InvocationSummary } from '../../engine/handler.ts';
 import { InvocationFailedError } from '../../engine/handler.ts';
 import { dynamoDbInsertEvent, kinesisEvent, s3ObjectCreatedEvent } from '../../engine/local/events.ts';
 import { localSearchSink } from '../../engine/local/file-search-index.ts';
-import { FileSink } from '../../engine/local/file-sink.ts';
 import { RecordingObjectStore } from '../../engine/local/recording-object-store.ts';
+import { LocalWarehouses } from '../../engine/local/warehouse.ts';
+import type { LocalWarehouseSink } from '../../engine/local/warehouse.ts';
+import type { MaintenanceReport } from '../../engine/plugin/types.ts';
+import { FileLedger, LedgerFileError } from '../../engine/ports/file-ledger.ts';
 import { dynamoDbTableName } from '../../engine/sources/dynamodb/table-name.ts';
 import { FsObjectStore } from '../../engine/ports/fs-object-store.ts';
 import { S3ObjectStore } from '../../engine/ports/s3-object-store.ts';
@@ -24,10 +27,21 @@ import { formatDiagnostics } from '../output.ts';
 
 /**
  * Sinks that run as themselves in a local run, because their only port is the object store (files
- * under `.ingest/s3/`). Any other sink would reach a network service, so `--local` replaces it by a
- * file of its records, whether or not the runtime has it.
+ * under `.ingest/s3/`). Search sinks run with their requests written to files, warehouse sinks
+ * against local stand-ins (below).
  */
 const LOCAL_SINK_TYPES: ReadonlySet<string> = new Set(['s3']);
+
+/**
+ * Sinks that run as themselves in a local run against local stand-ins of their ports: the ledger
+ * in `.ingest/ledger.json`, staging under `.ingest/s3/`, and PGlite in `.ingest/pglite/` as the
+ * warehouse (docs/decisions/0036-local-warehouse-runs.md). Their `connection` and `iam_role` are
+ * not used, so the parameters only those name are not needed.
+ */
+const LOCAL_WAREHOUSE_TYPES: ReadonlySet<string> = new Set(['redshift', 'postgres']);
+
+/** Rows of each warehouse sink's table shown after a local run. */
+const SAMPLE_ROWS = 10;
 
 /** In local runs, the stand-in for the dead-letter bucket the stack would create: `.ingest/s3/dead-letters/`. */
 export const LOCAL_DEAD_LETTER_BUCKET = 'dead-letters';
@@ -59,7 +73,7 @@ export async function runCommand(positionals: readonly string[], options: RunOpt
   if (!options.local) {
     // Without --local nothing stands in for such a sink: say so as a usage error, not as a crash of the handler.
     const missing = Object.entries(spec.sinks).find(([, config]) => !SINK_PLUGINS.has(config.type));
-    if (missing) throw new UsageError(`sink ${missing[0]}: the ${missing[1].type} sink does not run in this version yet; run with --local to see its records in .ingest/sinks/${missing[0]}.jsonl`);
+    if (missing) throw new UsageError(`sink ${missing[0]}: the ${missing[1].type} sink does not run in this version yet; run it with --local against local stand-ins`);
   }
 
   // A spec without a dead-letter bucket uses the one the stack creates (docs/decisions/0025-dead-letter-bucket.md).
@@ -71,8 +85,39 @@ export async function runCommand(positionals: readonly string[], options: RunOpt
   const localRoot = join(options.workdir, '.ingest');
   const store = new RecordingObjectStore(options.local ? new FsObjectStore(join(localRoot, 's3')) : new S3ObjectStore(awsS3Client()));
   const substitutes = new Map<string, string>();
+  const warehouseSinks = options.local ? Object.entries(spec.sinks).filter(([, config]) => LOCAL_WAREHOUSE_TYPES.has(config.type)) as [string, LocalWarehouseSink][] : [];
+  const local = warehouseSinks.length > 0 ? await localWarehousePorts(localRoot) : undefined;
+  try {
+    return await runEvents(spec, parameters, specPath, options, out, { store, substitutes, localRoot, deadLetterBucket, warehouseSinks, local });
+  } finally {
+    await local?.warehouses.close();
+  }
+}
+
+interface RunSetting {
+  store: RecordingObjectStore;
+  substitutes: Map<string, string>;
+  localRoot: string;
+  deadLetterBucket: string | undefined;
+  /** The redshift and postgres sinks of a local run. */
+  warehouseSinks: [string, LocalWarehouseSink][];
+  local: { ledger: FileLedger; warehouses: LocalWarehouses } | undefined;
+}
+
+/** The ledger and warehouses of a local run with warehouse sinks; a ledger file that cannot be read is a usage error. */
+async function localWarehousePorts(localRoot: string): Promise<{ ledger: FileLedger; warehouses: LocalWarehouses }> {
+  try {
+    return { ledger: await FileLedger.open(join(localRoot, 'ledger.json')), warehouses: new LocalWarehouses(join(localRoot, 'pglite')) };
+  } catch (error) {
+    if (error instanceof LedgerFileError) throw new UsageError(error.message, { cause: error });
+    throw error;
+  }
+}
+
+async function runEvents(spec: ResolvedSpec, parameters: Record<string, string>, specPath: string, options: RunOptions, out: (text: string) => void, setting: RunSetting): Promise<number> {
+  const { store, substitutes, localRoot, deadLetterBucket, warehouseSinks, local } = setting;
   const handler = createHandler(spec, {
-    ports: { objects: store },
+    ports: { objects: store, ...(local ? { ledger: local.ledger, warehouse: local.warehouses.warehouse } : {}) },
     files: filesBeside(specPath),
     parameters,
     ...(deadLetterBucket === undefined ? {} : { deadLetterBucket }),
@@ -84,10 +129,7 @@ export async function runCommand(positionals: readonly string[], options: RunOpt
         substitutes.set(id, `${config.type} bulk requests written to ${relative(options.workdir, searchDirectory)}/ (answered as accepted)`);
         return search;
       }
-      if (!options.local || LOCAL_SINK_TYPES.has(config.type)) return undefined;
-      const path = join(localRoot, 'sinks', `${id}.jsonl`);
-      substitutes.set(id, `${config.type} is not available locally yet; records appended to ${relative(options.workdir, path)}`);
-      return new FileSink(path);
+      return undefined;
     },
     write: options.verbose ? (line) => process.stderr.write(line + '\n') : () => {},
   });
@@ -110,7 +152,63 @@ export async function runCommand(positionals: readonly string[], options: RunOpt
     // An item can fail with no record counted (an object that could not be read at all).
     if (summary.counts.failed > 0 || summary.items.some((item) => item.failed)) exitCode = 1;
   }
+  if (local && warehouseSinks.length > 0) {
+    // Whatever the batch thresholds, everything staged is loaded before the run ends.
+    const reports = await handler.maintain('flush');
+    if (!(await printWarehouses(warehouseSinks, reports, local.warehouses, options, out))) exitCode = 1;
+  }
   return exitCode;
+}
+
+/**
+ * What the flush did for each warehouse sink, and the rows its local table now holds. Resolves to
+ * false when a sink's load failed or its maintenance could not run.
+ */
+async function printWarehouses(sinks: [string, LocalWarehouseSink][], reports: Record<string, MaintenanceReport>, warehouses: LocalWarehouses, options: RunOptions, out: (text: string) => void): Promise<boolean> {
+  let ok = true;
+  const database = relative(options.workdir, warehouses.directory);
+  for (const [id, config] of sinks) {
+    const report = reports[id];
+    if (report === undefined) {
+      out(`sink ${id}: loading into ${database}/ did not run (run with --verbose to see why)`);
+      ok = false;
+      continue;
+    }
+    const done: string[] = [];
+    // Rows new to the table: records loaded before (a duplicate event, a run repeated) are not counted again.
+    if (report.loaded.length > 0) done.push(`loaded batch ${report.loaded.map((load) => `${load.batch} (${load.rows} ${load.rows === 1 ? 'row' : 'rows'})`).join(', ')}`);
+    if (report.deadLettered > 0) done.push(`${report.deadLettered} rows dead-lettered`);
+    out(`sink ${id}: ${done.join(', ') || (report.failed.length > 0 ? 'load failed' : 'no batch to load')}`);
+    for (const failure of report.failed) {
+      out(`  batch ${failure.batch} failed: ${failure.error}`);
+      ok = false;
+    }
+    if (report.pending.length > 0) out(`  batches left for a later run: ${report.pending.join(', ')}`);
+  }
+  const prepared = await warehouses.preparedTables();
+  for (const [id, config] of sinks) {
+    const table = prepared.get(id);
+    if (table?.created) out(`note: ${id}: created table ${config.table} in ${database}/ with every column text (the spec names columns, not their types)`);
+    if (table && table.added.length > 0) out(`note: ${id}: added columns ${table.added.join(', ')} to ${config.table} as text`);
+    const sample = await warehouses.sample(id, config, SAMPLE_ROWS);
+    out(`${config.table} (${database}/): ${sample.count} ${sample.count === 1 ? 'row' : 'rows'}${sample.count > sample.rows.length ? `, the first ${sample.rows.length} shown` : ''}`);
+    if (sample.rows.length > 0) out(formatTable(sample.columns, sample.rows.map((row) => row.map(cellText))));
+  }
+  return ok;
+}
+
+/** A value as one table cell: NULL spelled out, long text cut. */
+function cellText(value: unknown): string {
+  if (value === null) return 'NULL';
+  const text = String(value).replace(/\s+/g, ' ');
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}
+
+/** Columns padded to their widest cell, under a header. */
+function formatTable(header: readonly string[], rows: readonly string[][]): string {
+  const all = [[...header], ...rows];
+  const widths = header.map((_, column) => Math.max(...all.map((row) => row[column]!.length)));
+  return all.map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}`).join('\n');
 }
 
 function loadValidSpec(path: string, parameterArguments: string[], local: boolean, out: (text: string) => void): { spec: ResolvedSpec; parameters: Record<string, string> } | undefined {
@@ -127,7 +225,10 @@ function loadValidSpec(path: string, parameterArguments: string[], local: boolea
   }
   const spec = applyDefaults(read.spec.value);
   try {
-    const running = Object.values(spec.sinks).filter((sink) => !local || LOCAL_SINK_TYPES.has(sink.type));
+    const running = Object.values(spec.sinks)
+      .filter((sink) => !local || LOCAL_SINK_TYPES.has(sink.type) || LOCAL_WAREHOUSE_TYPES.has(sink.type))
+      // Locally a warehouse sink loads into PGlite: its connection and IAM role are not used.
+      .map((sink) => (local && LOCAL_WAREHOUSE_TYPES.has(sink.type) ? withoutRemoteSettings(sink) : sink));
     const used = [spec.sources, spec.transforms, spec.dead_letter, running];
     checkParameters(spec, parameters, (name) => `--param ${name}=<value>`, { required: parameterReferences(used) });
   } catch (error) {
@@ -135,6 +236,12 @@ function loadValidSpec(path: string, parameterArguments: string[], local: boolea
     throw error;
   }
   return { spec: substituteParameters(spec, parameters), parameters };
+}
+
+/** A warehouse sink's config without what only reaches the remote warehouse. */
+function withoutRemoteSettings(sink: ResolvedSpec['sinks'][string]): Record<string, unknown> {
+  const { connection: _connection, iam_role: _role, ...rest } = sink as unknown as Record<string, unknown>;
+  return rest;
 }
 
 function awsS3Client(): S3Client {
@@ -176,7 +283,9 @@ async function inputEvents(spec: ResolvedSpec, inputs: readonly string[], store:
       case 's3': {
         let key = `${source.prefix ?? ''}${basename(file)}`;
         if (source.suffix && !key.endsWith(source.suffix)) key += source.suffix;
-        await store.put(source.bucket, key, bytes, { contentType: 'application/octet-stream' });
+        // The same content again is left as it is, keeping its identity (the ETag): a second run is a
+        // duplicate event, which S3 would send for the same upload, not an overwrite with new records.
+        if (!(await holds(store, source.bucket, key, bytes))) await store.put(source.bucket, key, bytes, { contentType: 'application/octet-stream' });
         events.push(s3ObjectCreatedEvent([{ bucket: source.bucket, key, size: statSync(file).size }]));
         break;
       }
@@ -204,6 +313,19 @@ async function inputEvents(spec: ResolvedSpec, inputs: readonly string[], store:
     }
   }
   return events;
+}
+
+/** Whether the store holds exactly `bytes` at `bucket`/`key`. */
+async function holds(store: RecordingObjectStore, bucket: string, key: string, bytes: Buffer): Promise<boolean> {
+  const stored = await store.get(bucket, key);
+  if (stored === undefined) return false;
+  if (stored.size !== undefined && stored.size !== bytes.length) {
+    stored.body.destroy();
+    return false;
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of stored.body) chunks.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks).equals(bytes);
 }
 
 function printSummary(spec: ResolvedSpec, summary: InvocationSummary, substitutes: Map<string, string>, store: RecordingObjectStore, options: RunOptions, out: (text: string) => void): void {
