@@ -77,13 +77,15 @@ describe('loader through the Data API emulator', () => {
    * `redshift` sink loads through the Data API emulator; a `postgres` one through `pg` with
    * COPY FROM STDIN.
    */
-  async function sink(table: string, settings: Partial<Sink> = {}, ddl = 'event_id varchar(20), user_id int, amount int', type: 'redshift' | 'postgres' = 'redshift') {
+  async function sink(table: string, settings: Partial<Sink> = {}, ddl = 'event_id varchar(20), user_id int, amount int', kind: 'serverless' | 'cluster' | 'postgres' = 'serverless') {
+    const type = kind === 'postgres' ? 'postgres' : 'redshift';
+    const connection = kind === 'cluster' ? { cluster: 'main', db_user: 'loader', database } : { workgroup: 'analytics', database };
     await direct.query(`CREATE TABLE analytics.${table} (${ddl})`);
     const common = { inputs: ['orders'], table: `analytics.${table}`, columns: ['event_id', 'user_id', 'amount'], mode: 'append', staging: { bucket }, batch: { max_files: 100 } };
     const config = resolvedSink((type === 'redshift'
-      ? { type, ...common, connection: { workgroup: 'analytics', database }, iam_role: 'arn:aws:iam::123456789012:role/RedshiftCopy', ...settings }
+      ? { type, ...common, connection, iam_role: 'arn:aws:iam::123456789012:role/RedshiftCopy', ...settings }
       : { type, ...common, connection: { url: '${param.database_url}' }, ...settings }) as Sink) as SinkConfig<'redshift' | 'postgres'>;
-    const target: Warehouse = type === 'redshift' ? warehouse : postgres;
+    const target: Warehouse = kind === 'serverless' ? warehouse : kind === 'cluster' ? new RedshiftDataWarehouse(client, { cluster: 'main', database, dbUser: 'loader' }) : postgres;
     const scope = `shop/${table}`;
     const ledger = new MemoryLedger();
     const letters: DeadLetter[] = [];
@@ -215,6 +217,21 @@ describe('loader through the Data API emulator', () => {
     expect(split).toMatchObject({ sealed: [2], loaded: [{ batch: 2, rows: 3 }] });
     expect(retried).toMatchObject({ loaded: [{ batch: 1, rows: 3, duplicates: 3 }] });
     expect((await s.rows()).map((row) => row[0])).toEqual(['e1', 'e2', 'e3', 'e4', 'e5', 'e6']);
+  });
+
+  it('on a provisioned cluster, reads rejected rows from stl_load_errors: for a failed batch and for quarantine', async () => {
+    const failing = await sink('cluster_failed', {}, undefined, 'cluster');
+    const bad = await failing.stage([order(1), { event_id: 'e2', user_id: 'two', amount: 2 }], 1);
+    const quarantining = await sink('cluster_quarantined', { copy: { max_error: 10 } } as Partial<Sink>, undefined, 'cluster');
+    const held = await quarantining.stage([order(1), { event_id: 'e2', user_id: 'two', amount: 2 }], 1);
+
+    await failing.maintain();
+    const report = await quarantining.maintain();
+
+    expect((await failing.ledger.batch(failing.scope, 1))?.error).toContain(`s3://${bucket}/${bad.key}:2 column user_id:`);
+    expect(report).toMatchObject({ loaded: [{ batch: 1, rows: 1 }], deadLettered: 1 });
+    expect(quarantining.letters).toMatchObject([{ position: `s3://${bucket}/${held.key}:2`, message: expect.stringContaining('column user_id') }]);
+    expect(emulator.submissions().some((submission) => submission.sqls.some((sql) => sql.includes('FROM stl_load_errors WHERE query = pg_last_copy_id()')))).toBe(true);
   });
 
   it('with max_error 10, loads the good rows and dead-letters the bad one with its line and column', async () => {
