@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,9 +5,8 @@ import { UsageError } from '../../engine/errors.ts';
 import { cloudFormationClient, s3Client } from '../../generator/deploy/aws-clients.ts';
 import type { AwsTarget } from '../../generator/deploy/aws-clients.ts';
 import { deployStack } from '../../generator/deploy/deploy-stack.ts';
-import type { DeployRequest } from '../../generator/deploy/deploy-stack.ts';
 import { publishFunction } from '../../generator/deploy/publish.ts';
-import { uploadHashed } from '../../generator/deploy/upload-code.ts';
+import { templateLocation } from '../../generator/deploy/template-location.ts';
 import { InvalidSpecError } from '../../generator/package-function.ts';
 import { displayPath } from '../files.ts';
 import { formatDiagnostics } from '../output.ts';
@@ -25,8 +23,6 @@ export interface DeployOptions extends AwsTarget {
   execute: boolean;
 }
 
-/** CloudFormation takes a template of at most this many bytes inline; a larger one must be read from S3. */
-const INLINE_TEMPLATE_BYTES = 51_200;
 const STACK_NAME = /^[A-Za-z][-A-Za-z0-9]{0,127}$/;
 
 /**
@@ -50,13 +46,7 @@ export async function deployCommand(positionals: readonly string[], options: Dep
     out(`${published.code.uploaded ? 'uploaded' : 'already uploaded (same content)'} s3://${published.code.bucket}/${published.code.key}`);
     for (const note of published.notes) err(`note: ${note}`);
 
-    let template: DeployRequest['template'] = { body: published.templateText };
-    if (Buffer.byteLength(published.templateText) > INLINE_TEMPLATE_BYTES) {
-      const bytes = Buffer.from(published.templateText);
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
-      const stored = await uploadHashed(s3, { name: `${sha256}.template.yaml`, sha256, bytes, contentType: 'application/x-yaml' }, options.bucket, options.prefix);
-      template = { url: `https://s3.${await s3.config.region()}.amazonaws.com/${stored.bucket}/${stored.key}` };
-    }
+    const template = await templateLocation(published.templateText, s3, options.bucket, options.prefix);
     const outcome = await deployStack(cloudFormationClient(options), {
       stackName: options.stackName,
       template,

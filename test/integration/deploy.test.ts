@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployStack } from '../../generator/deploy/deploy-stack.ts';
 import type { DeployRequest } from '../../generator/deploy/deploy-stack.ts';
 import { DeployError } from '../../generator/deploy/errors.ts';
+import { INLINE_TEMPLATE_BYTES, templateLocation } from '../../generator/deploy/template-location.ts';
 import { awsClientConfig, motoEndpoint } from '../support/env.ts';
 
 // deployStack against moto's CloudFormation, which creates the resource types it knows (queues
@@ -170,6 +171,32 @@ describe('deployStack', () => {
     await expect(deployStack(cloudFormation, request(stack, required))).rejects.toThrow('give a value to --parameter Retention=<value>');
     await expect(deployStack(cloudFormation, request(stack, required))).rejects.toBeInstanceOf(DeployError);
     await expect(cloudFormation.send(new DescribeStacksCommand({ StackName: stack }))).rejects.toThrow(/does not exist/);
+  });
+});
+
+describe('templateLocation', () => {
+  it('sends a template that fits inline as its text', async () => {
+    const s3 = new S3Client(awsClientConfig());
+    const body = queueTemplate('small', 30);
+
+    expect(await templateLocation(body, s3, 'no-bucket-needed')).toEqual({ body });
+    s3.destroy();
+  });
+
+  it('uploads a template too large to send inline, and CloudFormation creates the stack from its URL', async () => {
+    const s3 = new S3Client(awsClientConfig());
+    const bucket = `deploy-templates-${suffix}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const { stack, queue } = names();
+    const body = queueTemplate(queue, 45).replace('"Resources"', `"Metadata":{"Padding":"${'x'.repeat(INLINE_TEMPLATE_BYTES)}"},"Resources"`);
+
+    const template = await templateLocation(body, s3, bucket, 'templates');
+    const outcome = await deployStack(cloudFormation, { ...request(stack, body), template });
+
+    expect(template).toEqual({ url: expect.stringMatching(new RegExp(`^https://s3\\.us-east-1\\.amazonaws\\.com/${bucket}/templates/[0-9a-f]{64}\\.template\\.yaml$`)) });
+    expect(outcome).toMatchObject({ status: 'succeeded', stackStatus: 'CREATE_COMPLETE' });
+    expect(await queueAttributes(queue)).toMatchObject({ VisibilityTimeout: '45' });
+    s3.destroy();
   });
 });
 
