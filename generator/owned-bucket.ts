@@ -13,11 +13,12 @@ export interface OwnedBucketOptions {
 
 /**
  * The bucket resource and its TLS-only bucket policy, under `bucketId` and `policyId`. `name` is
- * the CloudFormation value of the bucket's name (a literal or an `Fn::Sub` over parameters).
+ * the CloudFormation value of the bucket's name (a literal or an `Fn::Sub` over parameters), or undefined
+ * to let CloudFormation name it after the stack.
  */
-export function ownedBucket(bucketId: string, policyId: string, name: CfnValue, options: OwnedBucketOptions = {}): Record<string, CfnResource> {
+export function ownedBucket(bucketId: string, policyId: string, name: CfnValue | undefined, options: OwnedBucketOptions = {}): Record<string, CfnResource> {
   const properties: Record<string, CfnValue> = {
-    BucketName: name,
+    ...(name === undefined ? {} : { BucketName: name }),
     BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
     PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
     OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },

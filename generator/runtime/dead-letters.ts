@@ -35,7 +35,5 @@ export const deadLetters: RuntimeGenerator = {
 
 /** The bucket, named by the spec or (without a name) by CloudFormation after the stack, so two stacks of one spec never clash. */
 function deadLetterBucket(name: CfnValue | undefined): Record<string, CfnResource> {
-  const resources = ownedBucket(DEAD_LETTER_BUCKET_ID, `${DEAD_LETTER_BUCKET_ID}Policy`, name ?? '');
-  if (name === undefined) delete resources[DEAD_LETTER_BUCKET_ID]!.Properties!.BucketName;
-  return resources;
+  return ownedBucket(DEAD_LETTER_BUCKET_ID, `${DEAD_LETTER_BUCKET_ID}Policy`, name);
 }
