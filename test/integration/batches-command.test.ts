@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -205,6 +205,22 @@ describe('ingest batches against a DynamoDB ledger in moto', { timeout: 60_000 }
 
     await expect(attempt).rejects.toBeInstanceOf(UsageError);
     await expect(attempt).rejects.toThrow(message);
+  });
+
+  it('reads the table from a state.table parameter given with --param', async () => {
+    const parameterised = join(directory, 'parameterised.yaml');
+    await writeFile(parameterised, (await readFile(spec, 'utf8')).replace('dead_letter:', 'parameters:\n  ledger: { type: string }\nstate: { table: "${param.ledger}" }\ndead_letter:'));
+    let stdout = '';
+    const print = (text: string) => (stdout += `${text}\n`);
+    const options: BatchesOptions = { format: 'text', parameters: [], environment: {}, client };
+
+    const withoutValue = await batchesCommand([parameterised, 'show', 'warehouse', '1'], options, print).catch((error: unknown) => error as Error);
+    const code = await batchesCommand([parameterised, 'show', 'warehouse', '1'], { ...options, parameters: [`ledger=${table}`] }, print);
+
+    expect(withoutValue).toBeInstanceOf(UsageError);
+    expect((withoutValue as Error).message).toBe('state.table is the parameter ledger: give its value with --param ledger=<table>, or --table <name>');
+    expect(code).toBe(0);
+    expect(stdout).toContain('sink warehouse, batch 1: ');
   });
 
   it('names a ledger table that does not exist, in one line and without a stack trace', async () => {
