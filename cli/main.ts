@@ -53,8 +53,8 @@ ingest run <spec> --local --input <source>=<file> [--input ...]
 
 Runs the Lambda handler in this process.
   --event <file>           a Lambda event as AWS delivers it (Kinesis, DynamoDB Streams, SQS, S3, SNS)
-  --local                  no AWS: objects are files under .ingest/s3/<bucket>/<key>; sinks without
-                           a local adapter append their records to .ingest/sinks/<sink>.jsonl
+  --local                  no AWS: objects are files under .ingest/s3/<bucket>/<key>; redshift and
+                           postgres sinks load into a local PostgreSQL (PGlite) in .ingest/pglite/
   --input <source>=<file>  with --local: the file becomes the event of that source (an S3 object,
                            or one Kinesis record / DynamoDB insert per line)
   --param <name>=<value>   a parameter value (declared defaults fill the rest); a parameter that

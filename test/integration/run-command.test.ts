@@ -215,7 +215,8 @@ describe('ingest run --local', () => {
     expect(await filesUnder(join(cwd, '.ingest', 's3', 'local-raw'))).toEqual(['incoming/clicks.jsonl']);
   }, 30_000);
 
-  it('appends the records of a sink without a local adapter to .ingest/sinks/<id>.jsonl and says so', async () => {
+  // More: test/integration/run-local-warehouse.test.ts. The first start of the local database (PGlite's initdb) is slow.
+  it('loads the Kinesis records of a redshift sink into the local database and prints them', async () => {
     const cwd = await mkdtemp(join(workdir, 'redshift-'));
     const spec = await redshiftSpec(inputs);
     const input = join(inputs, 'orders.jsonl');
@@ -224,13 +225,13 @@ describe('ingest run --local', () => {
     const run = await ingest(['run', spec, '--local', '--input', `orders=${input}`], cwd);
 
     expect(run).toMatchObject({ code: 0, stderr: '' });
-    expect(run.stdout).toContain('note: redshift is not available locally yet; records appended to .ingest/sinks/warehouse.jsonl\n');
     expect(run.stdout).toContain('records: 3 in, 2 written, 0 filtered, 1 dead-lettered, 0 failed\n');
-    expect(jsonLines(await readFile(join(cwd, '.ingest', 'sinks', 'warehouse.jsonl'), 'utf8'))).toEqual([{ order_id: 1, amount: 2.5 }, { order_id: 2, amount: 4 }]);
+    expect(run.stdout).toContain('sink warehouse: loaded batch 1 (2 rows)\n');
+    expect(run.stdout).toMatch(/public\.orders \(\.ingest\/pglite\/\): 2 rows\n {2}order_id +amount\n {2}1 +2\.5\n {2}2 +4\n/);
     const letters = await filesUnder(join(cwd, '.ingest', 's3', 'local-errors'));
     expect(letters).toHaveLength(1);
     expect(jsonLines(await readFile(join(cwd, '.ingest', 's3', 'local-errors', letters[0]!), 'utf8'))[0]).toMatchObject({ code: 'invalid-json', raw: 'not json' });
-  }, 30_000);
+  }, 240_000);
 
   /** A spec with two DynamoDB sources; each record says which table and sequence number it came from. */
   async function twoTablesSpec(): Promise<string> {
