@@ -173,7 +173,8 @@ export function changeTable(changes: readonly Change[]): string[] {
 function eventLine(event: StackEvent, finished: number, total: number): string {
   const time = event.Timestamp?.toISOString().slice(11, 19) ?? '--:--:--';
   const reason = event.ResourceStatusReason ? `  ${event.ResourceStatusReason}` : '';
-  return `${time}  [${finished}/${total}]  ${event.ResourceStatus ?? '?'}  ${event.ResourceType ?? '?'}  ${event.LogicalResourceId ?? '?'}${reason}`;
+  // Padded to the common statuses and types so that a run of events reads as columns; longer ones push the line out.
+  return `${time}  [${finished}/${total}]  ${(event.ResourceStatus ?? '?').padEnd(20)}  ${(event.ResourceType ?? '?').padEnd(32)}  ${event.LogicalResourceId ?? '?'}${reason}`;
 }
 
 function failureLines(failed: readonly ResourceFailure[]): string[] {

@@ -89,7 +89,7 @@ describe('deployStack', () => {
       '------  ----------  ---------------  -----------',
       'Add     Queue       AWS::SQS::Queue  -',
     ]);
-    expect(deploy.lines).toContainEqual(expect.stringMatching(/\[\d+\/1\]  CREATE_COMPLETE  AWS::CloudFormation::Stack  /));
+    expect(deploy.lines).toContainEqual(expect.stringMatching(new RegExp(`^\\d\\d:\\d\\d:\\d\\d  \\[\\d+/1\\]  CREATE_COMPLETE +AWS::CloudFormation::Stack +${stack}$`)));
     expect(deploy.lines.at(-1)).toBe(`stack ${stack}: CREATE_COMPLETE`);
   });
 
