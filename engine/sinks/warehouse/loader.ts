@@ -443,13 +443,16 @@ export class Loader {
   }
 
   /**
-   * The first rows COPY rejected in a failed load, read by the COPY's query id (they outlive the
-   * rollback). Empty when the warehouse keeps no such table (PostgreSQL names the line in its
-   * error instead), when the failure came before COPY, or when reading them fails: the batch is
-   * marked failed with the database's error either way.
+   * The first rows COPY rejected in a failed load, read by the failed statement's query id (they
+   * outlive the rollback): the statement that failed is the COPY when rows were rejected, whatever
+   * the transaction's shape (a statement resumed after a deploy changed `pre_sql`). Empty when the
+   * warehouse keeps no such table (PostgreSQL names the line in its error instead), when another
+   * statement failed, or when reading them fails: the batch is marked failed with the database's
+   * error either way.
    */
   private async loadErrors(description: StatementDescription, transaction: LoadTransaction & { copyStatement: number }, context: MaintenanceContext): Promise<RejectedRow[]> {
-    const queryId = description.statements[transaction.copyStatement]?.queryId;
+    const failed = description.statements.find((statement) => statement.status === 'FAILED') ?? description.statements[transaction.copyStatement];
+    const queryId = failed?.queryId;
     if (this.warehouse.copiesFromClient || queryId === undefined) return [];
     try {
       const sql = loadErrorsSelect(this.errorTable(), 'CAST(:query_id AS BIGINT)', MAX_REJECTIONS_READ);

@@ -399,7 +399,7 @@ describe('Loader', () => {
     it('reads the load errors of a provisioned cluster from stl_load_errors', async () => {
       const h = harness({
         sink: { connection: { cluster: 'main', db_user: 'loader', database: 'dev' } } as Partial<Sink>,
-        script: { load: () => ({ status: 'FAILED', error: 'Load failed' }) },
+        script: { load: (submission) => ({ status: 'FAILED', error: 'Load failed', failedStatement: submission.sqls.findIndex((sql) => sql.startsWith('COPY ')) }) },
       });
       await h.stage([{ id: 'a', amount: 1 }]);
       await h.stage([{ id: 'b', amount: 2 }]);
