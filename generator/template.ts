@@ -130,9 +130,10 @@ export function generateStack(spec: ResolvedSpec, options: TemplateOptions = {},
 }
 
 /**
- * The template as text: YAML (CloudFormation's long-form intrinsics, `Fn::Sub:`, no custom tags;
- * strings that a YAML 1.1 reader would take for another type quoted) or JSON, keys sorted (the template's sections and a resource's attributes in CloudFormation's
- * customary order), ending with a newline.
+ * The template as text, ending with a newline: YAML (CloudFormation's long-form intrinsics,
+ * `Fn::Sub:`, no custom tags; strings that a YAML 1.1 reader would take for another type quoted)
+ * or JSON. Keys are sorted, except the template's sections and a resource's attributes, which keep
+ * CloudFormation's customary order.
  */
 export function renderTemplate(template: Template, format: 'yaml' | 'json'): string {
   const canonical = canonicalTemplate(template);
@@ -300,7 +301,7 @@ class StackBuilder {
   }
 
   private claim(kind: string, name: string, owner: string, set: () => void): void {
-    const key = `${kind === 'logical id' ? 'logical id' : kind}\u0000${name}`;
+    const key = `${kind}\u0000${name}`;
     const earlier = this.owners.get(key);
     if (earlier !== undefined) {
       throw new TemplateError(`${owner} and ${earlier} both need the ${kind} ${name} in the generated template; rename one of them (logical ids are the CamelCase form of component and parameter ids)`);
