@@ -24,6 +24,8 @@ type Mode = 'append' | 'upsert';
 const MODES: Mode[] = ['append', 'upsert'];
 const CRASH_STEPS: FaultStep[] = ['staged', 'registered', 'sealed', 'manifest', 'submitted', 'committed', 'polling'];
 const LAPSE_MS = 16 * 60_000;
+/** A Lambda's remaining time short enough to end while a held load runs, long enough to claim and submit on a loaded machine. */
+const REMAINING_MS = 8_000;
 
 /**
  * `count` input rows. Append: distinct ids. Upsert: four keys, each seen several times with a
@@ -99,9 +101,9 @@ describe('exactly-once loads into warehouse sinks under faults', () => {
       let timedOut: MaintenanceReport | undefined;
       let takenOver: MaintenanceReport | undefined;
       try {
-        timedOut = await pipeline.sweep({ remainingMs: 4_000 });
+        timedOut = await pipeline.sweep({ remainingMs: REMAINING_MS });
         advanceTime(LAPSE_MS);
-        takenOver = await pipeline.sweep({ remainingMs: 4_000 });
+        takenOver = await pipeline.sweep({ remainingMs: REMAINING_MS });
       } finally {
         release();
       }
