@@ -8,6 +8,7 @@ import { IDENTITY_COLUMNS } from '../../../../engine/sinks/sql/load-transaction.
 import type { LoadPlan } from '../../../../engine/sinks/sql/load-transaction.ts';
 import { copyData, postgresLoadTransaction, stagedErrorLocation } from '../../../../engine/sinks/sql/postgres-load.ts';
 import type { StagedFormat } from '../../../../engine/sinks/sql/postgres-load.ts';
+import { stagedRowFormat } from '../../../../engine/staging/staged-row.ts';
 
 const BUCKET = 'staging';
 const COLUMNS = ['id', 'name', 'amount', 'active', 'properties'];
@@ -91,6 +92,22 @@ describe('copyData', () => {
     // The big integer reaches the staged file as its exact digits (a JavaScript number cannot hold them).
     const lines = VALUES.map(({ row }, index) => (format === 'csv' ? csvLine(row, index + 1) : jsonLine(row, index + 1)).replace('12345678901234567000', '12345678901234567890'));
     const file = await stage(objects, `files/one.${format}.gz`, lines.join('\n') + '\n');
+
+    const copied = readCopyCsv(await collect(copyData(objects, [file], COLUMNS, format)));
+
+    expect(copied).toEqual(VALUES.map(({ copied: values }, index) => [...values, ...identity(index + 1)]));
+  });
+
+  it.each(['jsonl', 'csv'] as const)('reads %s files as the warehouse sink writer stages them, to the same COPY text', async (format) => {
+    const objects = new MemoryObjectStore();
+    const encode = stagedRowFormat(format, COLUMNS).begin();
+    // Records as the engine holds them: an integer beyond 2^53 is its exact digits as text.
+    const records = VALUES.map(({ row }) => (row.amount === 12345678901234567890 ? { ...row, amount: '12345678901234567890' } : row));
+    const text = records.map((record, index) => {
+      const [source, partition, position, subPosition, arrival] = identity(index + 1);
+      return encode(record, { source: source!, partition: partition!, position: position!, subPosition: subPosition!, arrival: arrival! }, identity(index + 1)[5]!);
+    }).join('');
+    const file = await stage(objects, `files/written.${format}.gz`, text);
 
     const copied = readCopyCsv(await collect(copyData(objects, [file], COLUMNS, format)));
 
