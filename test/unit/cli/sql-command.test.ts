@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../cli/main.ts';
+import { sinkStatements } from '../../../cli/commands/sql.ts';
+import { readWarehouseSpec, warehouseSinks } from '../../../cli/warehouse-spec.ts';
+import { ledgerScope } from '../../../engine/ports/ledger.ts';
+import { MemoryLedger } from '../../../engine/ports/memory-ledger.ts';
+import { MemoryObjectStore } from '../../../engine/ports/memory-object-store.ts';
+import { MemoryWarehouse } from '../../../engine/ports/memory-warehouse.ts';
+import type { MemorySubmission } from '../../../engine/ports/memory-warehouse.ts';
 import { IDENTITY_COLUMNS } from '../../../engine/sinks/sql/load-transaction.ts';
+import { Loader } from '../../../engine/sinks/warehouse/loader.ts';
 
 // `ingest sql` in-process through main(): what it prints for redshift and postgres sinks, and
 // that a spec whose names could change the SQL never gets that far.
@@ -203,5 +211,56 @@ describe('ingest sql', () => {
 
     expect(run.code).toBe(2);
     expect(run.stderr).toBe('ingest sql: sink archive is not a redshift or postgres sink of orders-warehouse (archive is a s3 sink, which does not load in batches); its warehouse sinks: warehouse\n');
+  });
+});
+
+describe('ingest sql against the loader', () => {
+  const finished = (submission: MemorySubmission) => {
+    const results = submission.sqls.map(() => undefined as undefined | { columns: string[]; rows: number[][] });
+    results[submission.sqls.length - 1] = { columns: ['rows_staged', 'rows_written'], rows: [[1, 1]] };
+    // With max_error above 0 the load reads COPY's rejected rows: none here.
+    const errors = submission.sqls.findIndex((sql) => sql.includes('pg_last_copy_id()'));
+    if (errors !== -1) results[errors] = { columns: ['file_name', 'line_number', 'column_name', 'error_code', 'error_message'], rows: [] };
+    return { status: 'FINISHED' as const, results };
+  };
+
+  it.each([
+    ['a redshift append sink', REDSHIFT_APPEND, 'warehouse'],
+    ['a redshift upsert sink on a cluster with pre_sql and max_error', REDSHIFT_UPSERT, 'latest'],
+    ['a postgres upsert sink', POSTGRES_UPSERT, 'shipments'],
+  ])('prints for %s the statements the loader submits, but for the batch number and load time', async (_, sinkLines, sinkId) => {
+    const spec = readWarehouseSpec(specWith(sinkLines, PARAMETERS), ['copy_role=arn:aws:iam::123456789012:role/copy'], () => undefined)!;
+    const [sink] = warehouseSinks(spec, sinkId);
+    const config = sink![1];
+    const scope = ledgerScope(spec.name, sinkId);
+    const ledger = new MemoryLedger();
+    const options = { dialect: config.type, answer: finished };
+    const warehouse = new MemoryWarehouse(options);
+    // PostgresWarehouse copies from the client, and the loader then builds the PostgreSQL load.
+    if (config.type === 'postgres') Object.defineProperty(warehouse, 'copiesFromClient', { value: true });
+    const loadedAt = Date.UTC(2026, 11, 3, 10, 30, 15);
+    const now = new Date(loadedAt);
+    const loader = new Loader({ scope, sinkId, config, ledger, warehouse, objects: new MemoryObjectStore(), clock: () => loadedAt });
+    await ledger.register(scope, { bucket: 'staging', key: 'a.jsonl.gz', records: 1, bytes: 100 }, loadedAt);
+    await ledger.register(scope, { bucket: 'staging', key: 'b.jsonl.gz', records: 1, bytes: 100 }, loadedAt);
+    await ledger.seal(scope, 1, loadedAt);
+    const context = {
+      reason: 'schedule' as const,
+      invocation: { state: new Map(), now, requestId: 'r', deadline: Date.now() + 60_000 },
+      logger: { log: () => undefined },
+      deadLetter: async () => undefined,
+      notify: async () => undefined,
+    };
+
+    const report = await loader.maintain(context);
+    const printed = sinkStatements(spec, sink!, now);
+
+    expect(report.loaded).toMatchObject([{ batch: 1 }]);
+    const submitted = warehouse.submissions.filter((submission) => submission.transaction);
+    // The manifest key holds the batch number zero-padded to 10 digits, as the printed header says.
+    const asLoaded = (statement: string) => statement.replaceAll('manifests/<batch>.json', 'manifests/0000000001.json').replaceAll('<batch>', '1').replaceAll("'<load time>'", "'2026-12-03 10:30:15'");
+    expect(submitted).toHaveLength(1);
+    expect(printed.transaction.map(asLoaded)).toEqual(submitted[0]!.sqls);
+    expect(warehouse.submissions.filter((submission) => !submission.transaction).flatMap((submission) => submission.sqls)).toEqual(expect.arrayContaining(printed.stateTables));
   });
 });
