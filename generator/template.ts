@@ -112,6 +112,7 @@ export function generateStack(spec: ResolvedSpec, options: TemplateOptions = {},
   }
   for (const feature of RUNTIME_GENERATORS) stack.add(`the ${feature.feature} feature`, feature.contribute(context), feature.feature);
 
+  refuseSharedPhysicalNames(stack);
   // Sorted by Sid (each unique), so that reordering components in the spec changes nothing.
   const statements = [...stack.statements].sort((a, b) => (a.Sid! < b.Sid! ? -1 : 1));
   attachStatements(stack, statements);
@@ -176,6 +177,41 @@ function attachStatements(stack: StackBuilder, statements: IamStatement[]): void
     return id;
   });
   stack.resources[CORE_IDS.function]!.DependsOn = ids;
+}
+
+/** The property that names a resource of each type in AWS, which two resources of one type cannot share. */
+const PHYSICAL_NAME: Readonly<Record<string, string>> = {
+  'AWS::S3::Bucket': 'BucketName',
+  'AWS::SQS::Queue': 'QueueName',
+  'AWS::Kinesis::Stream': 'Name',
+  'AWS::DynamoDB::Table': 'TableName',
+  'AWS::SNS::Topic': 'TopicName',
+  'AWS::Events::Rule': 'Name',
+  'AWS::CloudWatch::Alarm': 'AlarmName',
+  'AWS::Logs::LogGroup': 'LogGroupName',
+  'AWS::Lambda::Function': 'FunctionName',
+  'AWS::IAM::Role': 'RoleName',
+  'AWS::IAM::ManagedPolicy': 'ManagedPolicyName',
+};
+
+/**
+ * Throws `TemplateError` when two resources of one type take the same name (two components that
+ * both `create` bucket `acme-out`, or the dead-letter bucket and an S3 sink's): CloudFormation would
+ * fail on the second after creating the first.
+ */
+function refuseSharedPhysicalNames(stack: StackBuilder): void {
+  const seen = new Map<string, string>();
+  for (const [id, resource] of Object.entries(stack.resources)) {
+    const property = Object.hasOwn(PHYSICAL_NAME, resource.Type) ? PHYSICAL_NAME[resource.Type]! : undefined;
+    const value = property === undefined ? undefined : resource.Properties?.[property];
+    if (value === undefined) continue;
+    const key = JSON.stringify([resource.Type, value]);
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      throw new TemplateError(`${earlier} (${stack.ownerOf(earlier)}) and ${id} (${stack.ownerOf(id)}) are both ${resource.Type} ${JSON.stringify(value)}; let one part of the spec create it`);
+    }
+    seen.set(key, id);
+  }
 }
 
 /** A stable logical id from component ids and kinds: `['clicks', 'Queue']` → `ClicksQueue`. */
@@ -298,6 +334,11 @@ class StackBuilder {
       this.claim('statement id', sid, owner, () => this.statements.push({ ...statement, Sid: sid }));
     }
     this.notes.push(...(contribution.notes ?? []));
+  }
+
+  /** Who contributed the resource with this logical id. */
+  ownerOf(id: string): string {
+    return this.owners.get(`logical id\u0000${id}`) ?? 'the template';
   }
 
   private claim(kind: string, name: string, owner: string, set: () => void): void {

@@ -339,6 +339,27 @@ describe('merging contributions', () => {
     expect(() => generateStack(spec)).toThrow('parameter level1 and parameter level_1 both need the logical id Level1');
   });
 
+  it('refuses two parts of the spec that both create one bucket, naming both', () => {
+    const spec = validSpec('shared-bucket', {
+      name: 'shared',
+      dead_letter: { bucket: 'acme-out', create: true, prefix: 'dead/' },
+      sources: { in: { type: 'kinesis', stream: 'orders', format: 'json' } },
+      sinks: { out: { type: 's3', inputs: ['in'], bucket: 'acme-out', key: 'x/', create: true } },
+    }).spec;
+
+    expect(() => generateStack(spec)).toThrow(/OutBucket \(sink out\) and DeadLetterBucket \(the dead_letters feature\) are both AWS::S3::Bucket "acme-out"/);
+  });
+
+  it('lets resources of one type share names of other properties (two S3 sources, two alarms on one metric)', () => {
+    const spec = validSpec('two-s3', {
+      name: 'two-s3',
+      sources: { a: { type: 's3', bucket: 'acme-a', format: 'jsonl' }, b: { type: 's3', bucket: 'acme-b', format: 'jsonl' } },
+      sinks: { out: { type: 's3', inputs: ['a', 'b'], bucket: 'acme-out', key: 'x/' } },
+    }).spec;
+
+    expect(() => generateStack(spec)).not.toThrow();
+  });
+
   it('names statements without a Sid after their component and position', () => {
     const contribution: Contribution = { statements: [{ Effect: 'Allow', Action: ['kinesis:GetRecords'], Resource: ['arn:aws:kinesis:eu-west-1:123456789012:stream/orders'] }] };
 
