@@ -20,7 +20,7 @@ import { query, TERMINAL_STATUSES, waitForStatement } from '../../ports/warehous
 import { InjectedCrash } from '../../plugin/types.ts';
 import type { MaintenanceContext, MaintenanceReport } from '../../plugin/types.ts';
 import type { SinkConfig } from '../../spec/spec-types.ts';
-import { compileTemplate } from '../../template/index.ts';
+import { compileTemplate, TemplateRenderError } from '../../template/index.ts';
 import type { CompiledTemplate } from '../../template/index.ts';
 import type { LoadErrorTable, LoadPlan, LoadTransaction } from '../sql/load-transaction.ts';
 import { loadErrorsSelect, redshiftLoadTransaction, stateTableStatements } from '../sql/load-transaction.ts';
@@ -169,7 +169,16 @@ export class Loader {
         }
       }
       let files: SlotFile[] | undefined;
-      const transaction = this.transaction(batch, this.location(batch), invocation.now);
+      let transaction: LoadTransaction & { copyStatement: number };
+      try {
+        transaction = this.transaction(batch, this.location(batch), invocation.now);
+      } catch (error) {
+        if (!(error instanceof TemplateRenderError)) throw error;
+        if (statementId === undefined) return await this.unrenderable(record, owner, error.message, context, report);
+        // Following a statement already submitted needs only the transaction's shape, and its
+        // results are found whatever that shape is (`rejectedInLoad`, `loadErrors`).
+        transaction = this.transaction(batch, this.location(batch), invocation.now, false);
+      }
       if (statementId === undefined) {
         files = await this.finalFiles(batch);
         if (files.length === 0) return await this.finishEmpty(record, owner, context, report);
@@ -242,9 +251,11 @@ export class Loader {
     };
   }
 
-  private transaction(batch: number, location: ManifestLocation, now: Date): LoadTransaction & { copyStatement: number } {
+  private transaction(batch: number, location: ManifestLocation, now: Date, withTemplates = true): LoadTransaction & { copyStatement: number } {
     const { config } = this;
     const render = (template: CompiledTemplate) => template({ sink: this.sinkId, table: config.table, now });
+    const preSql = withTemplates ? this.preSql.map(render) : [];
+    const postSql = withTemplates ? this.postSql.map(render) : [];
     const plan: LoadPlan = {
       dialect: this.warehouse.dialect,
       scope: this.scope,
@@ -255,8 +266,8 @@ export class Loader {
       ...(config.keys === undefined ? {} : { keys: config.keys }),
       stateSchema: this.stateSchema,
       loadedAt: new Date(this.clock()),
-      preSql: this.preSql.map(render),
-      postSql: this.postSql.map(render),
+      preSql,
+      postSql,
     };
     // A warehouse that copies from the client (PostgreSQL, and local runs of either sink type)
     // reads the staged files through the loader; Redshift reads them from S3 by the manifest.
@@ -379,21 +390,45 @@ export class Loader {
     report.failed.push({ batch: record.batch, error: databaseError });
     context.logger.log('error', 'batch load failed; its files are kept for a retry', { sink: this.sinkId, batch: record.batch, statement_id: done.statementId, error });
     const split = await this.split(done, rejected, context);
+    await this.notifyFailed(record, databaseError, context, {
+      fix: 'Fix the data or the table',
+      ...(split > 0 ? { before: `The ${split} staged files without rejected rows were registered again and load with a later batch. ` } : {}),
+      detail: {
+        statement_id: done.statementId,
+        rejected_rows: rejected.slice(0, MAX_REJECTIONS_SHOWN).map((row) => ({ file: row.file, line: row.line, column: row.column, code: row.code, message: row.message })),
+        ...(split > 0 ? { files_loading_again: split } : {}),
+      },
+    });
+    return 'held';
+  }
+
+  /**
+   * A batch whose `pre_sql` or `post_sql` does not render (a path `ingest validate` cannot see
+   * is missing, such as `{{table.name}}`): nothing is submitted, and the batch fails with the
+   * reason, as a load the database refused would, rather than staying pending at every sweep.
+   */
+  private async unrenderable(record: BatchRecord, owner: string, reason: string, context: MaintenanceContext, report: MaintenanceReport): Promise<Turn> {
+    const error = bounded(`pre_sql or post_sql does not render: ${reason}`);
+    if (!(await this.ledger.finish(this.scope, record.batch, owner, { state: 'failed', error }, this.clock()))) return this.lost(record.batch, report, context);
+    report.failed.push({ batch: record.batch, error });
+    context.logger.log('error', 'batch not loaded: its SQL templates do not render', { sink: this.sinkId, batch: record.batch, error });
+    await this.notifyFailed(record, error, context, { fix: 'Fix pre_sql or post_sql in the spec and deploy it', detail: {} });
+    return 'held';
+  }
+
+  private async notifyFailed(record: BatchRecord, error: string, context: MaintenanceContext, how: { fix: string; before?: string; detail: Record<string, unknown> }): Promise<void> {
     await this.notify(context, {
       event: 'load_failed',
       component: this.sinkId,
       subject: subject(`${this.sinkId}: batch ${record.batch} failed to load into ${this.config.table}`),
       detail: {
-        sink: this.sinkId, table: this.config.table, batch: record.batch, statement_id: done.statementId, error: databaseError,
-        rejected_rows: rejected.slice(0, MAX_REJECTIONS_SHOWN).map((row) => ({ file: row.file, line: row.line, column: row.column, code: row.code, message: row.message })),
-        files: record.totals.files, records: record.totals.records, ...(split > 0 ? { files_loading_again: split } : {}),
-        action: (split > 0 ? `The ${split} staged files without rejected rows were registered again and load with a later batch. ` : '')
-          + `Nothing of batch ${record.batch} was loaded and its staged files are kept. Fix the data or the table, then run `
+        sink: this.sinkId, table: this.config.table, batch: record.batch, error, ...how.detail, files: record.totals.files, records: record.totals.records,
+        action: (how.before ?? '')
+          + `Nothing of batch ${record.batch} was loaded and its staged files are kept. ${how.fix}, then run `
           + `\`ingest batches <spec> retry ${this.sinkId} ${record.batch}\` (or \`skip\` to give the batch up). The ledger keeps a failed batch for 30 days.`
           + (this.config.mode === 'upsert' ? ' Later batches of this upsert sink wait until it is retried or skipped.' : ''),
       },
     });
-    return 'held';
   }
 
   /**

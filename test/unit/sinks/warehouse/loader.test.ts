@@ -17,6 +17,7 @@ import { clientToken, Loader } from '../../../../engine/sinks/warehouse/loader.t
 import { jsonPathsKey, manifestDocument, manifestKey } from '../../../../engine/sinks/warehouse/manifest.ts';
 import { rejectedLetters } from '../../../../engine/sinks/warehouse/quarantine.ts';
 import { stagedPosition, stagedSubPosition } from '../../../../engine/staging/record-identity.ts';
+import { checkTemplate } from '../../../../engine/template/index.ts';
 import { resolvedSink } from '../../../support/resolved-config.ts';
 
 const SCOPE = 'shop/orders';
@@ -217,6 +218,21 @@ describe('Loader', () => {
     const sqls = transactions(h.warehouse)[0]!.sqls;
     expect(sqls[1]).toBe("DELETE FROM sales.orders WHERE note = 'orders'");
     expect(sqls[sqls.length - 2]).toBe('ANALYZE sales.orders -- 2026-12-03');
+  });
+
+  it('fails a batch whose pre_sql validate accepts but which does not render, without submitting it', async () => {
+    const source = 'DELETE FROM {{table.name}}';
+    const h = harness({ sink: { pre_sql: [source] } as Partial<Sink> });
+    await h.stage([{ id: 'a', amount: 1 }]);
+    await h.stage([{ id: 'b', amount: 2 }]);
+
+    const report = await h.loader().maintain(h.context());
+
+    expect(checkTemplate(source, ['sink', 'table', 'now'])).toEqual([]);
+    expect(report).toMatchObject({ failed: [{ batch: 1, error: expect.stringContaining('does not render') }], pending: [] });
+    expect(transactions(h.warehouse)).toHaveLength(0);
+    expect((await h.ledger.batch(SCOPE, 1))?.state).toBe('failed');
+    expect(h.notifications[0]?.detail).toMatchObject({ action: expect.stringContaining('Fix pre_sql or post_sql') });
   });
 
   describe('leases and resuming', () => {
