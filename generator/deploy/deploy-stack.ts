@@ -131,10 +131,15 @@ export async function deployStack(cloudFormation: CloudFormationClient, request:
       request.out(eventLine(event, finishedResources(events), created.changes.length));
     }
   };
+  let polls = 0;
   for (;;) {
     await printNewEvents();
     const status = (await describeStack(cloudFormation, stackId))?.StackStatus ?? 'DELETE_COMPLETE';
-    if (isSettled(status)) {
+    // Right after ExecuteChangeSet a stack can still show the status of its last deploy: trust a
+    // settled status only once the stack has logged that this execution started (or, should it log
+    // nothing, after a minute of polls).
+    const started = events.some((event) => event.ResourceType === 'AWS::CloudFormation::Stack' && event.LogicalResourceId === request.stackName) || ++polls > 30;
+    if (started && isSettled(status)) {
       // The events that led to the final status may land after it; read them once more.
       await printNewEvents();
       if (succeeded(status)) {
