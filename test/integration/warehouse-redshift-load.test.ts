@@ -260,7 +260,7 @@ describe('loader through the Data API emulator', () => {
     const submittedBefore = emulator.submissions().length;
     const release = emulator.hold();
 
-    const first = await s.maintain('flush', 1_500);
+    const first = await s.maintain('flush', 2_500);
     release();
     await new Promise((resolve) => setTimeout(resolve, 100)); // the first invocation's lease lapses at its deadline
     const second = await s.maintain('schedule');
