@@ -121,9 +121,12 @@ describe('Loader', () => {
     const h = harness();
     await h.stage([{ id: 'a', amount: 1 }]);
     await h.stage([{ id: 'b', amount: 2 }]);
+    const registering = h.ledger.requests;
 
     const report = await h.loader().maintain(h.context());
 
+    // open batch 1, seal 3, list 1, claim 1, files 1, statement 1, finish 1: per batch, whatever its size.
+    expect(h.ledger.requests - registering).toBe(9);
     expect(report).toMatchObject({ sealed: [1], loaded: [{ batch: 1, rows: 2, duplicates: 0 }], failed: [], resumed: [], pending: [], deadLettered: 0 });
     expect(transactions(h.warehouse)).toHaveLength(1);
     expect(transactions(h.warehouse)[0]!.clientToken).toBe('shop/orders/1/1');
