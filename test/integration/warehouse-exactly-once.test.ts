@@ -23,6 +23,8 @@ import type { PipelineOptions, TestRow, WarehousePipeline } from '../support/war
 type Mode = 'append' | 'upsert';
 const MODES: Mode[] = ['append', 'upsert'];
 const CRASH_STEPS: FaultStep[] = ['staged', 'registered', 'sealed', 'manifest', 'submitted', 'committed', 'polling'];
+/** The steps of the sink writer; the others are the loader's, the same whatever the source. */
+const WRITER_STEPS: FaultStep[] = ['staged', 'registered', 'sealed'];
 const LAPSE_MS = 16 * 60_000;
 /** A Lambda's remaining time short enough to end while a held load runs, long enough to claim and submit on a loaded machine. */
 const REMAINING_MS = 8_000;
@@ -85,6 +87,22 @@ describe('exactly-once loads into warehouse sinks under faults', () => {
       expect(pipeline.faults.fired).toEqual([step]);
       expect(await pipeline.rows()).toEqual(expectedRows(mode, input));
       expect((await pipeline.batches()).map((batch) => batch.state)).not.toContain('failed');
+    }, 60_000);
+
+    it.each(WRITER_STEPS)('holds every record of SQS-announced S3 objects exactly once after a crash after %s', async (step) => {
+      // S3 objects arrive as independent SQS items (each retried alone), not as a stream with a
+      // checkpoint; the writer's steps are where that difference shows.
+      const pipeline = await open({ mode, source: 's3', batch: { max_files: 1 } });
+      const first = inputRows(5, mode, 'a-');
+      const second = inputRows(4, mode, 'b-');
+      const objects = [await pipeline.putObject('a.jsonl', first), await pipeline.putObject('b.jsonl', second)];
+      pipeline.faults.crashAfter(step);
+
+      await pipeline.deliver(s3Event(objects));
+      await pipeline.sweepUntilQuiet();
+
+      expect(pipeline.faults.fired).toEqual([step]);
+      expect(await pipeline.rows()).toEqual(expectedRows(mode, [...first, ...second]));
     }, 60_000);
 
     it('resumes a load still running when its Lambda ran out of time, through the lapsed lease, and never submits it again', async () => {
