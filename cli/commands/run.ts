@@ -190,7 +190,14 @@ async function printWarehouses(sinks: [string, LocalWarehouseSink][], reports: R
     const table = prepared.get(id);
     if (table?.created) out(`note: ${id}: created table ${config.table} in ${database}/ with every column text (the spec names columns, not their types)`);
     if (table && table.added.length > 0) out(`note: ${id}: added columns ${table.added.join(', ')} to ${config.table} as text`);
-    const sample = await warehouses.sample(id, config, SAMPLE_ROWS);
+    let sample;
+    try {
+      sample = await warehouses.sample(id, config, SAMPLE_ROWS);
+    } catch (error) {
+      out(`sink ${id}: cannot read ${config.table} in ${database}/: ${reason(error)}`);
+      ok = false;
+      continue;
+    }
     out(`${config.table} (${database}/): ${sample.count} ${sample.count === 1 ? 'row' : 'rows'}${sample.count > sample.rows.length ? `, the first ${sample.rows.length} shown` : ''}`);
     if (sample.rows.length > 0) out(formatTable(sample.columns, sample.rows.map((row) => row.map(cellText))));
   }

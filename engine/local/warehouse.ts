@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PgliteWarehouse } from '../ports/pglite-warehouse.ts';
 import type { ResultSet, SqlParameters, StatementDescription, SubmitOptions, TransactionOptions, Warehouse } from '../ports/warehouse.ts';
-import { quoteIdentifier, quoteQualifiedName } from '../sinks/sql/identifier.ts';
+import { UsageError } from '../errors.ts';
+import { identifierRule, quoteIdentifier, quoteQualifiedName } from '../sinks/sql/identifier.ts';
 import type { SinkConfig } from '../spec/spec-types.ts';
 
 /** A redshift or postgres sink as local runs load it. */
@@ -44,16 +45,21 @@ export class LocalWarehouses {
 
   /** `Ports.warehouse`: the warehouse of one sink, preparing its table before its first statement. */
   readonly warehouse = (sinkId: string, config: LocalWarehouseSink): Warehouse => {
-    // Fail at cold start, not at the first load, on a name PostgreSQL cannot take.
-    quoteQualifiedName(config.table, 'postgres');
-    for (const column of config.columns) quoteIdentifier(column, 'postgres');
+    // Fail at cold start, not at the first load, on a name PostgreSQL cannot take (Redshift allows longer ones).
+    try {
+      quoteQualifiedName(config.table, 'postgres');
+      for (const column of config.columns) quoteIdentifier(column, 'postgres');
+    } catch (error) {
+      throw new UsageError(`sink ${sinkId}: ${(error as Error).message}: a local run loads into PostgreSQL (PGlite), whose names are ${identifierRule('postgres')}`, { cause: error });
+    }
     return new PreparingWarehouse(() => this.pgliteWarehouse(), () => this.prepare(sinkId, config));
   };
 
-  /** What was done to each sink's table so far, by sink id. */
+  /** What was done to each sink's table so far, by sink id; a sink whose table could not be prepared is left out (its load reported why). */
   async preparedTables(): Promise<Map<string, PreparedTable>> {
     const tables = new Map<string, PreparedTable>();
-    for (const [sinkId, prepared] of this.prepared) tables.set(sinkId, await prepared);
+    const settled = await Promise.allSettled([...this.prepared].map(async ([sinkId, prepared]) => [sinkId, await prepared] as const));
+    for (const outcome of settled) if (outcome.status === 'fulfilled') tables.set(...outcome.value);
     return tables;
   }
 

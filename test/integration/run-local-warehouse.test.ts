@@ -123,4 +123,18 @@ describe('ingest run --local with warehouse sinks', () => {
       { order_id: 2, amount: '4.00', note: null },
     ]);
   }, RUN_TIMEOUT_MS);
+
+  it('exits 2 with one line when a Redshift table name is longer than PostgreSQL, which local runs load into, allows', async () => {
+    const cwd = await mkdtemp(join(workdir, 'long-'));
+    const spec = join(cwd, 'long.yaml');
+    const long = `events_${'x'.repeat(60)}`;
+    await writeFile(spec, (await readFile(UPSERT_EXAMPLE, 'utf8')).replace('table: analytics.app_events', `table: analytics.${long}`));
+    const input = join(cwd, 'events.jsonl');
+    await writeFile(input, '{"eventId": "e-1", "eventType": "click", "occurredAt": "2026-05-02T06:16:00Z"}\n');
+
+    const run = await ingest(['run', spec, '--local', '--input', `events=${input}`], cwd);
+
+    expect(run).toMatchObject({ code: 2, stdout: '' });
+    expect(run.stderr).toBe(`ingest run: sink warehouse: invalid SQL identifier: "${long}": a local run loads into PostgreSQL (PGlite), whose names are letters, digits, _ and $, starting with a letter or _, at most 63 bytes\n`);
+  }, RUN_TIMEOUT_MS);
 });
