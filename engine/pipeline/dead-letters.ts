@@ -97,6 +97,9 @@ export class StoreDeadLetterWriter implements DeadLetterWriter {
   private readonly held = new Map<number, { groups: Map<string, LetterGroup>; staged: StagedGroup[] }>();
   /** Writes started by `add` (a full group) or `commit`, which `close` waits for: a sink may dead-letter without awaiting. */
   private readonly writing = new Set<Promise<void>>();
+  /** The input record of the last letter, and how many letters of it came before: its ordinal. */
+  private lastMeta: RecordMeta | undefined;
+  private ordinal = 0;
 
   constructor(
     private readonly store: ObjectStore,
@@ -106,6 +109,11 @@ export class StoreDeadLetterWriter implements DeadLetterWriter {
   ) {}
 
   async add(letter: DeadLetter, ticket: Ticket, item: ItemScope): Promise<void> {
+    // Letters of one input record (its exploded or fanned-out records) arrive one after another
+    // and share its position: the ordinal keeps two objects of them from sharing a name.
+    this.ordinal = letter.meta === this.lastMeta ? this.ordinal + 1 : 0;
+    this.lastMeta = letter.meta;
+    const ordinal = this.ordinal;
     let prefix: string;
     try {
       prefix = this.prefix({ stage: letter.stage, now: this.now, meta: letter.meta });
@@ -123,7 +131,7 @@ export class StoreDeadLetterWriter implements DeadLetterWriter {
     const line = serializeDeadLetter(letter, this.now);
     group.lines.push(line);
     group.tickets.push(ticket);
-    group.positions.update(`${letter.stage}\0${letter.position}\0`);
+    group.positions.update(ordinal === 0 ? `${letter.stage}\0${letter.position}\0` : `${letter.stage}\0${letter.position}#${ordinal}\0`);
     group.bytes += line.length + 1;
     if (group.lines.length < MAX_LETTERS_PER_OBJECT && group.bytes < MAX_BYTES_PER_OBJECT) return;
     groups.delete(prefix);

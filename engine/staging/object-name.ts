@@ -29,7 +29,7 @@ const UNSAFE = /[^A-Za-z0-9_-]/g;
 /**
  * The identity of one object's records, accumulated in write order. Feeds the object's name:
  * `<source>-<first position>-<digest>-<count><suffix>`, where the digest covers the sink id and
- * the source and position of every record, and the first position is kept readable (unsafe
+ * the source, position and fan-out ordinal of every record, and the first position is kept readable (unsafe
  * characters become `_`, long ones keep their end, which holds the sequence or line number).
  */
 export class ObjectIdentity {
@@ -42,11 +42,16 @@ export class ObjectIdentity {
     this.hash = createHash('sha256').update(`${sinkId}\0`);
   }
 
-  /** Adds the next record of the object. */
-  add(meta: RecordMeta): void {
+  /**
+   * Adds the next record of the object. `ordinal` tells apart the records one input record became
+   * (explode, fan-out), which share its source and position: without it two objects holding
+   * different records of one input would get one name, and the second would overwrite the first.
+   */
+  add(meta: RecordMeta, ordinal: number): void {
     this.first ??= meta;
     // Hashed in one call when the object is named: a native call per record costs more than the digest.
-    this.identities.push(meta.source, meta.position);
+    // Ordinal 0 adds nothing, so objects of records that were not fanned out keep their names.
+    this.identities.push(meta.source, ordinal === 0 ? meta.position : `${meta.position}#${ordinal}`);
     this.records++;
   }
 

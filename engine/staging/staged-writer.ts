@@ -77,7 +77,8 @@ export class StagingFile<Tag> {
   private readonly identity: ObjectIdentity;
   private readonly encode: StagedRowEncoder;
   /** Kept only when rewritable: each row's meta (for a rewrite's name) and end offset in the body. */
-  private readonly metas: RecordMeta[] | undefined;
+  /** Each row's meta and fan-out ordinal, which name a rewritten run. */
+  private readonly metas: [RecordMeta, number][] | undefined;
   private readonly rowEnds: number[] | undefined;
 
   constructor(
@@ -134,11 +135,11 @@ export class StagingFile<Tag> {
     else this.segments.push({ item: input.item, start: this.records, records: 1, firstId });
     if (this.body === undefined) throw new TypeError(`staged file ${this.id} was closed`);
     this.bytes += this.body.append(text);
-    const naming = namingMeta(input.meta, input.identity);
-    this.identity.add(naming);
+    const ordinal = fanOutOrdinal(input.identity);
+    this.identity.add(input.meta, ordinal);
     this.tags.push(input.tag);
     this.rows++;
-    this.metas?.push(naming);
+    this.metas?.push([input.meta, ordinal]);
     this.rowEnds?.push(this.bytes);
   }
 
@@ -163,7 +164,7 @@ export class StagingFile<Tag> {
       for (let row = segment.start; row < segment.start + segment.records; row++) {
         const text = body.subarray(row === 0 ? 0 : rowEnds[row - 1]!, rowEnds[row]!).toString('utf8');
         parts.push(Buffer.from(id === this.id ? text : this.options.format.moveRow(text, this.id, id)));
-        identity.add(metas[row]!);
+        identity.add(...metas[row]!);
         records++;
       }
     }
@@ -245,15 +246,9 @@ export class StagedWriter<Tag> {
 /** Digits of the sink's ordinal at the end of a staged sub-position (record-identity.ts). */
 const ORDINAL_DIGITS = 9;
 
-/**
- * The meta a file's name is derived from. `ObjectIdentity` names a file after its records'
- * positions, which the records one input record fans out to (explode, several routes) share: a
- * later one's position also names its ordinal, so that files holding different records of one
- * input record never share a name (and never overwrite each other).
- */
-function namingMeta(meta: RecordMeta, identity: StagedIdentity): RecordMeta {
-  const ordinal = Number(identity.subPosition.slice(-ORDINAL_DIGITS));
-  return ordinal === 0 ? meta : { ...meta, position: `${meta.position}~${ordinal}` };
+/** The ordinal among the records the sink received from one input record (explode, fan-out): the sub-position's last digits. */
+function fanOutOrdinal(identity: StagedIdentity): number {
+  return Number(identity.subPosition.slice(-ORDINAL_DIGITS));
 }
 
 /** Whether appending `text` to a body of `bytes` bytes makes it larger than `maxBytes`. */

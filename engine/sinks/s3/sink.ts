@@ -114,6 +114,9 @@ class S3SinkWriter implements SinkWriter {
   private readonly items = new Map<number, HeldItem>();
   private readonly writing = new Set<Promise<void>>();
   private openBytes = 0;
+  /** The input record of the last record added, and how many records of it came before: its fan-out ordinal. */
+  private lastMeta: RecordMeta | undefined;
+  private ordinal = 0;
 
   constructor(
     private readonly settings: S3SinkSettings,
@@ -122,6 +125,10 @@ class S3SinkWriter implements SinkWriter {
 
   add(entry: SinkEntry): Promise<void> | void {
     const { record, meta, ticket, item } = entry;
+    // The records one input record becomes arrive one after another, all with its meta.
+    this.ordinal = meta === this.lastMeta ? this.ordinal + 1 : 0;
+    this.lastMeta = meta;
+    const ordinal = this.ordinal;
     const prefix = this.renderPrefix(record, meta, ticket);
     if (prefix === undefined) return;
     const { maxBytes, maxRecords } = this.settings;
@@ -141,7 +148,7 @@ class S3SinkWriter implements SinkWriter {
     }
 
     this.openBytes += object.body.append(text);
-    object.identity.add(meta);
+    object.identity.add(meta, ordinal);
     object.tickets.push(ticket);
     if (object.tickets.length === 1) container.set(prefix, object);
 
