@@ -66,7 +66,8 @@ export interface GeneratorContext {
   logicalId(...parts: string[]): string;
   /**
    * The CloudFormation value of a spec string that may hold `${param.<name>}` references: the
-   * literal itself when it holds none, else an `Fn::Sub` over the stack's Parameters.
+   * literal itself when it holds no `${`, an `Fn::Sub` over the stack's Parameters when it refers
+   * to one (any other `${` escaped), else an `Fn::Join` that keeps its `${` literal.
    */
   value(text: string): CfnValue;
 }
