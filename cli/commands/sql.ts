@@ -5,7 +5,7 @@ import { jsonPathsDocument, redshiftLoadTransaction, stateTableStatements } from
 import { postgresLoadTransaction } from '../../engine/sinks/sql/postgres-load.ts';
 import { jsonPathsKey, manifestKey, s3Url, stagingPrefix } from '../../engine/sinks/warehouse/manifest.ts';
 import type { ResolvedSpec } from '../../engine/spec/resolved-spec.ts';
-import { compileTemplate } from '../../engine/template/index.ts';
+import { compileTemplate, TemplateRenderError } from '../../engine/template/index.ts';
 import type { WarehouseSink } from '../warehouse-spec.ts';
 import { readWarehouseSpec, warehouseSinks } from '../warehouse-spec.ts';
 
@@ -15,6 +15,14 @@ export interface SqlOptions {
   format: 'text' | 'json';
   /** The time `pre_sql` and `post_sql` are rendered at [now]. */
   now?: () => Date;
+}
+
+/**
+ * A `pre_sql` or `post_sql` template that `validate` accepts but that cannot render (a path below
+ * `sink` or `table`): the loader fails every batch of the sink with the same reason.
+ */
+export class UnrenderableSqlError extends Error {
+  override name = 'UnrenderableSqlError';
 }
 
 /** How the placeholders read in the printed statements. */
@@ -45,8 +53,8 @@ export interface SinkStatements {
  * postgres sink runs: the state tables, then the load transaction of one batch, built by the
  * same functions the loader uses. The batch number and the load time differ between loads and
  * print as `<batch>` and `<load time>`. Resolves to 0, or 1 when the spec is invalid (its
- * diagnostics are printed and no SQL is). Throws `UsageError` when `sink` is not a redshift or
- * postgres sink of the spec.
+ * diagnostics are printed and no SQL is) or a `pre_sql`/`post_sql` cannot render (the reason is
+ * printed). Throws `UsageError` when `sink` is not a redshift or postgres sink of the spec.
  */
 export function sqlCommand(positionals: readonly string[], options: SqlOptions, out: (text: string) => void): number {
   const [specPath, sinkArgument, ...extra] = positionals;
@@ -55,7 +63,14 @@ export function sqlCommand(positionals: readonly string[], options: SqlOptions, 
   const spec = readWarehouseSpec(specPath, options.parameters, out);
   if (spec === undefined) return 1;
   const now = (options.now ?? (() => new Date()))();
-  const loads = warehouseSinks(spec, sinkArgument).map((sink) => sinkStatements(spec, sink, now));
+  let loads: SinkStatements[];
+  try {
+    loads = warehouseSinks(spec, sinkArgument).map((sink) => sinkStatements(spec, sink, now));
+  } catch (error) {
+    if (!(error instanceof UnrenderableSqlError)) throw error;
+    out(error.message);
+    return 1;
+  }
   if (options.format === 'json') {
     out(JSON.stringify({ pipeline: spec.name, placeholders: { batch: BATCH_PLACEHOLDER, loadTime: LOAD_TIME_PLACEHOLDER }, renderedAt: now.toISOString(), sinks: loads }, null, 2));
     return 0;
@@ -81,9 +96,16 @@ export function sinkStatements(spec: ResolvedSpec, [id, config]: WarehouseSink, 
   const dot = config.table.indexOf('.');
   // As the loader does: the loads and ranges tables live beside the target, in `public` for an unqualified table.
   const stateSchema = dot === -1 ? 'public' : config.table.slice(0, dot);
-  const render = (source: string) => compileTemplate(source)({ sink: id, table: config.table, now });
-  const preSql = (config.type === 'redshift' ? config.pre_sql ?? [] : []).map(render);
-  const postSql = (config.type === 'redshift' ? config.post_sql ?? [] : []).map(render);
+  const render = (field: 'pre_sql' | 'post_sql') => (source: string, index: number) => {
+    try {
+      return compileTemplate(source)({ sink: id, table: config.table, now });
+    } catch (error) {
+      if (error instanceof TemplateRenderError) throw new UnrenderableSqlError(`sink ${id}: ${field}[${index}] cannot be rendered, so every load of this sink would fail: ${error.message}`, { cause: error });
+      throw error;
+    }
+  };
+  const preSql = (config.type === 'redshift' ? config.pre_sql ?? [] : []).map(render('pre_sql'));
+  const postSql = (config.type === 'redshift' ? config.post_sql ?? [] : []).map(render('post_sql'));
   // A stand-in that the spec's own text holds (a prefix, a column, a rendered statement) would be
   // replaced there too: take one it does not hold.
   const specText = JSON.stringify([spec.name, id, config, preSql, postSql, jsonPathsKey(prefix, config.columns)]);
@@ -106,22 +128,28 @@ export function sinkStatements(spec: ResolvedSpec, [id, config]: WarehouseSink, 
   const { bucket, format } = config.staging;
   let transaction: LoadTransaction;
   const located: Pick<SinkStatements, 'manifestUrl' | 'jsonPathsUrl' | 'jsonPaths'> = {};
-  if (config.type === 'redshift') {
-    located.manifestUrl = s3Url(bucket, manifestKey(prefix, batch));
-    if (format === 'jsonl') {
-      located.jsonPathsUrl = s3Url(bucket, jsonPathsKey(prefix, config.columns));
-      located.jsonPaths = jsonPathsDocument(config.columns);
+  try {
+    if (config.type === 'redshift') {
+      located.manifestUrl = s3Url(bucket, manifestKey(prefix, batch));
+      if (format === 'jsonl') {
+        located.jsonPathsUrl = s3Url(bucket, jsonPathsKey(prefix, config.columns));
+        located.jsonPaths = jsonPathsDocument(config.columns);
+      }
+      transaction = redshiftLoadTransaction(plan, {
+        manifestUrl: located.manifestUrl,
+        format,
+        ...(located.jsonPathsUrl === undefined ? {} : { jsonPathsUrl: located.jsonPathsUrl }),
+        ...(config.iam_role === undefined ? {} : { iamRole: config.iam_role }),
+        copy: config.copy,
+        errorTable: config.connection.cluster !== undefined ? 'stl_load_errors' : 'sys_load_error_detail',
+      });
+    } else {
+      transaction = postgresLoadTransaction(plan, format);
     }
-    transaction = redshiftLoadTransaction(plan, {
-      manifestUrl: located.manifestUrl,
-      format,
-      ...(located.jsonPathsUrl === undefined ? {} : { jsonPathsUrl: located.jsonPathsUrl }),
-      ...(config.iam_role === undefined ? {} : { iamRole: config.iam_role }),
-      copy: config.copy,
-      errorTable: config.connection.cluster !== undefined ? 'stl_load_errors' : 'sys_load_error_detail',
-    });
-  } else {
-    transaction = postgresLoadTransaction(plan, format);
+  } catch (error) {
+    // The builders refuse a value that cannot be a SQL literal (a --param value with a quote): the loader would too.
+    if (error instanceof TypeError) throw new UnrenderableSqlError(`sink ${id}: a load of this sink would fail: ${error.message}`, { cause: error });
+    throw error;
   }
   const placeholders = (text: string) => text.replaceAll(String(batch), BATCH_PLACEHOLDER).replaceAll(LOAD_TIME_TEXT, `'${LOAD_TIME_PLACEHOLDER}'`);
   return {

@@ -206,6 +206,19 @@ describe('ingest sql', () => {
     expect(run.stdout).not.toMatch(/CREATE|COPY|INSERT|MERGE/);
   });
 
+  // What validate accepts but a load cannot run: the command says why, as the loader would fail the batch, and prints no SQL.
+  it.each([
+    ['a pre_sql path below table', REDSHIFT_APPEND.concat('    pre_sql: ["DELETE FROM {{table.name}}"]'), [], /^sink warehouse: pre_sql\[0\] cannot be rendered, so every load of this sink would fail: /],
+    ['a post_sql path below sink', REDSHIFT_APPEND.concat('    post_sql: ["ANALYZE {{sink.id}}"]'), [], /^sink warehouse: post_sql\[0\] cannot be rendered/],
+    ['a parameter value with a quote in the IAM role', REDSHIFT_UPSERT, ["copy_role=arn:aws:iam::1:role/it's"], /^sink latest: a load of this sink would fail: value cannot be written as a SQL literal/],
+  ])('reports %s with exit 1 instead of SQL', async (_, sinkLines, parameters, message) => {
+    const run = await ingest('sql', specWith(sinkLines, PARAMETERS), ...parameters.flatMap((parameter) => ['--param', parameter]));
+
+    expect(run).toMatchObject({ code: 1, stderr: '' });
+    expect(run.stdout).toMatch(message);
+    expect(statements(run.stdout)).toEqual([]);
+  });
+
   it('refuses a sink that does not load in batches, as a usage error naming the warehouse sinks', async () => {
     const run = await ingest('sql', specWith([...REDSHIFT_APPEND, '  archive: { type: s3, inputs: [orders], bucket: archive, key: "orders/" }']), 'archive');
 
