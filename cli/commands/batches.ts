@@ -35,6 +35,7 @@ interface SinkListing {
   sink: string;
   type: 'redshift' | 'postgres';
   table: string;
+  mode: 'append' | 'upsert';
   scope: string;
   open: OpenBatch;
   batches: BatchRecord[];
@@ -83,7 +84,7 @@ export async function batchesCommand(positionals: readonly string[], options: Ba
       const sealed = await reach(ledger.batches(scope, states?.filter((state) => state !== 'open')));
       // An empty open batch is not a batch yet: it is listed only once it holds a file.
       const shownOpen = states === undefined || states.includes('open') ? open : { batch: open.batch, totals: { ...open.totals, files: 0 } };
-      listings.push({ sink: id, type: config.type, table: config.table, scope, open: shownOpen, batches: sealed });
+      listings.push({ sink: id, type: config.type, table: config.table, mode: config.mode, scope, open: shownOpen, batches: sealed });
     }
     if (json) print({ table, sinks: listings });
     else printListings(listings, specPath, now(), out, states);
@@ -181,6 +182,8 @@ function printListings(listings: readonly SinkListing[], specPath: string, now: 
     const failed = listing.batches.filter((record) => record.state === 'failed');
     if (failed.length > 0) {
       out(`  ${failed.length} failed ${failed.length === 1 ? 'batch' : 'batches'}: see why with \`ingest batches ${specPath} show ${listing.sink} ${failed[0]!.batch}\`; after fixing the data, \`retry\` loads it`);
+      // An upsert sink loads in seal order (0031 §4): nothing after a failed batch loads until it is retried or skipped.
+      if (listing.mode === 'upsert') out(`  upsert sink: batches after ${failed[0]!.batch} wait until it is retried or skipped`);
     }
   }
 }

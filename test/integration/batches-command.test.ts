@@ -125,6 +125,19 @@ describe('ingest batches against a DynamoDB ledger in moto', { timeout: 60_000 }
     expect(run.stdout).toContain(`1 failed batch: see why with \`ingest batches ${spec} show warehouse 1\``);
   });
 
+  it('says that the batches of an upsert sink wait behind its failed batch, and those of an append sink do not', async () => {
+    const upsert = join(directory, 'upsert.yaml');
+    await writeFile(upsert, (await readFile(spec, 'utf8')).replace('    columns: [order_id, amount]', '    columns: [order_id, amount]\n    mode: upsert\n    keys: [order_id]'));
+    let stdout = '';
+
+    const code = await batchesCommand([upsert, 'list'], { format: 'text', parameters: [], environment: {}, table, client }, (text) => (stdout += `${text}\n`));
+    const append = await batches(['list']);
+
+    expect(code).toBe(0);
+    expect(stdout).toContain('  upsert sink: batches after 1 wait until it is retried or skipped\n');
+    expect(append.stdout).not.toContain('upsert sink');
+  });
+
   it('lists as JSON with the table named by INGEST_LEDGER_TABLE', async () => {
     const run = await batches([], { format: 'json', table: undefined, environment: { INGEST_LEDGER_TABLE: table } });
 
