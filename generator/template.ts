@@ -261,6 +261,10 @@ function core(spec: ResolvedSpec, options: TemplateOptions): Contribution & { pa
     resources: {
       [CORE_IDS.logGroup]: {
         Type: 'AWS::Logs::LogGroup',
+        // Deleted with the stack, on purpose: its name is the stack's, so a retained group would
+        // make the same stack impossible to create again; retention bounds what it keeps anyway.
+        DeletionPolicy: 'Delete',
+        UpdateReplacePolicy: 'Delete',
         Properties: { LogGroupName: { 'Fn::Sub': '/aws/lambda/${AWS::StackName}' }, RetentionInDays: runtime.log_retention_days },
       },
       [CORE_IDS.role]: {
