@@ -28,6 +28,7 @@ export class UnrenderableSqlError extends Error {
 /** How the placeholders read in the printed statements. */
 export const BATCH_PLACEHOLDER = '<batch>';
 export const LOAD_TIME_PLACEHOLDER = '<load time>';
+export const SEALED_AT_PLACEHOLDER = '<sealed at>';
 
 /** What a load of one sink runs, with placeholders for what differs between loads. */
 export interface SinkStatements {
@@ -72,7 +73,7 @@ export function sqlCommand(positionals: readonly string[], options: SqlOptions, 
     return 1;
   }
   if (options.format === 'json') {
-    out(JSON.stringify({ pipeline: spec.name, placeholders: { batch: BATCH_PLACEHOLDER, loadTime: LOAD_TIME_PLACEHOLDER }, renderedAt: now.toISOString(), sinks: loads }, null, 2));
+    out(JSON.stringify({ pipeline: spec.name, placeholders: { batch: BATCH_PLACEHOLDER, sealedAt: SEALED_AT_PLACEHOLDER, loadTime: LOAD_TIME_PLACEHOLDER }, renderedAt: now.toISOString(), sinks: loads }, null, 2));
     return 0;
   }
   loads.forEach((load, index) => {
@@ -88,6 +89,8 @@ export function sqlCommand(positionals: readonly string[], options: SqlOptions, 
 const BATCH_STAND_INS = [9_876_543_210, 8_765_432_109, 7_654_321_098];
 const LOAD_TIME_STAND_IN = new Date(Date.UTC(2999, 11, 31, 23, 59, 59));
 const LOAD_TIME_TEXT = `'2999-12-31 23:59:59'`;
+/** Thirteen digits, as epoch milliseconds are, and no substring of a batch stand-in. */
+const SEALED_AT_STAND_IN = 4_102_444_799_123;
 
 /** The statements of one sink's load, with `<batch>` and `<load time>` in place of the stand-ins. */
 export function sinkStatements(spec: ResolvedSpec, [id, config]: WarehouseSink, now: Date): SinkStatements {
@@ -110,12 +113,13 @@ export function sinkStatements(spec: ResolvedSpec, [id, config]: WarehouseSink, 
   // replaced there too: take one it does not hold.
   const specText = JSON.stringify([spec.name, id, config, preSql, postSql, jsonPathsKey(prefix, config.columns)]);
   const batch = BATCH_STAND_INS.find((candidate) => !specText.includes(String(candidate)));
-  if (batch === undefined || specText.includes(LOAD_TIME_TEXT.slice(1, -1))) throw new Error(`sink ${id}: the spec holds every placeholder stand-in`);
+  if (batch === undefined || specText.includes(LOAD_TIME_TEXT.slice(1, -1)) || specText.includes(String(SEALED_AT_STAND_IN))) throw new Error(`sink ${id}: the spec holds every placeholder stand-in`);
 
   const plan: LoadPlan = {
     dialect: config.type,
     scope,
     batch,
+    sealedAt: SEALED_AT_STAND_IN,
     table: config.table,
     columns: config.columns,
     mode: config.mode,
@@ -151,7 +155,10 @@ export function sinkStatements(spec: ResolvedSpec, [id, config]: WarehouseSink, 
     if (error instanceof TypeError) throw new UnrenderableSqlError(`sink ${id}: a load of this sink would fail: ${error.message}`, { cause: error });
     throw error;
   }
-  const placeholders = (text: string) => text.replaceAll(String(batch), BATCH_PLACEHOLDER).replaceAll(LOAD_TIME_TEXT, `'${LOAD_TIME_PLACEHOLDER}'`);
+  const placeholders = (text: string) => text
+    .replaceAll(String(SEALED_AT_STAND_IN), SEALED_AT_PLACEHOLDER)
+    .replaceAll(String(batch), BATCH_PLACEHOLDER)
+    .replaceAll(LOAD_TIME_TEXT, `'${LOAD_TIME_PLACEHOLDER}'`);
   return {
     sink: id,
     type: config.type,
@@ -168,6 +175,7 @@ export function sinkStatements(spec: ResolvedSpec, [id, config]: WarehouseSink, 
 function printStatements(spec: ResolvedSpec, load: SinkStatements, now: Date, out: (text: string) => void): void {
   out(`-- ingest sql: sink ${load.sink} of pipeline ${spec.name} (${load.type}, ${load.mode} into ${load.table})`);
   out(`-- ${BATCH_PLACEHOLDER} stands for the batch number the ledger gives each load${load.manifestUrl === undefined ? '' : ' (10 digits, zero-padded, in the manifest key)'};`);
+  out(`-- ${SEALED_AT_PLACEHOLDER} for when the ledger sealed the batch (epoch milliseconds): with the batch number, the load's identity;`);
   out(`-- ${LOAD_TIME_PLACEHOLDER} for the time the load runs.${load.rendersTemplates ? ` pre_sql and post_sql are rendered as of ${now.toISOString()}.` : ''}`);
   out('');
   out('-- State tables, created once per cold start, outside the load transaction:');

@@ -51,7 +51,7 @@ describe('PgliteWarehouse', () => {
 
   async function load(table: string, batch: number, staged: StagedFile[], mode: 'append' | 'upsert' = 'append'): Promise<StatementDescription> {
     const plan: LoadPlan = {
-      dialect: 'postgres', scope: `pipe/${table}`, batch, table: `analytics.${table}`, columns, mode, keys: ['id'], stateSchema: 'analytics', loadedAt: new Date('2026-12-03T10:00:00Z'),
+      dialect: 'postgres', scope: `pipe/${table}`, batch, table: `analytics.${table}`, columns, mode, keys: ['id'], stateSchema: 'analytics', sealedAt: 1_764_748_800_000, loadedAt: new Date('2026-12-03T10:00:00Z'),
     };
     const transaction = postgresLoadTransaction(plan, 'jsonl');
     return run(transaction.statements, { copyIn: { statement: transaction.copyStatement, data: () => copyData(objects, staged, columns, 'jsonl') } });

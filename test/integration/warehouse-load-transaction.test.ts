@@ -99,7 +99,7 @@ describe('load transaction through the Data API', () => {
   function plan(table: string, batch: number, mode: 'append' | 'upsert' = 'append'): LoadPlan {
     return {
       dialect: 'redshift', scope: `shop/${table}`, batch, table: `analytics.${table}`, columns, mode, stateSchema: 'analytics',
-      loadedAt: new Date('2026-12-03T08:05:00Z'), ...(mode === 'upsert' ? { keys: ['event_id'] } : {}),
+      sealedAt: 1_764_748_800_000, loadedAt: new Date('2026-12-03T08:05:00Z'), ...(mode === 'upsert' ? { keys: ['event_id'] } : {}),
     };
   }
 
@@ -118,6 +118,20 @@ describe('load transaction through the Data API', () => {
     expect(first).toEqual({ staged: 4, written: 2 });
     expect(again).toEqual({ staged: 4, written: 0 });
     expect(await rows('appended')).toEqual([['e1', 1, 10], ['e2', 2, 20]]);
+  });
+
+  it('loads the batch 1 of a ledger made anew (a stack deployed again), which is not the batch 1 loaded before', async () => {
+    await direct.query('CREATE TABLE analytics.renumbered (event_id varchar(20), user_id int, amount int)');
+    const before = await stageBatch('renumbered-old', [[{ row: { event_id: 'old', user_id: 1, amount: 1 }, partition: 'shard-0', position: 1 }]]);
+    const after = await stageBatch('renumbered-new', [[{ row: { event_id: 'new', user_id: 2, amount: 2 }, partition: 'shard-1', position: 1 }]]);
+
+    await load(plan('renumbered', 1), before);
+    const again = await load(plan('renumbered', 1), before);
+    const anew = await load({ ...plan('renumbered', 1), sealedAt: 1_764_900_000_000 }, after);
+
+    expect(again).toEqual({ staged: 1, written: 0 });
+    expect(anew).toEqual({ staged: 1, written: 1 });
+    expect((await rows('renumbered')).map((row) => row[0])).toEqual(['new', 'old']);
   });
 
   it('skips records a later batch holds again after a redelivery, and loads the new ones', async () => {

@@ -86,7 +86,7 @@ describe('PostgresWarehouse against PostgreSQL', () => {
     const objects = new MemoryObjectStore();
     const columns = ['id', 'amount', 'note'];
     const plan = (table: string, batch: number): LoadPlan => ({
-      dialect: 'postgres', scope: `pipe/${table}`, batch, table: `${schema}.${table}`, columns, mode: 'append', stateSchema: schema, loadedAt: new Date('2026-12-03T10:00:00Z'),
+      dialect: 'postgres', scope: `pipe/${table}`, batch, table: `${schema}.${table}`, columns, mode: 'append', stateSchema: schema, sealedAt: 1_764_748_800_000, loadedAt: new Date('2026-12-03T10:00:00Z'),
     });
     let files = 0;
 

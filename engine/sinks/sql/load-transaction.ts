@@ -43,6 +43,12 @@ export interface LoadPlan {
   /** The sink's ledger scope, `<pipeline>/<sink id>`. */
   scope: string;
   batch: number;
+  /**
+   * When the ledger sealed the batch, in epoch milliseconds. With the batch number it is the
+   * load's identity in the loads table: a ledger made anew (a stack deleted and deployed again)
+   * numbers its batches from 1 again, and its batch 1 must not pass for the old one.
+   */
+  sealedAt: number;
   /** Target table, `table` or `schema.table`. */
   table: string;
   columns: readonly string[];
@@ -111,7 +117,7 @@ export function stateTableStatements(dialect: SqlDialect, stateSchema: string): 
   const schema = quoteIdentifier(stateSchema, dialect);
   return [
     `CREATE TABLE IF NOT EXISTS ${schema}.${quoteIdentifier(LOADS_TABLE, dialect)} (sink VARCHAR(256) NOT NULL, batch BIGINT NOT NULL, `
-      + 'rows_staged BIGINT NOT NULL, rows_written BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL)',
+      + 'sealed_at BIGINT NOT NULL, rows_staged BIGINT NOT NULL, rows_written BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL)',
     `CREATE TABLE IF NOT EXISTS ${schema}.${quoteIdentifier(RANGES_TABLE, dialect)} (sink VARCHAR(256) NOT NULL, source VARCHAR(128) NOT NULL, `
       + 'partition VARCHAR(256) NOT NULL, batch BIGINT NOT NULL, first_key VARCHAR(180) NOT NULL, last_key VARCHAR(180) NOT NULL, loaded_at TIMESTAMP NOT NULL)',
   ];
@@ -207,7 +213,8 @@ export function applyStatements(plan: LoadPlan): string[] {
   const loads = stateTable(plan, LOADS_TABLE);
   const ranges = stateTable(plan, RANGES_TABLE);
   const [source, partition, position, subPosition, arrival, file] = IDENTITY_COLUMNS.map((column) => q(column.name)) as [string, string, string, string, string, string];
-  const notLoadedBefore = `NOT EXISTS (SELECT 1 FROM ${loads} WHERE sink = ${scope} AND batch = ${plan.batch})`;
+  if (!Number.isSafeInteger(plan.sealedAt) || plan.sealedAt < 0) throw new TypeError(`sealedAt must be a non-negative integer, not ${plan.sealedAt}`);
+  const notLoadedBefore = `NOT EXISTS (SELECT 1 FROM ${loads} WHERE sink = ${scope} AND batch = ${plan.batch} AND sealed_at = ${plan.sealedAt})`;
   // Positions are length-prefixed digit strings and sub-positions fixed-width digits
   // (record-identity.ts), so this key sorts as the pair does, in any collation.
   const key = (alias: string) => `${alias}.${position} || ${alias}.${subPosition}`;
@@ -239,7 +246,7 @@ export function applyStatements(plan: LoadPlan): string[] {
     `INSERT INTO ${ranges} (sink, source, partition, batch, first_key, last_key, loaded_at) `
       + `SELECT ${scope}, ${source}, ${partition}, ${plan.batch}, MIN(${key(STAGED)}), MAX(${key(STAGED)}), ${loadedAt} FROM ${STAGED} `
       + `WHERE ${notLoadedBefore} GROUP BY ${source}, ${partition}, ${file}`,
-    `INSERT INTO ${loads} (sink, batch, rows_staged, rows_written, loaded_at) SELECT ${scope}, ${plan.batch}, staged.n, fresh.n, ${loadedAt} `
+    `INSERT INTO ${loads} (sink, batch, sealed_at, rows_staged, rows_written, loaded_at) SELECT ${scope}, ${plan.batch}, ${plan.sealedAt}, staged.n, fresh.n, ${loadedAt} `
       + `FROM (SELECT COUNT(*) AS n FROM ${STAGED}) staged, (SELECT COUNT(*) AS n FROM ${FRESH}) fresh WHERE ${notLoadedBefore}`,
     ...(plan.postSql ?? []),
     `SELECT (SELECT COUNT(*) FROM ${STAGED}) AS rows_staged, (SELECT COUNT(*) FROM ${FRESH}) AS rows_written`,

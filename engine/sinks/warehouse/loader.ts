@@ -171,13 +171,13 @@ export class Loader {
       let files: SlotFile[] | undefined;
       let transaction: LoadTransaction & { copyStatement: number };
       try {
-        transaction = this.transaction(batch, this.location(batch), invocation.now);
+        transaction = this.transaction(record, this.location(batch), invocation.now);
       } catch (error) {
         if (!(error instanceof TemplateRenderError)) throw error;
         if (statementId === undefined) return await this.unrenderable(record, owner, error.message, context, report);
         // Following a statement already submitted needs only the transaction's shape, and its
         // results are found whatever that shape is (`rejectedInLoad`, `loadErrors`).
-        transaction = this.transaction(batch, this.location(batch), invocation.now, false);
+        transaction = this.transaction(record, this.location(batch), invocation.now, false);
       }
       if (statementId === undefined) {
         files = await this.finalFiles(batch);
@@ -251,7 +251,7 @@ export class Loader {
     };
   }
 
-  private transaction(batch: number, location: ManifestLocation, now: Date, withTemplates = true): LoadTransaction & { copyStatement: number } {
+  private transaction({ batch, sealedAt }: BatchRecord, location: ManifestLocation, now: Date, withTemplates = true): LoadTransaction & { copyStatement: number } {
     const { config } = this;
     const render = (template: CompiledTemplate) => template({ sink: this.sinkId, table: config.table, now });
     const preSql = withTemplates ? this.preSql.map(render) : [];
@@ -260,6 +260,7 @@ export class Loader {
       dialect: this.warehouse.dialect,
       scope: this.scope,
       batch,
+      sealedAt,
       table: config.table,
       columns: config.columns,
       mode: config.mode,

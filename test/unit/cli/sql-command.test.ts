@@ -129,7 +129,7 @@ describe('ingest sql', () => {
     expect(transaction).toContainEqual(expect.stringMatching(/FROM sys_load_error_detail WHERE query_id = pg_last_copy_id\(\)/));
     expect(transaction).toContain('INSERT INTO "sales"."orders" ("order_id", "amount", "placed_at") SELECT "order_id", "amount", "placed_at" FROM "ingest_fresh"');
     expect(transaction.join('\n')).not.toMatch(/MERGE/);
-    expect(transaction).toContainEqual(expect.stringMatching(/^INSERT INTO "sales"\."ingest_loads" .* 'orders-warehouse\/warehouse', <batch>, staged\.n, fresh\.n, '<load time>' .* batch = <batch>\)$/));
+    expect(transaction).toContainEqual(expect.stringMatching(/^INSERT INTO "sales"\."ingest_loads" .* 'orders-warehouse\/warehouse', <batch>, <sealed at>, staged\.n, fresh\.n, '<load time>' .* batch = <batch> AND sealed_at = <sealed at>\)$/));
     expect(run.stdout).toContain(`-- jsonpaths document s3://staging/orders-warehouse/warehouse/jsonpaths/`);
     expect(run.stdout).not.toMatch(/9876543210|2999-12-31/);
   });
@@ -176,7 +176,7 @@ describe('ingest sql', () => {
 
     expect(run.code).toBe(0);
     const printed = JSON.parse(run.stdout);
-    expect(printed.placeholders).toEqual({ batch: '<batch>', loadTime: '<load time>' });
+    expect(printed.placeholders).toEqual({ batch: '<batch>', sealedAt: '<sealed at>', loadTime: '<load time>' });
     expect(printed.sinks.map((sink: { sink: string; type: string; mode: string }) => [sink.sink, sink.type, sink.mode])).toEqual([['warehouse', 'redshift', 'append'], ['shipments', 'postgres', 'upsert']]);
     expect(printed.sinks[0].manifestUrl).toBe('s3://staging/orders-warehouse/warehouse/manifests/<batch>.json');
     expect(printed.sinks[0].jsonPaths.jsonpaths.slice(0, 4)).toEqual(["$['order_id']", "$['amount']", "$['placed_at']", "$['_ingest'][0]"]);
@@ -271,7 +271,7 @@ describe('ingest sql against the loader', () => {
     expect(report.loaded).toMatchObject([{ batch: 1 }]);
     const submitted = warehouse.submissions.filter((submission) => submission.transaction);
     // The manifest key holds the batch number zero-padded to 10 digits, as the printed header says.
-    const asLoaded = (statement: string) => statement.replaceAll('manifests/<batch>.json', 'manifests/0000000001.json').replaceAll('<batch>', '1').replaceAll("'<load time>'", "'2026-12-03 10:30:15'");
+    const asLoaded = (statement: string) => statement.replaceAll('manifests/<batch>.json', 'manifests/0000000001.json').replaceAll('<batch>', '1').replaceAll('<sealed at>', String(loadedAt)).replaceAll("'<load time>'", "'2026-12-03 10:30:15'");
     expect(submitted).toHaveLength(1);
     expect(printed.transaction.map(asLoaded)).toEqual(submitted[0]!.sqls);
     expect(warehouse.submissions.filter((submission) => !submission.transaction).flatMap((submission) => submission.sqls)).toEqual(expect.arrayContaining(printed.stateTables));

@@ -71,7 +71,7 @@ describe('quoteQualifiedName', () => {
 describe('load transaction statements', () => {
   const plan: LoadPlan = {
     dialect: 'redshift', scope: 'shop/warehouse', batch: 7, table: 'public.purchases', columns: ['event_id', 'amount'], mode: 'upsert', keys: ['event_id'],
-    stateSchema: 'public', loadedAt: new Date('2026-12-03T08:00:00.123Z'),
+    stateSchema: 'public', sealedAt: 1_764_748_800_000, loadedAt: new Date('2026-12-03T08:00:00.123Z'),
   };
   const copy: RedshiftCopyPlan = { manifestUrl: 's3://staging/shop/warehouse/manifests/0000000007.json', format: 'jsonl', jsonPathsUrl: 's3://staging/shop/warehouse/jsonpaths.json' };
 

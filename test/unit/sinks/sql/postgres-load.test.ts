@@ -51,7 +51,7 @@ function readCopyCsv(text: string): (string | null)[][] {
 
 const plan: LoadPlan = {
   dialect: 'postgres', scope: 'pipe/db', batch: 3, table: 'analytics.events', columns: COLUMNS,
-  mode: 'upsert', keys: ['id'], stateSchema: 'analytics', loadedAt: new Date('2026-12-03T09:00:00Z'),
+  mode: 'upsert', keys: ['id'], stateSchema: 'analytics', sealedAt: 1_764_748_800_000, loadedAt: new Date('2026-12-03T09:00:00Z'),
 };
 
 describe('postgresLoadTransaction', () => {
