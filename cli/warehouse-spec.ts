@@ -5,6 +5,7 @@ import type { ResolvedSpec, SinkConfig } from '../engine/spec/resolved-spec.ts';
 import { ParameterError, checkParameters, substituteParameters } from '../engine/spec/resolved-spec.ts';
 import { displayPath } from './files.ts';
 import { formatDiagnostics } from './output.ts';
+import { parseParameterArguments } from './parameters.ts';
 
 /** A sink that loads in batches through the ledger: redshift or postgres. */
 export type WarehouseSink = [id: string, config: SinkConfig<'redshift' | 'postgres'>];
@@ -22,12 +23,7 @@ export function readWarehouseSpec(path: string, parameterArguments: readonly str
     out(formatDiagnostics(read.errors, 'text'));
     return undefined;
   }
-  const parameters: Record<string, string> = Object.create(null);
-  for (const argument of parameterArguments) {
-    const separator = argument.indexOf('=');
-    if (separator <= 0) throw new UsageError(`--param takes name=value, got ${argument}`);
-    parameters[argument.slice(0, separator)] = argument.slice(separator + 1);
-  }
+  const parameters = parseParameterArguments(parameterArguments);
   const spec = applyDefaults(read.spec.value);
   try {
     checkParameters(spec, parameters, (name) => `--param ${name}=<value>`, { required: [] });
@@ -53,3 +49,4 @@ export function warehouseSinks(spec: ResolvedSpec, only?: string): WarehouseSink
   }
   return [found];
 }
+

@@ -1,5 +1,8 @@
+import { UsageError } from '../../engine/errors.ts';
 import { DeployError } from '../../generator/deploy/errors.ts';
+import { InvalidSpecError } from '../../generator/package-function.ts';
 import { TemplateError } from '../../generator/template.ts';
+import { formatDiagnostics } from '../output.ts';
 
 /** What to tell the user about an error of a command that reaches AWS, and the exit status. */
 export interface Failure {
@@ -23,4 +26,21 @@ export function deployFailure(error: unknown): Failure | undefined {
   // An answer from an AWS service: its own words name the problem (access denied, no such bucket...).
   if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined) return { message: `${error.name}: ${error.message}`, exitCode: 1 };
   return undefined;
+}
+
+/**
+ * Reports an error of `ingest package` or `ingest deploy` and resolves to the exit status: an
+ * invalid spec prints its diagnostics (1), a missing file or Lambda bundle is a usage error (thrown,
+ * 2), and the failures `deployFailure` knows print one line. Anything else is rethrown: a bug.
+ */
+export function reportPackagingError(command: string, spec: string, error: unknown, out: (text: string) => void, err: (text: string) => void): 1 | 2 {
+  if (error instanceof InvalidSpecError) {
+    out(formatDiagnostics(error.diagnostics, 'text'));
+    return 1;
+  }
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot read ${(error as NodeJS.ErrnoException).path ?? spec}: no such file or directory (for dist/lambda, run npm run build)`);
+  const failure = deployFailure(error);
+  if (failure === undefined) throw error;
+  err(`ingest ${command}: ${failure.message}`);
+  return failure.exitCode;
 }

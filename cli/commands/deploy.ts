@@ -7,10 +7,8 @@ import type { AwsTarget } from '../../generator/deploy/aws-clients.ts';
 import { deployStack } from '../../generator/deploy/deploy-stack.ts';
 import { publishFunction } from '../../generator/deploy/publish.ts';
 import { templateLocation } from '../../generator/deploy/template-location.ts';
-import { InvalidSpecError } from '../../generator/package-function.ts';
 import { displayPath } from '../files.ts';
-import { formatDiagnostics } from '../output.ts';
-import { deployFailure } from './deploy-failure.ts';
+import { reportPackagingError } from './deploy-failure.ts';
 import { printPackage } from './package.ts';
 
 export interface DeployOptions extends AwsTarget {
@@ -57,15 +55,7 @@ export async function deployCommand(positionals: readonly string[], options: Dep
     });
     return outcome.status === 'failed' ? 1 : 0;
   } catch (error) {
-    if (error instanceof InvalidSpecError) {
-      out(formatDiagnostics(error.diagnostics, 'text'));
-      return 1;
-    }
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot read ${(error as NodeJS.ErrnoException).path ?? spec}: no such file or directory (for dist/lambda, run npm run build)`);
-    const failure = deployFailure(error);
-    if (failure === undefined) throw error;
-    err(`ingest deploy: ${failure.message}`);
-    return failure.exitCode;
+    return reportPackagingError('deploy', spec, error, out, err);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

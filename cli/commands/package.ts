@@ -1,11 +1,10 @@
 import { UsageError } from '../../engine/errors.ts';
 import { s3Client } from '../../generator/deploy/aws-clients.ts';
 import { publishFunction } from '../../generator/deploy/publish.ts';
-import { InvalidSpecError, packageFunction, zipPackage } from '../../generator/package-function.ts';
+import { packageFunction, zipPackage } from '../../generator/package-function.ts';
 import type { FunctionZip, PackagedFunction } from '../../generator/package-function.ts';
 import { displayPath } from '../files.ts';
-import { formatDiagnostics } from '../output.ts';
-import { deployFailure } from './deploy-failure.ts';
+import { reportPackagingError } from './deploy-failure.ts';
 
 export interface PackageOptions {
   outDir?: string;
@@ -40,15 +39,7 @@ export async function packageCommand(positionals: readonly string[], options: Pa
     printPackage(spec, packaged, options.zip ? await zipPackage(packaged) : undefined, out);
     return 0;
   } catch (error) {
-    if (error instanceof InvalidSpecError) {
-      out(formatDiagnostics(error.diagnostics, 'text'));
-      return 1;
-    }
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot read ${(error as NodeJS.ErrnoException).path ?? spec}: no such file or directory (for dist/lambda, run npm run build)`);
-    const failure = deployFailure(error);
-    if (failure === undefined) throw error;
-    err(`ingest package: ${failure.message}`);
-    return failure.exitCode;
+    return reportPackagingError('package', spec, error, out, err);
   }
 }
 

@@ -23,6 +23,7 @@ import { ParameterError, checkParameters, parameterReferences, substituteParamet
 import { filesBeside } from '../../engine/spec/validate.ts';
 import { SINK_PLUGINS } from '../../engine/plugin/registry.ts';
 import { displayPath, reason } from '../files.ts';
+import { parseParameterArguments } from '../parameters.ts';
 import { formatDiagnostics } from '../output.ts';
 
 /**
@@ -224,12 +225,7 @@ function loadValidSpec(path: string, parameterArguments: string[], local: boolea
     out(formatDiagnostics(read.errors, 'text'));
     return undefined;
   }
-  const parameters: Record<string, string> = Object.create(null);
-  for (const argument of parameterArguments) {
-    const separator = argument.indexOf('=');
-    if (separator <= 0) throw new UsageError(`--param takes name=value, got ${argument}`);
-    parameters[argument.slice(0, separator)] = argument.slice(separator + 1);
-  }
+  const parameters = parseParameterArguments(parameterArguments);
   const spec = applyDefaults(read.spec.value);
   try {
     const running = Object.values(spec.sinks)
