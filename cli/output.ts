@@ -21,6 +21,11 @@ export function formatDiagnostics(diagnostics: readonly Diagnostic[], format: Ou
   }
 }
 
+/** A note about a file (not a problem of it) in the text or github format: `file: note: message`, or a GitHub notice. */
+export function formatNote(file: string, message: string, format: Exclude<OutputFormat, 'json'>): string {
+  return format === 'github' ? `::notice file=${property(file)}::${data(message)}` : `${file}: note: ${message}`;
+}
+
 // GitHub workflow command escaping: https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts
 function data(text: string): string {
   return text.replaceAll('%', '%25').replaceAll('\r', '%0D').replaceAll('\n', '%0A');

@@ -12,6 +12,7 @@ import { s3ObjectsArn } from '../arns.ts';
 import type { CfnResource, CfnValue, Contribution, GeneratorContext, SourceGenerator } from '../contribution.ts';
 import { getAtt, ref, simplified, sub } from '../intrinsics.ts';
 import { ownedBucket } from '../owned-bucket.ts';
+import { bucketNotificationsNote } from '../../engine/sources/s3/bucket-notifications.ts';
 
 // A message read this many times without succeeding goes to the dead-letter queue: enough for
 // throttling and timeouts to pass, few enough that a poison message does not cycle for a day.
@@ -107,13 +108,8 @@ export const s3SourceGenerator: SourceGenerator<'s3'> = {
     if (reserved !== undefined && reserved < 2 * s3SourceCount(context)) {
       notes.push(`source ${id}: Lambda polls an SQS queue with at least 2 concurrent invocations, more than the function's reserved_concurrency (${reserved}) leaves per S3 source: throttled batches count as failed receives and may reach its dead-letter queue`);
     }
-    if (!config.create) {
-      notes.push(
-        `source ${id}: the stack does not create bucket ${config.bucket}, so turn on its EventBridge notifications (console: bucket Properties → Amazon EventBridge → On; ` +
-          'CLI: add "EventBridgeConfiguration": {} to the output of get-bucket-notification-configuration and put it back, since put-bucket-notification-configuration replaces every notification of the bucket). ' +
-          'Without them no object reaches the pipeline.',
-      );
-    }
+    const notifications = bucketNotificationsNote(id, config);
+    if (notifications !== undefined) notes.push(notifications);
     return {
       resources,
       statements: [

@@ -65,7 +65,47 @@ describe('ingest validate', () => {
   it('exits 0 on the examples and says how many specs are valid', async () => {
     const run = await ingest('validate', EXAMPLES);
 
-    expect(run).toEqual({ code: 0, stdout: '6 specs valid\n', stderr: '' });
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout.split('\n').at(-2)).toBe('6 specs valid');
+  });
+
+  describe('notes what deploying a valid spec needs beyond the stack', () => {
+    const s3Spec = (create: boolean) => `version: 1
+name: drops
+dead_letter: { bucket: errors }
+sources:
+  drops: { type: s3, bucket: acme-drops, format: jsonl${create ? ', create: true' : ''} }
+sinks:
+  archive: { type: s3, inputs: [drops], bucket: acme-archive, key: out/ }
+`;
+
+    it('says that an existing bucket an S3 source reads needs EventBridge notifications, without failing even --strict', async () => {
+      const file = join(temporaryDirectory(), 'drops.yaml');
+      writeFileSync(file, s3Spec(false));
+
+      const run = await ingest('validate', '--strict', file);
+
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^.*drops\.yaml: note: source drops: the stack does not create bucket acme-drops, so turn on its EventBridge notifications .*\n1 spec valid\n$/);
+    });
+
+    it('says nothing of a bucket the stack creates', async () => {
+      const file = join(temporaryDirectory(), 'drops.yaml');
+      writeFileSync(file, s3Spec(true));
+
+      const run = await ingest('validate', file);
+
+      expect(run).toEqual({ code: 0, stdout: '1 spec valid\n', stderr: '' });
+    });
+
+    it('gives the note as a GitHub notice', async () => {
+      const file = join(temporaryDirectory(), 'drops.yaml');
+      writeFileSync(file, s3Spec(false));
+
+      const run = await ingest('validate', '--format', 'github', file);
+
+      expect(run.stdout).toMatch(/^::notice file=.*drops\.yaml::source drops: the stack does not create bucket acme-drops/);
+    });
   });
 
   it('exits 1 on the invalid corpus, printing path:line:col: severity CODE: message lines', async () => {
