@@ -25,6 +25,8 @@ type Item = Record<string, AttributeValue>;
 const DAY_SECONDS = 86_400;
 const OPEN_KEY = 'open';
 const BATCH_PREFIX = 'batch#';
+/** The highest batch number a 10-digit key holds. */
+const LAST_BATCH = 9_999_999_999;
 const OPEN_NAMES = { '#batch': 'batch', '#files': 'files', '#records': 'records', '#bytes': 'bytes', '#opened': 'opened_at' };
 const SEALED_NAMES = {
   '#sealedBatch': 'sealed_batch', '#sealedFiles': 'sealed_files', '#sealedRecords': 'sealed_records', '#sealedBytes': 'sealed_bytes',
@@ -314,14 +316,15 @@ export class DynamoDbLedger implements Ledger {
     return response.Item && batchRecordOf(response.Item);
   }
 
-  async batches(scope: string, states?: readonly BatchState[]): Promise<BatchRecord[]> {
+  async batches(scope: string, states?: readonly BatchState[], from = 1): Promise<BatchRecord[]> {
     const records: BatchRecord[] = [];
     let startKey: Item | undefined;
     do {
+      // Batch keys are zero-padded, so the range reads only the batches from `from` on.
       const page = await this.client.send(new QueryCommand({
         TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': { S: scope }, ':prefix': { S: BATCH_PREFIX } },
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: { ':pk': { S: scope }, ':from': { S: batchKey(Math.max(1, from)) }, ':to': { S: batchKey(LAST_BATCH) } },
         ConsistentRead: true,
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }));

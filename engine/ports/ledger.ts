@@ -159,8 +159,12 @@ export interface Ledger {
   /** One batch, or `undefined`. */
   batch(scope: string, batch: number): Promise<BatchRecord | undefined>;
 
-  /** Sealed batches in seal order, optionally only those in `states`. */
-  batches(scope: string, states?: readonly BatchState[]): Promise<BatchRecord[]>;
+  /**
+   * Sealed batches in seal order, optionally only those in `states`, and only those numbered
+   * `from` or above: a loader's floor, below which it knows every batch finished, so that a sweep
+   * does not read the loaded batches the ledger keeps for 30 days.
+   */
+  batches(scope: string, states?: readonly BatchState[], from?: number): Promise<BatchRecord[]>;
 }
 
 /** The ledger scope of a sink: `<pipeline>/<sink id>`. Both are identifiers, so the scope holds no `#`. */

@@ -154,10 +154,10 @@ export class MemoryLedger implements Ledger {
     return record && copy(record);
   }
 
-  async batches(scope: string, states?: readonly BatchState[]): Promise<BatchRecord[]> {
+  async batches(scope: string, states?: readonly BatchState[], from = 1): Promise<BatchRecord[]> {
     this.requests++;
     return [...this.scope(scope).batches.values()]
-      .filter((record) => states === undefined || states.includes(record.state))
+      .filter((record) => record.batch >= from && (states === undefined || states.includes(record.state)))
       .sort((a, b) => a.batch - b.batch)
       .map(copy);
   }

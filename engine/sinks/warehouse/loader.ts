@@ -82,6 +82,11 @@ export class Loader {
   private readonly stateSchema: string;
   private readonly preSql: CompiledTemplate[];
   private readonly postSql: CompiledTemplate[];
+  /**
+   * The lowest batch that may still need loading, as far as this cold start knows: every batch
+   * below it is loaded or skipped. Sweeps list batches from here, not from 1.
+   */
+  private floor = 1;
   /** Settles once the loads and ranges tables exist; reset when creating them failed, so the next load tries again. */
   private stateTables: Promise<void> | undefined;
 
@@ -112,10 +117,11 @@ export class Loader {
    */
   async maintain(context: MaintenanceContext): Promise<MaintenanceReport> {
     const report: MaintenanceReport = { sealed: [], loaded: [], failed: [], resumed: [], deadLettered: 0, pending: [] };
-    await this.sweep(context, report);
+    const open = await this.sweep(context, report);
     const upsert = this.config.mode === 'upsert';
     let held = false;
-    for (const record of await this.ledger.batches(this.scope, ['sealed', 'loading', 'failed'])) {
+    const active = await this.ledger.batches(this.scope, ['sealed', 'loading', 'failed'], this.floor);
+    for (const record of active) {
       if (held) {
         report.pending.push(record.batch);
         continue;
@@ -133,19 +139,24 @@ export class Loader {
       const turn = await this.load(record, context, report);
       if (turn === 'held' && upsert) held = true;
     }
+    // Batches sealed from now on are numbered `open` or above; of those listed, only the loaded are done.
+    const loaded = new Set(report.loaded.map((load) => load.batch));
+    this.floor = Math.min(open, ...active.filter((record) => !loaded.has(record.batch)).map((record) => record.batch));
     return report;
   }
 
-  private async sweep(context: MaintenanceContext, report: MaintenanceReport): Promise<void> {
+  /** Seals the open batch when it is due; resolves to the number of the batch open after it, which every batch sealed later is at or above. */
+  private async sweep(context: MaintenanceContext, report: MaintenanceReport): Promise<number> {
     const open = await this.ledger.openBatch(this.scope);
     const now = this.clock();
     const due = context.reason === 'flush' ? (open.totals.files > 0 ? 'flush' : undefined) : batchDue(open.totals, this.config.batch, now);
-    if (due === undefined) return;
+    if (due === undefined) return open.batch;
     const sealed = await this.ledger.seal(this.scope, open.batch, now);
-    if (sealed === undefined) return;
+    if (sealed === undefined) return open.batch;
     report.sealed.push(sealed.batch);
     context.logger.log('info', 'batch sealed', { sink: this.sinkId, batch: sealed.batch, reason: due, files: sealed.totals.files, records: sealed.totals.records, bytes: sealed.totals.bytes });
     context.invocation.fault?.('sealed');
+    return sealed.batch + 1;
   }
 
   /** One batch's turn: claim it, submit or resume its load, follow it, finish it. */

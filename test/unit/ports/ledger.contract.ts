@@ -97,6 +97,17 @@ export function ledgerContract(name: string, fresh: () => Promise<LedgerUnderTes
       expect((await ledger.batches(scope)).map((batch) => [batch.batch, batch.state])).toEqual([[1, 'sealed'], [2, 'skipped'], [3, 'sealed']]);
       expect((await ledger.batches(scope, ['sealed'])).map((batch) => batch.batch)).toEqual([1, 3]);
     });
+
+    it('lists only the batches from a floor on, when given one', async () => {
+      const { ledger, scope } = await fresh();
+      for (let batch = 1; batch <= 12; batch++) {
+        await ledger.register(scope, stagedFile(`f${batch}`), T0);
+        await ledger.seal(scope, batch, T0);
+      }
+
+      expect((await ledger.batches(scope, ['sealed'], 10)).map((batch) => batch.batch)).toEqual([10, 11, 12]);
+      expect((await ledger.batches(scope, undefined, 13))).toEqual([]);
+    });
   });
 
   describe(`${name}: leases`, () => {

@@ -64,6 +64,7 @@ const REPAIRS: Record<string, [string, string][] | { unrepairable: string }> = {
   'invalid-filter-pattern.yaml': [['{ event_type: purchase }', '{ event_type: [purchase] }']],
   'invalid-identifier-table.yaml': [['table: sales.order-lines', 'table: sales.order_lines']],
   'invalid-identifier.yaml': [['order-total', 'order_total']],
+  'logical-id-collision.yaml': [['  orders1: { type: kinesis', '  refunds: { type: kinesis'], ['orders_1, orders1]', 'orders_1, refunds]']],
   'invalid-index-name-template.yaml': [['"_orders-{{record.day}}"', '"orders-{{record.day}}"']],
   'invalid-index-name.yaml': [['index: Orders', 'index: orders']],
   'invalid-key-prefix-dead-letter.yaml': [['"errors/{{stage}}"', '"errors/{{stage}}/"']],

@@ -135,6 +135,43 @@ describe('Loader', () => {
     expect(h.faults).toEqual(['sealed', 'manifest', 'submitted', 'polling', 'committed']);
   });
 
+  it('lists batches from the lowest one it has not seen finish, so a sweep does not read every loaded batch the ledger keeps', async () => {
+    const h = harness();
+    const loader = h.loader();
+    const listed: (number | undefined)[] = [];
+    const batches = h.ledger.batches.bind(h.ledger);
+    h.ledger.batches = (scope, states, from) => (listed.push(from), batches(scope, states, from));
+    for (let batch = 1; batch <= 3; batch++) {
+      await h.stage([{ id: `a${batch}`, amount: 1 }]);
+      await h.stage([{ id: `b${batch}`, amount: 2 }]);
+      await loader.maintain(h.context());
+    }
+    await h.stage([{ id: 'c', amount: 3 }]);
+    await h.stage([{ id: 'd', amount: 4 }]);
+
+    const report = await loader.maintain(h.context());
+
+    expect(listed).toEqual([1, 2, 3, 4]);
+    expect(report.loaded.map((load) => load.batch)).toEqual([4]);
+  });
+
+  it('keeps listing a failed batch until it is retried and loaded', async () => {
+    const h = harness({ script: { load: (submission, attempt) => (attempt === 0 ? { status: 'FAILED', error: 'refused' } : finished(submission, 2, 2)) } });
+    const loader = h.loader();
+    await h.stage([{ id: 'a', amount: 1 }]);
+    await h.stage([{ id: 'b', amount: 2 }]);
+    await loader.maintain(h.context());
+    await h.stage([{ id: 'c', amount: 3 }]);
+    await h.stage([{ id: 'd', amount: 4 }]);
+    await loader.maintain(h.context());
+
+    await h.ledger.retry(SCOPE, 1);
+    const report = await loader.maintain(h.context());
+
+    expect(report.loaded.map((load) => load.batch)).toEqual([1]);
+    expect(await h.ledger.batch(SCOPE, 1)).toMatchObject({ state: 'loaded' });
+  });
+
   it('leaves a batch below every threshold open on the schedule, and seals it on flush', async () => {
     const h = harness();
     await h.stage([{ id: 'a', amount: 1 }]);
