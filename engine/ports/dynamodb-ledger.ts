@@ -85,7 +85,7 @@ export class DynamoDbLedger implements Ledger {
       Key: key(scope, OPEN_KEY),
       UpdateExpression: 'SET #batch = if_not_exists(#batch, :first), #opened = if_not_exists(#opened, :now) ADD #files :one, #records :records, #bytes :bytes',
       ExpressionAttributeNames: OPEN_NAMES,
-      ExpressionAttributeValues: { ':first': number(1), ':now': number(now), ':one': number(1), ':records': number(file.records), ':bytes': number(file.bytes) },
+      ExpressionAttributeValues: { ':first': number(1), ':now': number(now), ':one': number(1), ':records': number(file.records), ':bytes': number(file.dataBytes ?? file.bytes) },
       ReturnValues: 'ALL_NEW',
     }));
     const item = response.Attributes ?? {};

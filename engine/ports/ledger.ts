@@ -29,6 +29,8 @@ export interface StagedFile {
   records: number;
   /** Size of the stored object in bytes (compressed when it is), as the manifest's `meta.content_length` needs. */
   bytes: number;
+  /** Size of its rows before compression, which the batch's `max_bytes` counts; `bytes` when absent. */
+  dataBytes?: number;
 }
 
 /**

@@ -36,7 +36,7 @@ export class MemoryLedger implements Ledger {
     if (totals.files === 0) totals.openedAt = now;
     totals.files++;
     totals.records += file.records;
-    totals.bytes += file.bytes;
+    totals.bytes += file.dataBytes ?? file.bytes;
     return { batch: state.open.batch, slot: totals.files, totals: { ...totals } };
   }
 

@@ -73,6 +73,10 @@ export class StagingFile<Tag> {
   id = '';
   private body: ObjectBody | undefined = new ObjectBody();
   private bytes = 0;
+  /** The rows' size before compression, so far. */
+  get dataBytes(): number {
+    return this.bytes;
+  }
   private rows = 0;
   private readonly identity: ObjectIdentity;
   private readonly encode: StagedRowEncoder;

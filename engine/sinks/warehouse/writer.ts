@@ -211,7 +211,7 @@ export class WarehouseWriter implements SinkWriter {
   }
 
   private ledgerFile(stored: StoredFile): StagedFile {
-    return { bucket: this.settings.bucket, key: stored.key, records: stored.file.records, bytes: stored.bytes };
+    return { bucket: this.settings.bucket, key: stored.key, records: stored.file.records, bytes: stored.bytes, dataBytes: stored.file.dataBytes };
   }
 
   /** Stores the rows of `run` as a file of their own (its name derives from them) and returns it. Rejects when the store does. */
@@ -222,7 +222,7 @@ export class WarehouseWriter implements SinkWriter {
     const body = await compressBody(part.body, 'gzip');
     const key = filesPrefix + part.name;
     await store.put(bucket, key, body, putOptions);
-    return { bucket, key, records: part.records, bytes: body.length };
+    return { bucket, key, records: part.records, bytes: body.length, dataBytes: part.body.length };
   }
 
   private heldItem(item: ItemScope): HeldItem {

@@ -554,6 +554,19 @@ describe('the warehouse sink writer', () => {
       expect((await ledger.openBatch(SCOPE)).totals.records).toBe(1);
     });
 
+    it('counts the rows\' uncompressed size toward max_bytes, and the stored size for the manifest', async () => {
+      const { sink, ledger, store } = createSink(sinkConfig('redshift', 'append'));
+
+      await runInvocation(sink, SOURCE_KINDS.kinesis(50));
+
+      const open = await ledger.openBatch(SCOPE);
+      const [key] = [...store.objects.keys()].map((id) => id.slice(BUCKET.length + 1));
+      const stored = store.object(BUCKET, key!)!.body;
+      expect(open.totals.files).toBe(1);
+      expect(open.totals.bytes).toBe(gunzipSync(stored).byteLength);
+      expect(open.totals.bytes).toBeGreaterThan(stored.byteLength);
+    });
+
     it('leaves a batch below every threshold open', async () => {
       const { sink, ledger } = createSink(sinkConfig('redshift', 'append'));
 
