@@ -1,13 +1,19 @@
 // Builds the `ingest` binary (dist/cli.js) and the Lambda bundle (dist/lambda/index.mjs).
 // Runs from `prepare`, so `npm ci` leaves both ready.
 import { build } from 'esbuild';
-import { chmod } from 'node:fs/promises';
+import { chmod, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { compileSpecValidators } from './compile-spec-validators.mjs';
 
 // First: the CLI bundles the spec schema's validators as code instead of compiling the schema.
 await compileSpecValidators();
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'warning' };
+
+// Chunk names carry a hash of their content: remove the last build's, or they pile up.
+for (const name of await readdir('dist').catch(() => [])) {
+  if (name.startsWith('cli-')) await rm(join('dist', name));
+}
 
 // Split at the commands' dynamic imports: a command's packages (the AWS SDK for `run`, esbuild for
 // `package`) load only when it runs, so `ingest validate` does not pay for them.

@@ -1,6 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
 import { UsageError } from '../../engine/errors.ts';
 import { DEAD_LETTER_BUCKET_VARIABLE } from '../../engine/function-environment.ts';
 import { createHandler } from '../../engine/handler.ts';
@@ -15,7 +14,7 @@ import type { MaintenanceReport } from '../../engine/plugin/types.ts';
 import { FileLedger, LedgerFileError } from '../../engine/ports/file-ledger.ts';
 import { dynamoDbTableName } from '../../engine/sources/dynamodb/table-name.ts';
 import { FsObjectStore } from '../../engine/ports/fs-object-store.ts';
-import { S3ObjectStore } from '../../engine/ports/s3-object-store.ts';
+import type { ObjectStore } from '../../engine/ports/object-store.ts';
 import { readSpec } from '../../engine/spec/read-spec.ts';
 import { applyDefaults } from '../../engine/spec/resolve.ts';
 import type { ResolvedSpec } from '../../engine/spec/resolved-spec.ts';
@@ -84,7 +83,7 @@ export async function runCommand(positionals: readonly string[], options: RunOpt
   }
 
   const localRoot = join(options.workdir, '.ingest');
-  const store = new RecordingObjectStore(options.local ? new FsObjectStore(join(localRoot, 's3')) : new S3ObjectStore(awsS3Client()));
+  const store = new RecordingObjectStore(options.local ? new FsObjectStore(join(localRoot, 's3')) : await awsObjectStore());
   const substitutes = new Map<string, string>();
   const warehouseSinks = options.local ? Object.entries(spec.sinks).filter(([, config]) => LOCAL_WAREHOUSE_TYPES.has(config.type)) as [string, LocalWarehouseSink][] : [];
   const local = warehouseSinks.length > 0 ? await localWarehousePorts(localRoot) : undefined;
@@ -247,9 +246,11 @@ function withoutRemoteSettings(sink: ResolvedSpec['sinks'][string]): Record<stri
   return rest;
 }
 
-function awsS3Client(): S3Client {
+/** S3 through the SDK, loaded only by runs that reach AWS: a local run does not pay for the SDK's import. */
+async function awsObjectStore(): Promise<ObjectStore> {
+  const [{ S3Client }, { S3ObjectStore }] = await Promise.all([import('@aws-sdk/client-s3'), import('../../engine/ports/s3-object-store.ts')]);
   // A custom endpoint (moto, LocalStack) serves buckets by path, not by virtual host.
-  return new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3) });
+  return new S3ObjectStore(new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3) }));
 }
 
 function readJson(path: string): unknown {

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { PgliteWarehouse } from '../ports/pglite-warehouse.ts';
 import type { ResultSet, SqlParameters, StatementDescription, SubmitOptions, TransactionOptions, Warehouse } from '../ports/warehouse.ts';
 import { UsageError } from '../errors.ts';
@@ -91,6 +91,8 @@ export class LocalWarehouses {
   private open(): Promise<PGlite> {
     this.database ??= (async () => {
       await mkdir(this.directory, { recursive: true });
+      // Imported when a run first loads a table, not by every local run.
+      const { PGlite } = await import('@electric-sql/pglite');
       return PGlite.create({ dataDir: this.directory });
     })();
     return this.database;
