@@ -12,6 +12,8 @@ import { kinesisEvent } from '../../engine/local/events.ts';
 import { applyDefaults } from '../../engine/spec/resolve.ts';
 import { awsClientConfig, motoEndpoint, pgConnectionString } from '../support/env.ts';
 import { RedshiftDataApiEmulator } from '../support/redshift-data-api.ts';
+import { createScratchDatabase } from '../support/scratch-database.ts';
+import type { ScratchDatabase } from '../support/scratch-database.ts';
 
 // The function as deployed: engine/lambda.ts reads a packaged spec and builds every port from its
 // environment alone (ports/aws-ports.ts): S3 and the DynamoDB ledger in moto, the Redshift Data
@@ -42,18 +44,15 @@ describe('the deployed function with redshift and postgres sinks, built from its
   const name = `deployed-${suffix}`;
   const database = `deployed_${suffix}`;
   const directory = mkdtempSync(join(tmpdir(), 'ingest-deployed-'));
-  let admin: pg.Client;
+  let scratch: ScratchDatabase | undefined;
   let target: pg.Pool;
   let emulator: RedshiftDataApiEmulator;
   let queueUrl = '';
 
   beforeAll(async () => {
-    admin = new pg.Client({ connectionString: pgConnectionString() });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    const url = new URL(pgConnectionString());
-    url.pathname = `/${database}`;
-    target = new pg.Pool({ connectionString: url.toString(), max: 2 });
+    scratch = await createScratchDatabase(pgConnectionString(), database);
+    const url = new URL(scratch.url);
+    target = new pg.Pool({ connectionString: scratch.url, max: 2 });
     target.on('error', () => undefined);
     await target.query('CREATE SCHEMA sales');
     await target.query('CREATE TABLE sales.orders (order_id VARCHAR(20) NOT NULL, amount INTEGER)');
@@ -115,8 +114,7 @@ describe('the deployed function with redshift and postgres sinks, built from its
     }
     await emulator?.stop();
     await target?.end();
-    await admin?.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
-    await admin?.end();
+    await scratch?.drop();
     for (const client of [s3, dynamodb, sns, sqs]) client.destroy();
     rmSync(directory, { recursive: true, force: true });
   });

@@ -9,6 +9,8 @@ import { query, waitForStatement } from '../../engine/ports/warehouse.ts';
 import type { StatementDescription } from '../../engine/ports/warehouse.ts';
 import { awsClientConfig, pgConnectionString } from '../support/env.ts';
 import { RedshiftDataApiEmulator } from '../support/redshift-data-api.ts';
+import { createScratchDatabase } from '../support/scratch-database.ts';
+import type { ScratchDatabase } from '../support/scratch-database.ts';
 
 // The production Data API adapter, unchanged, against the emulator in test/support: what it
 // submits runs in the test run's PostgreSQL, and COPY reads staged files from moto S3.
@@ -19,7 +21,7 @@ describe('Redshift Data API emulator', () => {
   const s3 = new S3Client(awsClientConfig());
   const bucket = `ingest-staging-${randomUUID().slice(0, 8)}`;
   const database = `dev_${randomUUID().slice(0, 8)}`;
-  const admin = new pg.Client({ connectionString: pgConnectionString() });
+  let scratch: ScratchDatabase;
   let direct: pg.Client;
   let emulator: RedshiftDataApiEmulator;
   let client: RedshiftDataClient;
@@ -28,11 +30,9 @@ describe('Redshift Data API emulator', () => {
 
   beforeAll(async () => {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    const url = new URL(pgConnectionString());
-    url.pathname = `/${database}`;
-    direct = new pg.Client({ connectionString: url.toString() });
+    scratch = await createScratchDatabase(pgConnectionString(), database);
+    const url = scratch.url;
+    direct = new pg.Client({ connectionString: url });
     await direct.connect();
     emulator = await RedshiftDataApiEmulator.start({ connectionString: pgConnectionString(), s3, pageRows: 2 });
     const { region, credentials } = awsClientConfig();
@@ -44,8 +44,7 @@ describe('Redshift Data API emulator', () => {
     client?.destroy();
     await emulator?.stop();
     await direct?.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await scratch?.drop();
     s3.destroy();
   });
 

@@ -13,6 +13,8 @@ import type { LoadPlan } from '../../engine/sinks/sql/load-transaction.ts';
 import type { CopyOptions } from '../../engine/spec/spec-types.ts';
 import { awsClientConfig, pgConnectionString } from '../support/env.ts';
 import { RedshiftDataApiEmulator } from '../support/redshift-data-api.ts';
+import { createScratchDatabase } from '../support/scratch-database.ts';
+import type { ScratchDatabase } from '../support/scratch-database.ts';
 
 // The load transaction of docs/decisions/0031 run by the production Data API adapter against the
 // emulator: duplicates inside a batch, across batches and from re-running a batch change nothing.
@@ -30,7 +32,7 @@ describe('load transaction through the Data API', () => {
   const s3 = new S3Client(awsClientConfig());
   const bucket = `ingest-load-${randomUUID().slice(0, 8)}`;
   const database = `load_${randomUUID().slice(0, 8)}`;
-  const admin = new pg.Client({ connectionString: pgConnectionString() });
+  let scratch: ScratchDatabase;
   let direct: pg.Client;
   let emulator: RedshiftDataApiEmulator;
   let client: RedshiftDataClient;
@@ -41,11 +43,9 @@ describe('load transaction through the Data API', () => {
 
   beforeAll(async () => {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    const url = new URL(pgConnectionString());
-    url.pathname = `/${database}`;
-    direct = new pg.Client({ connectionString: url.toString() });
+    scratch = await createScratchDatabase(pgConnectionString(), database);
+    const url = scratch.url;
+    direct = new pg.Client({ connectionString: url });
     await direct.connect();
     await direct.query('CREATE SCHEMA analytics');
     emulator = await RedshiftDataApiEmulator.start({ connectionString: pgConnectionString(), s3 });
@@ -60,8 +60,7 @@ describe('load transaction through the Data API', () => {
     client?.destroy();
     await emulator?.stop();
     await direct?.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await scratch?.drop();
     s3.destroy();
   });
 

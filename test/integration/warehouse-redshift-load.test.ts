@@ -20,6 +20,8 @@ import { stagedPosition, stagedSubPosition } from '../../engine/staging/record-i
 import { awsClientConfig, pgConnectionString } from '../support/env.ts';
 import { RedshiftDataApiEmulator } from '../support/redshift-data-api.ts';
 import { resolvedSink } from '../support/resolved-config.ts';
+import { createScratchDatabase } from '../support/scratch-database.ts';
+import type { ScratchDatabase } from '../support/scratch-database.ts';
 
 // The loader against real parts: staged files in moto S3, loads through the production Data API
 // adapter into the emulator over the run's PostgreSQL, rows counted in PostgreSQL itself. The
@@ -37,7 +39,7 @@ describe('loader through the Data API emulator', () => {
   const objects = new S3ObjectStore(s3);
   const bucket = `ingest-loader-${randomUUID().slice(0, 8)}`;
   const database = `loader_${randomUUID().slice(0, 8)}`;
-  const admin = new pg.Client({ connectionString: pgConnectionString() });
+  let scratch: ScratchDatabase;
   let direct: pg.Client;
   let emulator: RedshiftDataApiEmulator;
   let client: RedshiftDataClient;
@@ -47,18 +49,16 @@ describe('loader through the Data API emulator', () => {
 
   beforeAll(async () => {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    const url = new URL(pgConnectionString());
-    url.pathname = `/${database}`;
-    direct = new pg.Client({ connectionString: url.toString() });
+    scratch = await createScratchDatabase(pgConnectionString(), database);
+    const url = scratch.url;
+    direct = new pg.Client({ connectionString: url });
     await direct.connect();
     await direct.query('CREATE SCHEMA analytics');
     emulator = await RedshiftDataApiEmulator.start({ connectionString: pgConnectionString(), s3 });
     const { region, credentials } = awsClientConfig();
     client = new RedshiftDataClient({ region, credentials, endpoint: emulator.url });
     warehouse = new RedshiftDataWarehouse(client, { workgroup: 'analytics', database });
-    pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
+    pool = new pg.Pool({ connectionString: url, max: 4 });
     postgres = new PostgresWarehouse(pool);
   });
 
@@ -67,8 +67,7 @@ describe('loader through the Data API emulator', () => {
     await emulator?.stop();
     await pool?.end();
     await direct?.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await scratch?.drop();
     s3.destroy();
   });
 

@@ -35,6 +35,8 @@ import { RedshiftDataApiEmulator } from './redshift-data-api.ts';
 import { countRequests } from './request-counter.ts';
 import { startSerializingProxy } from './serializing-proxy.ts';
 import type { SerializingProxy } from './serializing-proxy.ts';
+import { createScratchDatabase } from './scratch-database.ts';
+import type { ScratchDatabase } from './scratch-database.ts';
 
 /** Where the servers of the run listen (test/support/env.ts in tests; the benchmark starts its own). */
 export interface HarnessEndpoints {
@@ -143,7 +145,7 @@ export class WarehouseHarness {
     readonly emulator: RedshiftDataApiEmulator,
     readonly redshiftData: RedshiftDataClient,
     private readonly proxy: SerializingProxy,
-    private readonly admin: pg.Client,
+    private readonly scratch: ScratchDatabase,
     /** The handlers' S3 client (counted); `s3` is the test's own. */
     readonly handlerS3: S3Client,
   ) {}
@@ -164,27 +166,22 @@ export class WarehouseHarness {
     }));
     ledgerRequests.clear();
     const database = `warehouse_${randomUUID().slice(0, 8)}`;
-    const admin = new pg.Client({ connectionString: endpoints.pgUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    const url = new URL(endpoints.pgUrl);
-    url.pathname = `/${database}`;
-    const pool = new pg.Pool({ connectionString: url.toString(), max: 8 });
+    const scratch = await createScratchDatabase(endpoints.pgUrl, database);
+    const pool = new pg.Pool({ connectionString: scratch.url, max: 8 });
     // An idle connection closed by the server (the database dropped at the end) is no failure.
     pool.on('error', () => undefined);
     const emulator = await RedshiftDataApiEmulator.start({ connectionString: endpoints.pgUrl, s3 });
     const { region, credentials } = awsConfig(emulator.url);
     const redshiftData = new RedshiftDataClient({ region, credentials, endpoint: emulator.url });
     const ledger = new DynamoDbLedger(dynamodb, { tableName: ledgerTable });
-    return new WarehouseHarness(endpoints, s3, dynamodb, ledgerRequests, s3Requests, ledgerTable, ledger, database, pool, emulator, redshiftData, proxy, admin, handlerS3);
+    return new WarehouseHarness(endpoints, s3, dynamodb, ledgerRequests, s3Requests, ledgerTable, ledger, database, pool, emulator, redshiftData, proxy, scratch, handlerS3);
   }
 
   async stop(): Promise<void> {
     this.redshiftData.destroy();
     await this.emulator.stop();
     await this.pool.end();
-    await this.admin.query(`DROP DATABASE IF EXISTS ${this.database} WITH (FORCE)`).catch(() => undefined);
-    await this.admin.end();
+    await this.scratch.drop();
     this.dynamodb.destroy();
     await this.proxy.close();
     this.s3.destroy();
