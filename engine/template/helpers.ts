@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { utc } from '@date-fns/utc';
-import { format as formatDate, isValid, parseISO } from 'date-fns';
+import { format as formatDate, parseISO } from 'date-fns';
 import { epochDate } from '../time/epoch-instant.ts';
 import { TemplateRenderError } from './errors.ts';
 
@@ -112,7 +112,16 @@ export function toInstant(value: unknown): Date | undefined {
   }
   else if (typeof value === 'string') date = ZONED_DATE_TIME.test(value) ? new Date(value) : parseISO(value, { in: utc });
   else return undefined;
-  return isValid(date) ? date : undefined;
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/**
+ * `toInstant(value)` as milliseconds since the epoch, NaN when it is not a point in time. A
+ * zoned date-time, the common case, is read without making a Date.
+ */
+function instantTime(value: unknown): number {
+  if (typeof value === 'string' && ZONED_DATE_TIME.test(value)) return Date.parse(value);
+  return toInstant(value)?.getTime() ?? Number.NaN;
 }
 
 /**
@@ -183,8 +192,8 @@ const date: Helper = (value: unknown, pattern: unknown, options: unknown) => {
     throw new TemplateRenderError('invalid-value', 'date: the format must be a string', location(options));
   }
   if (typeof value === 'number' && !Number.isFinite(value)) throw nonFinite('date: the date', value, options);
-  const instant = toInstant(value);
-  if (!instant) {
+  const time = instantTime(value);
+  if (Number.isNaN(time)) {
     throw new TemplateRenderError(
       'invalid-value',
       `date: ${JSON.stringify(value)} is not a date (expected an ISO-8601 string, an epoch number in seconds, milliseconds, microseconds or nanoseconds, or a Date)`,
@@ -193,10 +202,10 @@ const date: Helper = (value: unknown, pattern: unknown, options: unknown) => {
   }
   const format = dateFormat(pattern);
   if (format.problem) throw new TemplateRenderError('invalid-value', `date: ${format.problem}`, location(options));
-  if (format.periodMs === undefined) return formatDate(instant, pattern, { in: utc });
-  const period = Math.floor(instant.getTime() / format.periodMs);
+  if (format.periodMs === undefined) return formatDate(time, pattern, { in: utc });
+  const period = Math.floor(time / format.periodMs);
   if (period !== format.lastPeriod) {
-    format.lastText = formatDate(instant, pattern, { in: utc });
+    format.lastText = formatDate(time, pattern, { in: utc });
     format.lastPeriod = period;
   }
   return format.lastText;
@@ -282,7 +291,7 @@ export const printValue: Helper = (value: unknown, expression: unknown, missingA
     case 'bigint':
       return String(value);
     default:
-      if (value instanceof Date && isValid(value)) return value.toISOString();
+      if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
       throw new TemplateRenderError(
         'invalid-value',
         `${String(expression)} is ${Array.isArray(value) ? 'a list' : `a ${typeof value === 'object' ? 'map' : typeof value}`}; a template prints text, numbers and booleans (pick a field, or use {{#each}})`,
