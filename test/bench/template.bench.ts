@@ -6,7 +6,8 @@
  * Renders: the templates of the heavy runtime case (a `template` step's two fields and an S3 key
  * prefix) and one that needs Handlebars (`{{#each}}`), each through Handlebars as
  * `compileTemplate` ran every template before render plans (an environment of the template's
- * own, runtime setup on every call) and through `compileTemplate` now. Checks: `checkTemplate`
+ * own, runtime setup on every call) and through `compileTemplate` now (a render plan, or
+ * Handlebars with its setup done once). Checks: `checkTemplate`
  * over every template of examples/, against the code generation it used to run for each.
  * See docs/decisions/0050-specialized-templates.md.
  */
@@ -15,10 +16,11 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { RecordValue } from '../../engine/pipeline/record.ts';
 import { analyzeTemplate, routeOutputThroughPrintHelper, SourcePositions } from '../../engine/template/analyze-template.ts';
-import { compileWithHandlebars, parseTemplate, precompileTemplate } from '../../engine/template/handlebars-engine.ts';
+import { parseTemplate, precompileTemplate } from '../../engine/template/handlebars-engine.ts';
 import { checkTemplate, compileTemplate, type TemplateContext } from '../../engine/template/index.ts';
 import { specTemplateSources } from '../../engine/template/prepare-templates.ts';
 import { TEMPLATE_ROOTS } from '../../engine/spec/check.ts';
+import { handlebarsTemplate } from '../unit/template/handlebars-reference.ts';
 
 const count = Number(process.argv[2] ?? 100_000);
 
@@ -48,16 +50,6 @@ function makeContexts(): TemplateContext[] {
     contexts.push({ record, meta, now: new Date(1_764_000_000_000) });
   }
   return contexts;
-}
-
-/** A template rendered through Handlebars, as compileTemplate did for every template before render plans. */
-function throughHandlebars(source: string): (context: TemplateContext) => string {
-  const positions = new SourcePositions(source);
-  const program = parseTemplate(source);
-  const { helpers } = analyzeTemplate(program, positions);
-  const routed = routeOutputThroughPrintHelper(program, positions, false);
-  precompileTemplate(routed);
-  return compileWithHandlebars(routed, helpers);
 }
 
 /** What checkTemplate did for every template before: the checks, then Handlebars' code generation. */
@@ -104,7 +96,7 @@ console.log(`node ${process.version}, ${count} records`);
 
 for (const source of TEMPLATES) {
   console.log(`render ${source}`);
-  const before = throughHandlebars(source);
+  const before = handlebarsTemplate(source);
   const now = compileTemplate(source);
   const renderAll = (render: (context: TemplateContext) => string) => () => {
     let length = 0;
