@@ -1,14 +1,18 @@
 /**
  * Handlebars templates of a spec (object keys, index names, ids, dead-letter prefixes, SQL
- * snippets): compiled once when the handler starts, rendered for every record. Templates run in
- * an isolated Handlebars environment with Ingest's helpers only, without HTML escaping (nothing
- * here is HTML) and with Handlebars' default prototype-access protection.
+ * snippets): compiled once when the handler starts, rendered for every record. Templates of the
+ * common forms (text, `{{path}}`, Ingest's helpers over paths and literals, `{{#if}}`) render
+ * from a plan, without Handlebars; the others run in an isolated Handlebars environment with
+ * Ingest's helpers only. Either way: no HTML escaping (nothing here is HTML) and Handlebars'
+ * default prototype-access protection.
  */
-import Handlebars from 'handlebars';
 import type { RecordMeta, RecordValue } from '../pipeline/record.ts';
 import { analyzeTemplate, routeOutputThroughPrintHelper, SourcePositions } from './analyze-template.ts';
 import { TemplateError, type TemplateProblem, TemplateRenderError } from './errors.ts';
-import { BUILT_IN_HELPERS, HELPER_IMPLEMENTATIONS, INGEST_HELPERS, PRINT_HELPER, printValue } from './helpers.ts';
+import { compileWithHandlebars, controlWhitespace, parserStop, parseTemplate, precompileTemplate } from './handlebars-engine.ts';
+import { isPlannable, planTemplate, type TemplatePlan } from './plan-template.ts';
+import { preparedPlan } from './prepared-templates.ts';
+import { renderPlan } from './render-plan.ts';
 
 /** What a template can read. */
 export interface TemplateContext {
@@ -41,54 +45,18 @@ export interface TemplateOptions {
   missing?: 'error' | 'empty';
 }
 
-const COMPILE_OPTIONS = {
-  noEscape: true,
-  strict: false,
-  data: true,
-  preventIndent: true,
-  knownHelpersOnly: false,
-  knownHelpers: Object.fromEntries(
-    [...Object.keys(INGEST_HELPERS), ...Object.keys(BUILT_IN_HELPERS), PRINT_HELPER].map((name) => [name, true]),
-  ),
-} satisfies CompileOptions;
-
-type HandlebarsEnvironment = typeof Handlebars;
-
 /**
- * An environment of the template's own, with only the helpers it calls: helpers registered
- * here cannot leak into or from anyone else, and Handlebars re-wraps every registered helper on
- * every render, so fewer helpers render measurably faster.
- */
-function templateEnvironment(helpers: ReadonlySet<string>): HandlebarsEnvironment {
-  const created = Handlebars.create();
-  // Handlebars' `unless` calls its `if` helper.
-  const kept = helpers.has('unless') ? new Set([...helpers, 'if']) : helpers;
-  // `log` is never kept: plugins do not log, and `{{log}}` would write once per record.
-  for (const name of [...Object.keys(BUILT_IN_HELPERS), 'log']) {
-    if (!kept.has(name)) created.unregisterHelper(name);
-  }
-  for (const [name, helper] of Object.entries(HELPER_IMPLEMENTATIONS)) {
-    if (helpers.has(name)) created.registerHelper(name, helper);
-  }
-  created.registerHelper(PRINT_HELPER, printValue);
-  return created;
-}
-
-/**
- * Compiles a template for rendering in many contexts.
+ * Compiles a template for rendering in many contexts. A template prepared at package time
+ * (`usePreparedTemplates`) is neither parsed nor checked again.
  *
  * @throws TemplateError with the first problem `checkTemplate` would report.
  */
 export function compileTemplate(source: string, options?: TemplateOptions): CompiledTemplate {
-  const compiled = compile(source, options);
-  const first = compiled.problems[0];
-  if (first || !compiled.render) {
-    throw new TemplateError(first ?? { code: 'invalid-template', message: 'the template does not compile' }, source);
-  }
-  const render = compiled.render;
+  const missingAsEmpty = options?.missing === 'empty';
+  const prepared = typeof source === 'string' ? preparedPlan(source) : undefined;
+  const render = prepared ? renderPlan(prepared, missingAsEmpty) : compile(source, missingAsEmpty);
   return (context) => {
     try {
-      // No runtime options: prototype access stays at Handlebars' safe defaults.
       return render(context);
     } catch (error) {
       if (error instanceof TemplateRenderError) throw error;
@@ -107,38 +75,72 @@ export function compileTemplate(source: string, options?: TemplateOptions): Comp
  * template is rendered with does not hold. An empty list means `compileTemplate` will succeed.
  */
 export function checkTemplate(source: string, roots?: readonly string[]): TemplateProblem[] {
-  return compile(source, undefined, roots).problems;
+  const { problems, template } = analyze(source, false, roots);
+  if (!template || template.plannable) return problems;
+  // Only Handlebars' code generation finds the rest of what it rejects; a plan's forms always compile.
+  try {
+    precompileTemplate(template.program);
+    return [];
+  } catch (error) {
+    return [syntaxProblem(error, template.positions)];
+  }
 }
 
-interface Compilation {
+/**
+ * The plan of a template of the common forms, for `prepareTemplates`; undefined when the
+ * template needs Handlebars or does not compile.
+ */
+export function templatePlan(source: string): TemplatePlan | undefined {
+  const { template } = analyze(source, false);
+  return template?.plannable ? planTemplate(controlWhitespace(template.program)) : undefined;
+}
+
+function compile(source: string, missingAsEmpty: boolean): (context: TemplateContext) => string {
+  const { problems, template } = analyze(source, missingAsEmpty);
+  if (!template) throw new TemplateError(problems[0] ?? { code: 'invalid-template', message: 'the template does not compile' }, source);
+  if (template.plannable) return renderPlan(planTemplate(controlWhitespace(template.program)), missingAsEmpty);
+  try {
+    // Handlebars compiles lazily, on the first render; precompiling surfaces its errors now.
+    precompileTemplate(template.program);
+  } catch (error) {
+    throw new TemplateError(syntaxProblem(error, template.positions), source);
+  }
+  // No runtime options when rendering: prototype access stays at Handlebars' safe defaults.
+  return compileWithHandlebars(template.program, template.helpers);
+}
+
+interface Analysis {
   problems: TemplateProblem[];
-  render?: HandlebarsTemplateDelegate;
+  /** Present when there is no problem. */
+  template?: AnalyzedTemplate;
 }
 
-function compile(source: string, options: TemplateOptions | undefined, roots?: readonly string[]): Compilation {
+interface AnalyzedTemplate {
+  /** The tree, rewritten for printing. */
+  program: hbs.AST.Program;
+  positions: SourcePositions;
+  /** The helpers it calls. */
+  helpers: Set<string>;
+  /** Whether it renders from a plan, without Handlebars. */
+  plannable: boolean;
+}
+
+/** Parses and checks a template; a template without problems comes back rewritten for printing. */
+function analyze(source: string, missingAsEmpty: boolean, roots?: readonly string[]): Analysis {
   if (typeof source !== 'string') {
     return { problems: [{ code: 'invalid-template', message: 'a template must be a string' }] };
   }
   const positions = new SourcePositions(source);
   let program: hbs.AST.Program;
   try {
-    // Without processing: whitespace control runs once, when the rewritten tree compiles.
-    program = Handlebars.parseWithoutProcessing(source);
+    program = parseTemplate(source);
   } catch (error) {
     return { problems: [syntaxProblem(error, positions)] };
   }
   const { problems, helpers } = analyzeTemplate(program, positions, roots === undefined ? {} : { roots });
   if (problems.length > 0) return { problems };
-
-  const handlebars = templateEnvironment(helpers);
-  const routed = routeOutputThroughPrintHelper(program, positions, options?.missing === 'empty');
-  try {
-    // Handlebars compiles lazily, on the first render; precompiling surfaces its errors now.
-    handlebars.precompile(routed, COMPILE_OPTIONS);
-    return { problems: [], render: handlebars.compile(routed, COMPILE_OPTIONS) };
-  } catch (error) {
-    return { problems: [syntaxProblem(error, positions)] };
-  }
+  const routed = routeOutputThroughPrintHelper(program, positions, missingAsEmpty);
+  return { problems, template: { program: routed, positions, helpers, plannable: isPlannable(routed) } };
 }
 
 /**
@@ -152,14 +154,8 @@ function syntaxProblem(error: unknown, positions: SourcePositions): TemplateProb
   if (typeof located.lineNumber === 'number' && typeof located.column === 'number') {
     return { code: 'invalid-template', message: message.replace(/ - \d+:\d+$/, ''), ...positions.at(located.lineNumber, located.column) };
   }
-  // `Parser` exists at run time but is missing from Handlebars' type declarations.
-  const parser = (Handlebars as unknown as { Parser?: { lexer?: { yylloc?: { first_line?: number; first_column?: number } } } })
-    .Parser;
-  const token = parser?.lexer?.yylloc;
-  const location =
-    typeof token?.first_line === 'number' && typeof token.first_column === 'number'
-      ? positions.at(token.first_line, token.first_column)
-      : {};
+  const stop = parserStop();
+  const location = stop ? positions.at(stop.line, stop.column) : {};
   return { code: 'invalid-template', message: describeParseError(message), ...location };
 }
 

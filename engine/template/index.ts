@@ -1,4 +1,8 @@
-/** Handlebars templates: compile once, render per record; offline checks for `ingest validate`. */
+/**
+ * Handlebars templates: compile once, render per record; offline checks for `ingest validate`.
+ * Package-time preparation (`prepareTemplates`, `specTemplateSources`) is in prepare-templates.ts,
+ * which the Lambda bundle does not import.
+ */
 export {
   checkTemplate,
   compileTemplate,
@@ -13,3 +17,4 @@ export {
   type TemplateProblem,
   type TemplateRenderErrorCode,
 } from './errors.ts';
+export { type PreparedPlan, type PreparedTemplates, usePreparedTemplates } from './prepared-templates.ts';

@@ -359,7 +359,8 @@ describe('compiled templates are reused', () => {
     // `JavaScriptCompiler` is public at run time but missing from Handlebars' type declarations.
     const { JavaScriptCompiler } = Handlebars as unknown as { JavaScriptCompiler: { prototype: { compile: () => unknown } } };
     const compiles = vi.spyOn(JavaScriptCompiler.prototype, 'compile');
-    const template = compileTemplate("{{date record.ts 'yyyy'}}/{{record.event_id}}");
+    // `{{#each}}` has no render plan: this template runs in Handlebars.
+    const template = compileTemplate("{{date record.ts 'yyyy'}}/{{#each record.tags}}{{this}}{{/each}}/{{record.event_id}}");
     template(aContext());
     const compilesBeforeRendering = compiles.mock.calls.length;
 
@@ -367,6 +368,15 @@ describe('compiled templates are reused', () => {
 
     expect(compilesBeforeRendering).toBeGreaterThan(0);
     expect(compiles.mock.calls.length).toBe(compilesBeforeRendering);
+  });
+
+  it('renders templates of the common forms without compiling them with Handlebars', () => {
+    const { JavaScriptCompiler } = Handlebars as unknown as { JavaScriptCompiler: { prototype: { compile: () => unknown } } };
+    const compiles = vi.spyOn(JavaScriptCompiler.prototype, 'compile');
+    const template = compileTemplate("{{date record.ts 'yyyy'}}/{{#if record.event_id}}{{upper record.event_id}}{{/if}}/{{stage}}");
+
+    expect(template(aContext())).toBe('2026/E1/prod');
+    expect(compiles).not.toHaveBeenCalled();
   });
 
   it('renders correctly after a failed render', () => {
