@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { Metafile, Plugin } from 'esbuild';
 import { SINK_MODULES, STEP_MODULES } from '../engine/plugin/plugin-modules.ts';
 import type { PluginModule } from '../engine/plugin/plugin-modules.ts';
+import type { PackagedSpec } from '../engine/lambda.ts';
 import type { ResolvedSpec } from '../engine/spec/resolved-spec.ts';
 import type { StepKind } from '../engine/spec/spec-types.ts';
 
@@ -26,7 +27,7 @@ const REGISTRY = 'engine/plugin/registry.ts';
 interface OptionalModule {
   module: string;
   purpose: string;
-  needed(spec: ResolvedSpec): boolean;
+  needed(spec: ResolvedSpec, packaged: PackagedSpec): boolean;
 }
 
 const sourcesOf = (spec: ResolvedSpec) => Object.values(spec.sources);
@@ -49,10 +50,12 @@ export const OPTIONAL_MODULES: readonly OptionalModule[] = [
   { module: 'engine/ports/aws-warehouse-ports.ts', purpose: 'the warehouses of redshift and postgres sinks', needed: hasWarehouseSink },
   { module: 'engine/ports/aws-notifier-port.ts', purpose: 'notifications', needed: (spec) => spec.notifications !== undefined },
   {
-    module: 'engine/expression/compile-expression.ts',
+    module: 'engine/expression/index.ts',
     purpose: 'CEL expressions (filter, set and dedupe steps, a sink `where`)',
     needed: (spec) => EXPRESSION_STEPS.some((kind) => stepKindsOf(spec).has(kind)) || Object.values(spec.sinks).some((sink) => sink.where !== undefined),
   },
+  // Templates of the common forms render from the plans spec.json carries (usePreparedTemplates).
+  { module: 'engine/template/handlebars-engine.ts', purpose: 'Handlebars (templates of forms that have no plan, or that name a parameter)', needed: (_spec, packaged) => packaged.templates.needsHandlebars },
   // The JSON Schemas of validate steps are compiled at package time, into validators.mjs.
   { module: 'engine/transforms/validate/record-schema.ts', purpose: 'compiling JSON Schemas at run time', needed: () => false },
 ];
@@ -70,9 +73,10 @@ export interface FunctionBundle {
  */
 const bundles = new Map<string, Promise<{ code: Uint8Array; metafile: Metafile }>>();
 
-/** Writes the Lambda bundle of `spec` (validated, defaults applied) to `outfile`. */
-export async function bundleFunction(spec: ResolvedSpec, outfile: string): Promise<FunctionBundle> {
-  const leftOut = OPTIONAL_MODULES.filter((optional) => !optional.needed(spec));
+/** Writes the Lambda bundle of a packaged spec (validated, defaults applied, templates prepared) to `outfile`. */
+export async function bundleFunction(packaged: PackagedSpec, outfile: string): Promise<FunctionBundle> {
+  const { spec } = packaged;
+  const leftOut = OPTIONAL_MODULES.filter((optional) => !optional.needed(spec, packaged));
   const registry = registrySource(spec);
   const key = JSON.stringify([registry, leftOut.map((optional) => optional.module)]);
   let made = bundles.get(key);

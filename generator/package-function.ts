@@ -14,6 +14,9 @@ import { applyDefaults } from '../engine/spec/resolve.ts';
 import { recordSchemaModule } from '../engine/transforms/validate/record-schema.ts';
 import type { PackagedSpec } from '../engine/lambda.ts';
 import type { ResolvedSpec } from '../engine/spec/resolved-spec.ts';
+import { parameterReferences } from '../engine/spec/resolved-spec.ts';
+import type { PreparedTemplates } from '../engine/template/index.ts';
+import { prepareTemplates, specTemplateSources } from '../engine/template/prepare-templates.ts';
 
 /** A spec that does not validate, or has a sink the runtime cannot run yet, cannot be packaged; the diagnostics say why. */
 export class InvalidSpecError extends Error {
@@ -57,8 +60,8 @@ export async function packageFunction(specPath: string, outDir: string, shownPat
 
   const spec = applyDefaults(loaded.value);
   await mkdir(outDir, { recursive: true });
-  const bundle = await bundleFunction(spec, join(outDir, 'index.mjs'));
-  const packaged: PackagedSpec = { spec };
+  const packaged: PackagedSpec = { spec, templates: packagedTemplates(spec) };
+  const bundle = await bundleFunction(packaged, join(outDir, 'index.mjs'));
   await writeFile(join(outDir, 'spec.json'), JSON.stringify(packaged));
 
   const schemaPaths = [...new Set(Object.values(spec.transforms ?? {}).flatMap((transform) => transform.steps.flatMap((step) => ('validate' in step ? [step.validate.schema] : []))))];
@@ -73,6 +76,16 @@ export async function packageFunction(specPath: string, outDir: string, shownPat
     spec,
     bundle,
   };
+}
+
+/**
+ * The spec's templates prepared for the handler. A template that names a parameter is compiled
+ * with the parameter's value in it, a source known only at run time: it is left to Handlebars.
+ */
+function packagedTemplates(spec: ResolvedSpec): PreparedTemplates {
+  const sources = specTemplateSources(spec);
+  const prepared = prepareTemplates(sources.filter((source) => parameterReferences(source).size === 0));
+  return { ...prepared, needsHandlebars: prepared.needsHandlebars || sources.some((source) => parameterReferences(source).size > 0) };
 }
 
 /** The zip of a function package, named after its content. */
