@@ -28,8 +28,12 @@ import type { PreparedTemplates } from './template/index.ts';
 /** What the packager writes to `spec.json`. */
 export interface PackagedSpec {
   spec: ResolvedSpec;
-  /** The spec's templates, prepared so that the handler renders them without parsing. */
-  templates: PreparedTemplates;
+  /**
+   * The spec's templates, prepared so that the handler renders them without parsing. Absent from
+   * a spec.json that `ingest package` did not write (the runtime benchmark's, beside the bundle
+   * with every plugin): the templates are then compiled by Handlebars.
+   */
+  templates?: PreparedTemplates;
 }
 
 /** Thrown at cold start when the environment does not complete the spec; the message names the variables to set. */
@@ -67,7 +71,7 @@ const ports = (() => {
   }
 })();
 
-usePreparedTemplates(packaged.templates);
+if (packaged.templates) usePreparedTemplates(packaged.templates);
 export const handler = createHandler(spec, {
   ports,
   // Every schema file the spec names was compiled into validators.mjs; nothing else is read.
