@@ -123,9 +123,10 @@ Exit status: 0 generated, 1 the spec is invalid, 2 usage or I/O error.`,
     summary: 'write the Lambda function package of a spec, zip it, upload it',
     usage: `ingest package <spec> --out <directory> [--zip] [--bucket <bucket> [--prefix <prefix>]]
 
-Writes the function package: the generic runtime bundle (index.mjs, handler index.handler),
-spec.json (validated, defaults applied) and validators.mjs (the JSON Schemas of validate steps
-compiled to code), so the function compiles nothing at cold start. Parameters stay references,
+Writes the function package: the runtime bundled for the spec, with only what it uses (index.mjs,
+handler index.handler), spec.json (validated, defaults applied, templates prepared) and
+validators.mjs (the JSON Schemas of validate steps compiled to code), so the function compiles
+nothing at cold start. Parameters stay references,
 filled at run time from INGEST_PARAM_<NAME> environment variables; a spec without a dead_letter
 bucket writes dead letters to the bucket named by INGEST_DEAD_LETTER_BUCKET. The function refuses
 to start when either is missing. A spec with a sink that the runtime cannot run yet (redshift,

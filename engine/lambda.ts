@@ -1,8 +1,10 @@
 /**
- * The Lambda entry point, bundled by esbuild into `dist/lambda/index.mjs`. At cold start it reads
- * what `ingest package` ships beside the bundle: `spec.json`, a spec validated and resolved at build
- * time (defaults applied, sizes in bytes), and `validators.mjs`, the JSON Schemas of `validate`
- * steps compiled to code. No JSON Schema is compiled here.
+ * The Lambda entry point, bundled by `ingest package` for each spec (generator/function-bundle.ts)
+ * and by the build into `dist/lambda/index.mjs` with every plugin. At cold start it reads what
+ * `ingest package` ships beside the bundle: `spec.json`, a spec validated and resolved at build
+ * time (defaults applied, sizes in bytes) with its templates prepared, and `validators.mjs`, the
+ * JSON Schemas of `validate` steps compiled to code. No JSON Schema is compiled here, and no
+ * template of a prepared form is parsed.
  *
  * The environment completes the spec: deployment parameters arrive as `INGEST_PARAM_<NAME>`
  * variables, and the bucket the stack creates for dead letters as `INGEST_DEAD_LETTER_BUCKET`.
@@ -20,10 +22,18 @@ import { PortConfigurationError, buildPorts } from './ports/aws-ports.ts';
 import type { RecordValidator } from './plugin/types.ts';
 import type { ResolvedSpec } from './spec/resolved-spec.ts';
 import { checkParameters, substituteParameters } from './spec/resolved-spec.ts';
+import { usePreparedTemplates } from './template/index.ts';
+import type { PreparedTemplates } from './template/index.ts';
 
 /** What the packager writes to `spec.json`. */
 export interface PackagedSpec {
   spec: ResolvedSpec;
+  /**
+   * The spec's templates, prepared so that the handler renders them without parsing. Absent from
+   * a spec.json that `ingest package` did not write (the runtime benchmark's, beside the bundle
+   * with every plugin): the templates are then compiled by Handlebars.
+   */
+  templates?: PreparedTemplates;
 }
 
 /** Thrown at cold start when the environment does not complete the spec; the message names the variables to set. */
@@ -61,6 +71,7 @@ const ports = (() => {
   }
 })();
 
+if (packaged.templates) usePreparedTemplates(packaged.templates);
 export const handler = createHandler(spec, {
   ports,
   // Every schema file the spec names was compiled into validators.mjs; nothing else is read.

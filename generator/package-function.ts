@@ -1,17 +1,22 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
 import type { Diagnostic } from '../engine/spec/diagnostic.ts';
 import { SINK_PLUGINS } from '../engine/plugin/registry.ts';
+import { bundleFunction } from './function-bundle.ts';
+import type { FunctionBundle } from './function-bundle.ts';
 import { diagnosticAt } from '../engine/spec/load.ts';
 import { readSpec } from '../engine/spec/read-spec.ts';
 import { applyDefaults } from '../engine/spec/resolve.ts';
 import { recordSchemaModule } from '../engine/transforms/validate/record-schema.ts';
 import type { PackagedSpec } from '../engine/lambda.ts';
 import type { ResolvedSpec } from '../engine/spec/resolved-spec.ts';
+import { parameterReferences } from '../engine/spec/resolved-spec.ts';
+import type { PreparedTemplates } from '../engine/template/index.ts';
+import { prepareTemplates, specTemplateSources } from '../engine/template/prepare-templates.ts';
 
 /** A spec that does not validate, or has a sink the runtime cannot run yet, cannot be packaged; the diagnostics say why. */
 export class InvalidSpecError extends Error {
@@ -21,8 +26,8 @@ export class InvalidSpecError extends Error {
   }
 }
 
-/** The Lambda bundle `npm run build` (and so `npm ci`) writes. */
-const LAMBDA_BUNDLE = fileURLToPath(new URL('../dist/lambda/index.mjs', import.meta.url));
+/** Ingest's own install, where the compiled validators find ajv's runtime helpers. */
+const NODE_MODULES = fileURLToPath(new URL('../node_modules', import.meta.url));
 
 export interface PackagedFunction {
   directory: string;
@@ -30,11 +35,13 @@ export interface PackagedFunction {
   files: { name: string; bytes: number }[];
   /** The spec as packaged: validated, defaults applied, parameters left as references. */
   spec: ResolvedSpec;
+  /** What `index.mjs` holds. */
+  bundle: FunctionBundle;
 }
 
 /**
- * Writes the function package of a spec to `outDir`: the generic runtime bundle (`index.mjs`,
- * handler `index.handler`), `spec.json` (validated, defaults applied, parameters left as
+ * Writes the function package of a spec to `outDir`: the runtime bundled for the spec (`index.mjs`,
+ * handler `index.handler`; only the plugins and modules the spec uses, see `bundleFunction`), `spec.json` (validated, defaults applied, parameters left as
  * references for `INGEST_PARAM_<name>` at run time) and, when the spec has `validate` steps,
  * `validators.mjs` with their JSON Schemas compiled to code, so the function compiles nothing at
  * cold start. Diagnostics name the spec as `shownPath`. Throws `InvalidSpecError` for a spec with
@@ -53,8 +60,8 @@ export async function packageFunction(specPath: string, outDir: string, shownPat
 
   const spec = applyDefaults(loaded.value);
   await mkdir(outDir, { recursive: true });
-  await copyFile(LAMBDA_BUNDLE, join(outDir, 'index.mjs'));
-  const packaged: PackagedSpec = { spec };
+  const packaged: PackagedSpec = { spec, templates: packagedTemplates(spec) };
+  const bundle = await bundleFunction(packaged, join(outDir, 'index.mjs'));
   await writeFile(join(outDir, 'spec.json'), JSON.stringify(packaged));
 
   const schemaPaths = [...new Set(Object.values(spec.transforms ?? {}).flatMap((transform) => transform.steps.flatMap((step) => ('validate' in step ? [step.validate.schema] : []))))];
@@ -67,7 +74,18 @@ export async function packageFunction(specPath: string, outDir: string, shownPat
     directory: resolve(outDir),
     files: await Promise.all(written.map(async (name) => ({ name, bytes: (await stat(join(outDir, name))).size }))),
     spec,
+    bundle,
   };
+}
+
+/**
+ * The spec's templates prepared for the handler. A template that names a parameter is compiled
+ * with the parameter's value in it, a source known only at run time: it is left to Handlebars.
+ */
+function packagedTemplates(spec: ResolvedSpec): PreparedTemplates {
+  const sources = specTemplateSources(spec);
+  const prepared = prepareTemplates(sources.filter((source) => parameterReferences(source).size === 0));
+  return { ...prepared, needsHandlebars: prepared.needsHandlebars || sources.some((source) => parameterReferences(source).size > 0) };
 }
 
 /** The zip of a function package, named after its content. */
@@ -91,7 +109,7 @@ const ZIP_NAME = /^[0-9a-f]{64}\.zip$/;
  * packaging the same spec twice, anywhere, gives the same bytes and so the same name, which is
  * what lets an upload be skipped and a stack update be empty.
  */
-export async function zipPackage(packaged: PackagedFunction): Promise<FunctionZip> {
+export async function zipPackage(packaged: Pick<PackagedFunction, 'directory' | 'files'>): Promise<FunctionZip> {
   const entries: Record<string, [Uint8Array, { mtime: Date; os: number; attrs: number; level: 9 }]> = Object.create(null);
   for (const name of packaged.files.map((file) => file.name).sort()) {
     entries[name] = [await readFile(join(packaged.directory, name)), { mtime: zipEpoch(), os: UNIX, attrs: REGULAR_FILE_0644 << 16, level: 9 }];
@@ -139,7 +157,7 @@ async function bundleValidators(schemas: { path: string; text: string }[], outfi
       target: 'node20',
       format: 'esm',
       // The generated code imports ajv's runtime helpers; resolve them from Ingest's own install.
-      nodePaths: [join(dirname(LAMBDA_BUNDLE), '..', '..', 'node_modules')],
+      nodePaths: [NODE_MODULES],
       banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
       logLevel: 'error',
     });

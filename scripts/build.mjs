@@ -30,8 +30,10 @@ await build({
 });
 await chmod('dist/cli.js', 0o755);
 
-// The Lambda bundle carries its dependencies (pinned SDK clients included), minified, and a
-// `require` for the CommonJS modules inside it.
+// The Lambda bundle with every plugin, for the runtime benchmark. `ingest package` does not use
+// it: it bundles the runtime for each spec (generator/function-bundle.ts). It carries its
+// dependencies (pinned SDK clients included), minified, and a `require` for the CommonJS modules
+// inside it.
 await build({
   ...common,
   entryPoints: { index: 'engine/lambda.ts' },

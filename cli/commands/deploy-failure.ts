@@ -30,7 +30,7 @@ export function deployFailure(error: unknown): Failure | undefined {
 
 /**
  * Reports an error of `ingest package` or `ingest deploy` and resolves to the exit status: an
- * invalid spec prints its diagnostics (1), a missing file or Lambda bundle is a usage error (thrown,
+ * invalid spec prints its diagnostics (1), a missing file is a usage error (thrown,
  * 2), and the failures `deployFailure` knows print one line. Anything else is rethrown: a bug.
  */
 export function reportPackagingError(command: string, spec: string, error: unknown, out: (text: string) => void, err: (text: string) => void): 1 | 2 {
@@ -38,7 +38,7 @@ export function reportPackagingError(command: string, spec: string, error: unkno
     out(formatDiagnostics(error.diagnostics, 'text'));
     return 1;
   }
-  if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot read ${(error as NodeJS.ErrnoException).path ?? spec}: no such file or directory (for dist/lambda, run npm run build)`);
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot read ${(error as NodeJS.ErrnoException).path ?? spec}: no such file or directory`);
   const failure = deployFailure(error);
   if (failure === undefined) throw error;
   err(`ingest ${command}: ${failure.message}`);

@@ -88,7 +88,7 @@ describe('packageFunction', () => {
 
     expect(packaged.files.map((file) => file.name)).toEqual(['index.mjs', 'spec.json', 'validators.mjs']);
     const shipped = JSON.parse(readFileSync(join(work, 'package', 'spec.json'), 'utf8')) as { spec: { sinks: { out: { on_error: string } } } };
-    expect(Object.keys(shipped)).toEqual(['spec']);
+    expect(Object.keys(shipped)).toEqual(['spec', 'templates']);
     expect(shipped.spec.sinks.out.on_error).toBe('retry');
   });
 

@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
-import { parse as parseCsv } from 'csv-parse/sync';
 import type { Decoded, FailureCode, KinesisMeta, RecordValue } from '../../pipeline/record.ts';
 import { DEFAULT_MAX_DEPTH, parseJsonRecord } from '../parse-json-record.ts';
 import type { KinesisDecodeConfig } from './config.ts';
+import { decodeCsvRow } from './decode-csv-row.ts';
 
 /** The record decoded from one payload, or the dead-letter code and message saying why it could not be. */
 export type DecodedPayload =
@@ -70,24 +70,4 @@ export function decodeTextLines(bytes: Uint8Array, meta: KinesisMeta): Decoded[]
   }
   if (items.length === 0) return [{ outcome: 'filtered', meta, raw: bytes, reason: 'text record holds no non-empty line' }];
   return items;
-}
-
-function decodeCsvRow(text: string, csv: KinesisDecodeConfig['csv']): DecodedPayload {
-  let rows: string[][];
-  try {
-    rows = parseCsv(text, { delimiter: csv?.delimiter ?? ',', quote: csv?.quote ?? '"' }) as string[][];
-  } catch (error) {
-    return { ok: false, code: 'invalid-csv', message: (error as Error).message };
-  }
-  const [row] = rows;
-  if (row === undefined) return { ok: false, code: 'invalid-csv', message: 'record holds no CSV row' };
-  if (rows.length > 1) return { ok: false, code: 'invalid-csv', message: `record holds ${rows.length} CSV rows; a Kinesis record must hold one` };
-
-  const columns = csv?.columns;
-  if (columns !== undefined && columns.length !== row.length) {
-    return { ok: false, code: 'invalid-csv', message: `row has ${row.length} fields, expected ${columns.length} (${columns.join(', ')})` };
-  }
-  const names = columns ?? row.map((_, i) => `field_${i + 1}`);
-  // fromEntries defines own properties, so a column named __proto__ stays an ordinary field.
-  return { ok: true, value: Object.fromEntries(names.map((name, i) => [name, row[i]])) };
 }

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { ResolvedSpec } from '../../../engine/spec/resolved-spec.ts';
 import { zipPackage } from '../../../generator/package-function.ts';
 import type { PackagedFunction } from '../../../generator/package-function.ts';
 
@@ -18,7 +17,7 @@ afterEach(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Writes `files` in the order given into a fresh directory, with the file-system mode and time given, as `packageFunction` would leave them. */
-function packaged(files: Record<string, string>, { mode = 0o644, time = new Date() }: { mode?: number; time?: Date } = {}): PackagedFunction {
+function packaged(files: Record<string, string>, { mode = 0o644, time = new Date() }: { mode?: number; time?: Date } = {}): Pick<PackagedFunction, 'directory' | 'files'> {
   const directory = join(work, `package-${directories++}`);
   rmSync(directory, { recursive: true, force: true });
   mkdirSync(directory);
@@ -28,7 +27,7 @@ function packaged(files: Record<string, string>, { mode = 0o644, time = new Date
     utimesSync(join(directory, name), time, time);
     return { name, bytes: Buffer.byteLength(text) };
   });
-  return { directory, files: written, spec: {} as ResolvedSpec };
+  return { directory, files: written };
 }
 
 interface CentralEntry {

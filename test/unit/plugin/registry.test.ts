@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SOURCE_CHECKS } from '../../../engine/plugin/checks.ts';
+import { SINK_MODULES, STEP_MODULES } from '../../../engine/plugin/plugin-modules.ts';
+import type { PluginModule } from '../../../engine/plugin/plugin-modules.ts';
 import { SINK_PLUGINS, SINKS_WITHOUT_RUNTIME, STEP_PLUGINS } from '../../../engine/plugin/registry.ts';
 import { dispatchEvent } from '../../../engine/sources/dispatch.ts';
 import { SINK_TYPES, SOURCE_TYPES, STEP_KINDS } from '../../../engine/spec/spec-types.ts';
@@ -32,6 +34,17 @@ describe('the plugin registry', () => {
 
   it.each([...SINK_PLUGINS])('registers the %s sink under its own type', (type, plugin) => {
     expect(plugin.type).toBe(type);
+  });
+
+  // A function bundle imports plugins from where STEP_MODULES and SINK_MODULES say they are.
+  const exported = async ({ module, name }: PluginModule): Promise<unknown> => ((await import(new URL(`../../../${module}`, import.meta.url).href)) as Record<string, unknown>)[name];
+
+  it.each(Object.entries(STEP_MODULES))('finds the %s step where the bundles import it from', async (kind, where) => {
+    expect(await exported(where)).toBe(STEP_PLUGINS.get(kind));
+  });
+
+  it.each(Object.entries(SINK_MODULES).filter(([type]) => SINK_PLUGINS.has(type)))('finds the %s sink where the bundles import it from', async (type, where) => {
+    expect(await exported(where)).toBe(SINK_PLUGINS.get(type));
   });
 
   it('has semantic checks only for source types the schema has', () => {
