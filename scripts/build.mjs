@@ -26,12 +26,10 @@ await build({
   splitting: true,
   // Chunks sit beside cli.js: modules find the repository's files relative to their own URL.
   chunkNames: 'cli-[name]-[hash]',
-  // esbuild runs its own native binary; PGlite reads its WebAssembly and data files beside its module.
-  external: ['esbuild', '@electric-sql/pglite'],
-  // The ES module build of a package where it has one: a chunk split off at a dynamic import of a
-  // CommonJS module exports only a default, so `const { S3Client } = await import(...)` would find
-  // nothing; ES modules keep their named exports (and tree-shake).
-  mainFields: ['module', 'main'],
+  // esbuild runs its own native binary; PGlite reads its WebAssembly and data files beside its
+  // module. The AWS SDK loads only in commands that reach AWS, whose calls take longer than its
+  // loading: bundling it would double the build's time for them.
+  external: ['esbuild', '@electric-sql/pglite', '@aws-sdk/*', '@smithy/*'],
   sourcemap: 'linked',
   // The CommonJS packages inside the chunks `require` Node's modules.
   banner: { js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
