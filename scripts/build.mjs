@@ -16,7 +16,9 @@ for (const name of await readdir('dist').catch(() => [])) {
 }
 
 // Split at the commands' dynamic imports: a command's packages (the AWS SDK for `run`, esbuild for
-// `package`) load only when it runs, so `ingest validate` does not pay for them.
+// `package`) load only when it runs, so `ingest validate` does not pay for them. The packages are
+// bundled into the chunks, tree-shaken: resolving and reading them file by file (date-fns alone is
+// 300 files) was most of a command's start (docs/decisions/0053-fast-cli-start.md).
 await build({
   ...common,
   entryPoints: { cli: 'cli/ingest.ts' },
@@ -24,9 +26,13 @@ await build({
   splitting: true,
   // Chunks sit beside cli.js: modules find the repository's files relative to their own URL.
   chunkNames: 'cli-[name]-[hash]',
-  packages: 'external',
+  // esbuild runs its own native binary; PGlite reads its WebAssembly and data files beside its
+  // module. The AWS SDK loads only in commands that reach AWS, whose calls take longer than its
+  // loading: bundling it would double the build's time for them.
+  external: ['esbuild', '@electric-sql/pglite', '@aws-sdk/*', '@smithy/*'],
   sourcemap: 'linked',
-  banner: { js: '#!/usr/bin/env node' },
+  // The CommonJS packages inside the chunks `require` Node's modules.
+  banner: { js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 });
 await chmod('dist/cli.js', 0o755);
 

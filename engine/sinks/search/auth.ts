@@ -5,8 +5,7 @@
  * a log line or a dead letter.
  */
 import { createHash } from 'node:crypto';
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import type { OutgoingRequest, RequestAuthorizer } from '../../ports/search-index.ts';
 
 /** AWS credentials as the SDK's providers return them. */
@@ -92,9 +91,14 @@ export function authorizationHeader(type: 'basic' | 'api_key', secret: string, s
 
 /** Signs with SigV4 for `service` in `region`, signing the body's SHA-256 (required by `aoss`, accepted by `es`). */
 export function sigV4Authorizer(service: 'es' | 'aoss', region: string, credentials: CredentialProvider): RequestAuthorizer {
-  const signer = new SignatureV4({ service, region, credentials, sha256: Hash.bind(null, 'sha256'), uriEscapePath: true, applyChecksum: true });
+  // The signer is loaded on the first request: a process that loads the search sink without
+  // signing (`ingest run` of another sink, `ingest test`) does not pay for its import.
+  let signer: Promise<SignatureV4> | undefined;
   return async (request) => {
-    const signed = await signer.sign(signableRequest(request));
+    signer ??= Promise.all([import('@smithy/signature-v4'), import('@smithy/hash-node')]).then(
+      ([{ SignatureV4 }, { Hash }]) => new SignatureV4({ service, region, credentials, sha256: Hash.bind(null, 'sha256'), uriEscapePath: true, applyChecksum: true }),
+    );
+    const signed = await (await signer).sign(signableRequest(request));
     const headers: Record<string, string> = {};
     // fetch sets `host` itself, to the same value that was signed.
     for (const [name, value] of Object.entries(signed.headers)) if (name.toLowerCase() !== 'host' && !(name in request.headers)) headers[name] = value;

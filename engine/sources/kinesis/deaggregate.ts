@@ -31,7 +31,12 @@ message Record {
 }
 `;
 
-const AggregatedRecord = protobuf.parse(KPL_PROTO, { keepCase: true }).root.lookupType('AggregatedRecord');
+// Parsed on the first aggregate: most streams carry none, and every process that loads the Kinesis
+// source (each `ingest run`, each cold start) would pay for the parse.
+let aggregatedRecord: protobuf.Type | undefined;
+function aggregatedRecordType(): protobuf.Type {
+  return (aggregatedRecord ??= protobuf.parse(KPL_PROTO, { keepCase: true }).root.lookupType('AggregatedRecord'));
+}
 
 /** One user record of an aggregate, or why it cannot be used (its partition key index is out of range). */
 export type UserRecord =
@@ -70,6 +75,7 @@ export function deaggregate(payload: Uint8Array): Deaggregated {
 
   let aggregate: DecodedAggregate;
   try {
+    const AggregatedRecord = aggregatedRecordType();
     const message = AggregatedRecord.decode(body);
     aggregate = AggregatedRecord.toObject(message, { longs: Number, arrays: true }) as DecodedAggregate;
   } catch (error) {
