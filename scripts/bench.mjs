@@ -1,6 +1,7 @@
-// Runs a benchmark script the way production code runs: bundled by esbuild (as the Lambda bundle
-// is), not through a development loader that adds its own per-function overhead. `--expose-gc` lets a
-// benchmark collect garbage before each sample, so one side's garbage is not timed on the other's.
+// Runs a benchmark script the way production code runs: bundled by esbuild with its packages and
+// minified, as scripts/build.mjs builds the Lambda bundle, not through a development loader that
+// adds its own per-function overhead. `--expose-gc` lets a benchmark collect garbage before each
+// sample, so one side's garbage is not timed on the other's.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { basename } from 'node:path';
@@ -11,6 +12,18 @@ if (!entry) {
   process.exit(2);
 }
 const outfile = `dist/bench/${basename(entry).replace(/\.ts$/, '.mjs')}`;
-await build({ entryPoints: [entry], outfile, bundle: true, platform: 'node', target: 'node20', format: 'esm', packages: 'external', logLevel: 'warning' });
+await build({
+  entryPoints: [entry],
+  outfile,
+  bundle: true,
+  minify: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  // esbuild cannot be bundled: it runs its own binary, found from its package.
+  external: ['esbuild'],
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
 const { status } = spawnSync(process.execPath, ['--expose-gc', outfile, ...process.argv.slice(3)], { stdio: 'inherit' });
 process.exit(status ?? 1);

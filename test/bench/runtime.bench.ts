@@ -1,46 +1,42 @@
 /**
- * Runtime benchmark (`npm run bench`; `scripts/bench.mjs` runs it bundled, with `--expose-gc`).
+ * Runtime throughput (`npm run bench:runtime`, and part of `npm run bench`; `scripts/bench.mjs`
+ * runs it bundled, with `--expose-gc`).
  *
- * 1. Throughput: a Kinesis event of 10,000 JSON records (~300 bytes) into the S3 sink (gzip JSON
- *    lines, in-memory store), through `createHandler` on a resolved spec (what the Lambda bundle
- *    builds), against a hand-written handler doing the same work. Three cases: light (filter
- *    only), main (filter, rename, drop, set, cast) and heavy (ten steps including flatten, hash,
- *    template and a templated key prefix). Both sides run in the same process in interleaved
- *    rounds that alternate which side goes first, with `gc()` before each sample so one side's
- *    garbage is not collected on the other's clock. Prints wall and CPU time (median, min–max)
- *    and one `ratio wall X.XXx  cpu X.XXx` line per case (the median of the per-round ratios).
- * 2. Cold start: a fresh `node` process loading the Lambda bundle with a spec until its first
- *    response, against a bundle of a bare handler importing the same SDK client; both write to a
- *    local HTTP endpoint standing in for S3. Prints the median of several starts and bundle sizes.
+ * A Kinesis event of 10,000 JSON records (~300 bytes) into the S3 sink (gzip JSON lines, in-memory
+ * store), through `createHandler` on a resolved spec (what the Lambda bundle builds), against a
+ * hand-written handler doing the same work. Three cases: light (filter only), main (filter,
+ * rename, drop, set, cast) and heavy (ten steps including flatten, hash, template and a templated
+ * key prefix). Both sides run in the same process in interleaved rounds that alternate which side
+ * goes first, with `gc()` before each sample so one side's garbage is not collected on the
+ * other's clock. Prints wall and CPU time (median, min–max) and one `ratio wall X.XXx  cpu X.XXx`
+ * line per case (the median of the per-round ratios).
+ *
+ * `scripts/bench.mjs` bundles this file with its packages and minifies it, as the Lambda bundle is
+ * built, so both sides run the way Lambda loads them. The engine side is `createHandler` on an
+ * in-memory object store rather than the packaged function, whose ports reach S3 over HTTP: the
+ * per-record work is the same code, and a local HTTP server would add noise to both sides.
+ * Cold start (the packaged function itself) is `cold-start.bench.ts`.
  *
  * Options: `--rounds N` (measured rounds per case, default 25; `--rounds 1` is the CI smoke run),
- * `--no-cold-start`.
+ * `--only light,heavy` (the cases to run).
  */
-import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { build } from 'esbuild';
 import { createHandler } from '../../engine/handler.ts';
 import { kinesisEvent } from '../../engine/local/events.ts';
 import { MemoryObjectStore } from '../../engine/ports/memory-object-store.ts';
 import { GZIP_LEVEL } from '../../engine/staging/encode.ts';
 import { resolveSpec } from '../../engine/spec/resolve.ts';
+import { median, pairedRatio, positiveInteger, spread, summaryRow } from './measure.ts';
 
 const RECORDS = 10_000;
-const STARTS = 7;
 
 const { values: options } = parseArgs({
-  options: { rounds: { type: 'string', default: '25' }, 'no-cold-start': { type: 'boolean', default: false } },
+  options: { rounds: { type: 'string', default: '25' }, only: { type: 'string' } },
 });
-const ROUNDS = Number(options.rounds);
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a positive integer, got ${JSON.stringify(options.rounds)}`);
+const ROUNDS = positiveInteger('--rounds', options.rounds);
 // Warm-up rounds let the JIT settle before anything is measured; a one-round smoke run skips them.
 const WARMUP = Math.min(3, ROUNDS - 1);
 
@@ -95,6 +91,8 @@ async function putLines(store: MemoryObjectStore, prefix: string, input: Kinesis
 interface Case {
   name: string;
   description: string;
+  /** Issue 10's goal for Ingest's wall time over the hand-written handler's. */
+  goal: number;
   spec: ReturnType<typeof spec>;
   /** What a team would write by hand for this pipeline: the baseline. */
   handWritten(store: MemoryObjectStore): Handler;
@@ -104,6 +102,7 @@ const CASES: Case[] = [
   {
     name: 'light',
     description: 'filter only',
+    goal: 1.15,
     spec: spec([{ filter: "record.status != 'test'" }], 'orders/'),
     handWritten: (store) => async (input) => {
       const lines: string[] = [];
@@ -119,6 +118,7 @@ const CASES: Case[] = [
   {
     name: 'main',
     description: 'filter, rename, drop, set, cast',
+    goal: 1.15,
     spec: spec(
       [
         { filter: "record.status != 'test'" },
@@ -148,6 +148,7 @@ const CASES: Case[] = [
   {
     name: 'heavy',
     description: '10 steps incl. flatten, hash, template, templated key',
+    goal: 1.25,
     spec: spec(
       [
         { filter: "record.status != 'test'" },
@@ -202,11 +203,6 @@ function event(): KinesisStreamEvent {
   return kinesisEvent('orders', Array.from({ length: RECORDS }, (_, index) => Buffer.from(JSON.stringify(record(index)))));
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 /** Every record line both sides wrote, and the object count, so a baseline that skips work is caught. */
 function written(store: MemoryObjectStore): { objects: number; lines: string[] } {
   const lines = [...store.objects.values()].flatMap((object) => gunzipSync(object.body).toString('utf8').split('\n').filter(Boolean));
@@ -242,8 +238,6 @@ async function sample(name: string, run: Handler, input: KinesisStreamEvent): Pr
   return { wall, cpu: (cpu.user + cpu.system) / 1000 };
 }
 
-const spread = (values: number[]) => `${median(values).toFixed(1).padStart(6)} ms (${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)})`;
-
 async function throughput(input: KinesisStreamEvent, benchCase: Case): Promise<void> {
   const engineStore = new MemoryObjectStore();
   const baselineStore = new MemoryObjectStore();
@@ -266,105 +260,36 @@ async function throughput(input: KinesisStreamEvent, benchCase: Case): Promise<v
   }
   const line = (label: string, values: Sample[]) =>
     `  ${label.padEnd(13)} wall ${spread(values.map((value) => value.wall))}   cpu ${spread(values.map((value) => value.cpu))}`;
-  // The ratio is the median of each round's ratio, not a ratio of medians: the two samples of a
-  // round run back to back, so load from other processes that drifts over seconds mostly cancels.
-  const ratio = (metric: keyof Sample) => median(samples.engine.map((value, index) => value[metric] / samples.baseline[index]![metric]));
+  // The ratio is the median of each round's ratio, not a ratio of medians (see pairedRatio).
+  const ratio = (metric: keyof Sample) => pairedRatio(samples.engine.map((value) => value[metric]), samples.baseline.map((value) => value[metric]));
   const wall = ratio('wall');
   const cpu = ratio('cpu');
   console.log(`${benchCase.name}: ${benchCase.description}`);
   console.log(line('ingest', samples.engine));
   console.log(line('hand-written', samples.baseline));
   console.log(`  ratio wall ${wall.toFixed(2)}x  cpu ${cpu.toFixed(2)}x`);
+  const ms = (values: Sample[]) => `${median(values.map((value) => value.wall)).toFixed(1)} ms`;
+  summaryRow({
+    case: `${benchCase.name}: ${benchCase.description}, ${RECORDS / 1000}k Kinesis records`,
+    ingest: ms(samples.engine),
+    baseline: ms(samples.baseline),
+    ratio: wall,
+    detail: `wall, cpu ${cpu.toFixed(2)}x`,
+    goal: `≤ ${benchCase.goal.toFixed(2)}x`,
+    met: wall <= benchCase.goal,
+  });
 }
 
-async function coldStart(): Promise<void> {
-  const directory = mkdtempSync(join(tmpdir(), 'ingest-bench-'));
-  const lambdaBundle = join(process.cwd(), 'dist/lambda/index.mjs');
-  try {
-    statSync(lambdaBundle);
-  } catch {
-    execFileSync('node', ['scripts/build.mjs'], { stdio: 'inherit' });
-  }
-  const engineDir = join(directory, 'engine');
-  const bareDir = join(directory, 'bare');
-  execFileSync('mkdir', ['-p', engineDir, bareDir]);
-  copyFileSync(lambdaBundle, join(engineDir, 'index.mjs'));
-  writeFileSync(join(engineDir, 'spec.json'), JSON.stringify({ spec: resolveSpec(CASES.find((benchCase) => benchCase.name === 'main')!.spec), files: {} }));
-  writeFileSync(
-    join(directory, 'bare.ts'),
-    `import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
-const client = new S3Client({ forcePathStyle: true });
-export const handler = async (event: { Records: { kinesis: { data: string } }[] }) => {
-  const body = event.Records.map((record) => Buffer.from(record.kinesis.data, 'base64').toString('utf8')).join('\\n');
-  await client.send(new PutObjectCommand({ Bucket: 'archive', Key: 'bare.jsonl', Body: body }));
-  return { batchItemFailures: [] };
-};
-`,
-  );
-  await build({
-    entryPoints: [join(directory, 'bare.ts')],
-    outfile: join(bareDir, 'index.mjs'),
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    nodePaths: [join(process.cwd(), 'node_modules')],
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    logLevel: 'warning',
-  });
-
-  const server = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => {
-      response.writeHead(200, { ETag: '"bench"' });
-      response.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  const small = JSON.stringify(kinesisEvent('orders', Array.from({ length: 10 }, (_, index) => Buffer.from(JSON.stringify(record(index + 1))))));
-  writeFileSync(join(directory, 'event.json'), small);
-  const probe = (bundle: string) =>
-    `const { handler } = await import(${JSON.stringify(bundle)});
-const event = JSON.parse((await import('node:fs')).readFileSync(${JSON.stringify(join(directory, 'event.json'))}, 'utf8'));
-const response = await handler(event, { awsRequestId: 'cold' });
-if (response.batchItemFailures.length) throw new Error('failures');
-process.stdout.write(String(performance.now()));`;
-  const environment = { ...process.env, AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1' };
-  const run = (bundle: string) =>
-    new Promise<number>((resolve, reject) => {
-      import('node:child_process').then(({ execFile }) =>
-        execFile('node', ['--no-deprecation', '--input-type=module', '-e', probe(bundle)], { env: environment }, (error, stdout, stderr) => {
-          if (error) reject(new Error(`${bundle}: ${stderr || error.message}`));
-          else resolve(Number(stdout.trim().split('\n').at(-1)));
-        }),
-      );
-    });
-
-  const starts = { engine: [] as number[], bare: [] as number[] };
-  try {
-    for (let index = 0; index < STARTS; index++) {
-      starts.engine.push(await run(join(engineDir, 'index.mjs')));
-      starts.bare.push(await run(join(bareDir, 'index.mjs')));
-    }
-  } finally {
-    server.close();
-  }
-  const size = (file: string) => {
-    const bytes = readFileSync(file);
-    return `${(bytes.length / 1024).toFixed(0)} KiB (${(gzipSync(bytes).length / 1024).toFixed(0)} KiB gzip)`;
-  };
-  const engineMs = median(starts.engine);
-  const bareMs = median(starts.bare);
-  console.log(`cold start: fresh node process until the first response, median of ${STARTS}`);
-  console.log(`  ingest bundle + spec: ${engineMs.toFixed(0)} ms   bundle ${size(join(engineDir, 'index.mjs'))}`);
-  console.log(`  bare handler bundle:  ${bareMs.toFixed(0)} ms   bundle ${size(join(bareDir, 'index.mjs'))}`);
-  console.log(`  ratio: ${(engineMs / bareMs).toFixed(2)}x, ${(engineMs - bareMs).toFixed(0)} ms more`);
+function selected(only: string | undefined): Case[] {
+  if (only === undefined) return CASES;
+  const names = only.split(',');
+  const unknown = names.filter((name) => !CASES.some((benchCase) => benchCase.name === name));
+  if (unknown.length > 0) throw new Error(`--only: no case ${unknown.join(', ')} (the cases are ${CASES.map((benchCase) => benchCase.name).join(', ')})`);
+  return CASES.filter((benchCase) => names.includes(benchCase.name));
 }
 
 const input = event();
 const bytes = input.Records.reduce((total, item) => total + Buffer.from(item.kinesis.data, 'base64').length, 0);
 console.log(`throughput: ${RECORDS} records, ${(bytes / RECORDS).toFixed(0)} bytes each; medians (min–max) of ${ROUNDS} interleaved rounds after ${WARMUP} warm-up, gc() before each sample`);
-for (const benchCase of CASES) await throughput(input, benchCase);
-if (!options['no-cold-start']) await coldStart();
+for (const benchCase of selected(options.only)) await throughput(input, benchCase);
+
