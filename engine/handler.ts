@@ -180,18 +180,21 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
   const finish = (run: ReturnType<typeof begin>, kind: string, result: InvocationResult, partialBatch: boolean): InvocationSummary => {
     const { logger, metrics } = run;
     const duration = Math.round(performance.now() - run.started);
-    const failedItems = result.items.filter((item) => item.failed);
+    // One pass over the items: a stream event has one per record.
+    const failures: ItemFailureReport[] = [];
+    const failedIds: { itemIdentifier: string }[] = [];
+    for (const item of result.items) {
+      if (!item.failed && !item.aborted) continue;
+      failures.push({ item: item.id, retried: item.failed, reason: item.reason ?? 'a record of the item failed' });
+      if (item.failed && item.id !== undefined) failedIds.push({ itemIdentifier: item.id });
+    }
+    const failedItems = failures.filter((failure) => failure.retried);
     logger.log('info', 'invocation complete', { event: kind, items: result.items.length, failed_items: failedItems.length, ...result.counts, duration_ms: duration });
     for (const line of metrics.toEmbeddedMetricFormat(spec.name, run.invocation.now.getTime())) (options.write ?? writeStdout)(line);
     const unreconciled = reconciliationErrors(result, metrics, componentKinds);
     if (unreconciled.length > 0) logger.log('error', 'outcome counts do not reconcile: this is a bug in Ingest', { ...result.counts, problems: unreconciled });
-    const failures = result.items
-      .filter((item) => item.failed || item.aborted)
-      .map((item) => ({ item: item.id, retried: item.failed, reason: item.reason ?? 'a record of the item failed' }));
     for (const failure of failures) logger.log('warn', failure.retried ? 'batch item failed and will be retried' : 'batch item was dead-lettered whole', { ...failure });
-    const response = partialBatch
-      ? { batchItemFailures: failedItems.filter((item) => item.id !== undefined).map((item) => ({ itemIdentifier: item.id! })) }
-      : undefined;
+    const response = partialBatch ? { batchItemFailures: failedIds } : undefined;
     return { ...result, response, metrics, failures, unreconciled, ...(run.capture ? { deadLetters: run.capture.letters } : {}) };
   };
 
@@ -206,7 +209,7 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
     if (dispatched.kind === 'schedule') maintenance = await maintain(run, 'schedule');
     else if (result.sealed.length > 0 && run.invocation.deadline - Date.now() > MIN_MAINTENANCE_MS) maintenance = await maintain(run, 'after-writers', result.sealed);
     const summary = { ...finish(run, dispatched.kind, result, dispatched.partialBatch), ...(maintenance ? { maintenance } : {}) };
-    const failed = result.items.filter((item) => item.failed).length;
+    const failed = summary.failures.filter((failure) => failure.retried).length;
     if (failed > 0 && (!dispatched.partialBatch || failed === result.items.length)) {
       throw new InvocationFailedError(`${failed} of ${result.items.length} batch items failed (${result.counts.failed} records); the invocation is retried as a whole`, summary);
     }

@@ -24,8 +24,12 @@ export function emptyCounts(): OutcomeCounts {
  * `batchItemFailures` names) and the outcomes of its records. An aborted item (its input turned
  * out unreadable, docs/decisions/0010-item-commit-point.md) counts as one record: the item itself,
  * dead-lettered or failed; the outcomes its records had reached are discarded with their output.
+ *
+ * The outcome is also the item's scope as sinks see it (`index`, `staged`): a stream event has one
+ * item per record, so a separate scope object would cost one more object per record
+ * (docs/decisions/0051-hot-path.md).
  */
-export class ItemOutcome {
+export class ItemOutcome implements ItemScope {
   failed = false;
   aborted = false;
   /** The first reason the item failed or was aborted, for summaries (`NoSuchBucket: ...`, `invalid-gzip: ...`). */
@@ -40,7 +44,10 @@ export class ItemOutcome {
 
   constructor(
     readonly id: string | undefined,
-    readonly scope: ItemScope,
+    /** See `ItemScope.index`: the item's place in the invocation. */
+    readonly index: number,
+    /** See `ItemScope.staged`: the item's records are delivered while its input is still being read. */
+    readonly staged: boolean,
     /**
      * Where the item's records are counted per component. A staged item counts into metrics of
      * its own until it is committed, so that an abort can drop them; afterwards, and for every
@@ -48,7 +55,12 @@ export class ItemOutcome {
      */
     public metrics: InvocationMetrics,
   ) {
-    this.deadLetterScope = scope;
+    this.deadLetterScope = this;
+  }
+
+  /** The item as sinks see it. */
+  get scope(): ItemScope {
+    return this;
   }
 
   /** Marks the item for retry, keeping the first reason. */
@@ -65,15 +77,34 @@ export class ItemOutcome {
     this.reason = reason;
     this.counts = emptyCounts();
     this.metrics = metrics;
-    this.deadLetterScope = { index: this.scope.index, staged: false };
+    this.deadLetterScope = { index: this.index, staged: false };
   }
 }
 
 /**
- * The ticket a sink receives with each record. A class rather than closures: one small object
- * per record and sink on the hot path.
+ * The ticket the pipeline hands a sink with a record: a `Ticket` the pipeline also tells when the
+ * sink's `add` returned or threw.
  */
-export class SinkTicket implements Ticket {
+export interface DeliveryTicket extends Ticket {
+  /**
+   * Called once the sink's `add` has returned. A sink rejects a record it cannot write (a
+   * non-retryable failure, dead-lettered with the record) while it receives it; what fails later
+   * is a write, which a sink with `on_error: retry` retries instead of dead-lettering. Such a
+   * sink's ticket lets go of the record here: the S3 sink holds its tickets until the object is
+   * written, and keeping every record of a batch alive that long made the garbage collector copy
+   * them all.
+   */
+  accepted(): void;
+  /** Fails the ticket unless the sink already settled it: for a sink whose `add` threw. */
+  failIfOpen(failure: SinkFailure): void;
+}
+
+/**
+ * The ticket of a record's second and later deliveries (fan-out to several sinks, a record that
+ * an `explode` step made several); its first delivery is ticketed by its `RecordTracker`. A class
+ * rather than closures: one small object per record and sink.
+ */
+class SinkTicket implements DeliveryTicket {
   private settled = false;
 
   constructor(
@@ -84,14 +115,6 @@ export class SinkTicket implements Ticket {
     private record: RecordValue | undefined,
   ) {}
 
-  /**
-   * Called once the sink's `add` has returned. A sink rejects a record it cannot write (a
-   * non-retryable failure, dead-lettered with the record) while it receives it; what fails later
-   * is a write, which a sink with `on_error: retry` retries instead of dead-lettering. Such a
-   * sink's ticket lets go of the record here: the S3 sink holds its tickets until the object is
-   * written, and keeping every record of a batch alive that long made the garbage collector copy
-   * them all.
-   */
   accepted(): void {
     if (this.onError === 'retry') this.record = undefined;
   }
@@ -104,7 +127,6 @@ export class SinkTicket implements Ticket {
     this.settle(failure);
   }
 
-  /** Fails the ticket unless the sink already settled it: for a sink whose `add` threw. */
   failIfOpen(failure: SinkFailure): void {
     if (!this.settled) this.settle(failure);
   }
@@ -122,6 +144,17 @@ export interface OutcomeContext {
   logger: Logger;
 }
 
+// RecordTracker.flags: what the record's paths reached, and where its first sink ticket (the
+// tracker itself) stands.
+const ROUTED = 1;
+const WRITTEN = 2;
+const DEAD_LETTERED = 4;
+const FAILED = 8;
+const TICKET_OPEN = 16;
+const TICKET_SETTLED = 32;
+/** The first ticket's sink dead-letters what fails (`on_error: dead_letter`) instead of retrying it. */
+const TICKET_DEAD_LETTERS = 64;
+
 /**
  * Follows one input record through the pipeline until it has an outcome. Every path the record
  * takes (a sink write, a dead letter) holds a ticket; the record is final once routing is done and
@@ -130,14 +163,20 @@ export interface OutcomeContext {
  * Component counters follow the same paths: a component counts a record it dead-letters only
  * once the dead letter is stored, and as failed when it is not (no `dead_letter` location, the
  * store refused), so per-component counts and metrics agree with the record's outcome.
+ *
+ * The tracker is itself the ticket of the record's first sink delivery, and the only one in the
+ * common case of a record that reaches one sink: a sink holds its tickets until it has written
+ * them, and a separate ticket object per record was one more object for the garbage collector to
+ * copy while it waits (docs/decisions/0051-hot-path.md). Further deliveries get a `SinkTicket`.
  */
-export class RecordTracker {
+export class RecordTracker implements DeliveryTicket {
   private pending = 0;
-  private routed = false;
-  private written = false;
-  private deadLettered = false;
-  private failed = false;
+  /** `ROUTED`, `WRITTEN`, `DEAD_LETTERED`, `FAILED` and the first ticket's state, in one field: trackers live until their sink writes. */
+  private flags = 0;
   private readonly generation: number;
+  /** The first delivery, ticketed by the tracker itself: its sink and record (as `SinkTicket` keeps them); `on_error` is a flag. */
+  private sinkId = '';
+  private delivered: RecordValue | undefined;
 
   constructor(
     private readonly item: ItemOutcome,
@@ -158,7 +197,7 @@ export class RecordTracker {
 
   /** The item the record belongs to, as sinks see it. */
   get scope(): ItemScope {
-    return this.item.scope;
+    return this.item;
   }
 
   /** False once the record's item was aborted: nothing this tracker hears of counts any more. */
@@ -170,9 +209,41 @@ export class RecordTracker {
    * A ticket for delivering `record` (this record, as transformed) to one sink; `onError` decides
    * what a retryable failure becomes. Call `accepted` on it once the sink's `add` has returned.
    */
-  sinkTicket(sinkId: string, onError: 'retry' | 'dead_letter', record: RecordValue): SinkTicket {
+  sinkTicket(sinkId: string, onError: 'retry' | 'dead_letter', record: RecordValue): DeliveryTicket {
     this.pending++;
-    return new SinkTicket(this, sinkId, onError, record);
+    if ((this.flags & (TICKET_OPEN | TICKET_SETTLED)) !== 0) return new SinkTicket(this, sinkId, onError, record);
+    this.flags |= onError === 'retry' ? TICKET_OPEN : TICKET_OPEN | TICKET_DEAD_LETTERS;
+    this.sinkId = sinkId;
+    this.delivered = record;
+    return this;
+  }
+
+  /** For the first delivery's ticket: see `DeliveryTicket.accepted`. */
+  accepted(): void {
+    if ((this.flags & TICKET_DEAD_LETTERS) === 0) this.delivered = undefined;
+  }
+
+  /** For the first delivery's ticket: the sink stored the record. */
+  written(): void {
+    this.settleTicket(undefined);
+  }
+
+  /** For the first delivery's ticket: the sink could not store the record. */
+  failed(failure: SinkFailure): void {
+    this.settleTicket(failure);
+  }
+
+  /** For the first delivery's ticket: see `DeliveryTicket.failIfOpen`. */
+  failIfOpen(failure: SinkFailure): void {
+    if ((this.flags & TICKET_OPEN) !== 0) this.settleTicket(failure);
+  }
+
+  private settleTicket(failure: SinkFailure | undefined): void {
+    if ((this.flags & TICKET_OPEN) === 0) throw new Error(`sink ${this.sinkId} settled a ticket twice`);
+    this.flags = (this.flags & ~TICKET_OPEN) | TICKET_SETTLED;
+    const record = failure?.record ?? this.delivered;
+    this.delivered = undefined;
+    this.settleSink(this.sinkId, (this.flags & TICKET_DEAD_LETTERS) === 0 ? 'retry' : 'dead_letter', record, failure);
   }
 
   /** @internal Settles one sink ticket; see `SinkTicket`. `record` is absent once the ticket let go of it. */
@@ -180,7 +251,7 @@ export class RecordTracker {
     if (!this.live) return;
     if (failure === undefined) {
       this.item.metrics.count(sinkId, 'records_out');
-      this.written = true;
+      this.flags |= WRITTEN;
     } else if (failure.retryable && onError === 'retry') {
       this.item.metrics.count(sinkId, 'failed');
       this.markFailed(sinkId, failure.code, failure.message);
@@ -208,7 +279,7 @@ export class RecordTracker {
         settled = true;
         if (!this.live) return;
         this.item.metrics.count(component, 'dead_lettered');
-        this.deadLettered = true;
+        this.flags |= DEAD_LETTERED;
         this.release();
       },
       failed: (failure) => {
@@ -250,13 +321,13 @@ export class RecordTracker {
 
   /** Called once the record has been offered to every component it reaches. */
   doneRouting(): void {
-    if (this.routed) return;
-    this.routed = true;
+    if ((this.flags & ROUTED) !== 0) return;
+    this.flags |= ROUTED;
     this.finishIfSettled();
   }
 
   private markFailed(component: string, code: FailureCode, message: string, log = true): void {
-    this.failed = true;
+    this.flags |= FAILED;
     this.item.reason ??= `${code} at ${component}: ${message}`;
     if (log) this.context.logger.log('warn', 'record failed and will be retried', { component, code, error: message });
   }
@@ -267,8 +338,9 @@ export class RecordTracker {
   }
 
   private finishIfSettled(): void {
-    if (!this.routed || this.pending > 0 || !this.live) return;
-    const outcome: Outcome = this.failed ? 'failed' : this.deadLettered ? 'dead_lettered' : this.written ? 'written' : 'filtered';
+    const flags = this.flags;
+    if ((flags & ROUTED) === 0 || this.pending > 0 || !this.live) return;
+    const outcome: Outcome = (flags & FAILED) !== 0 ? 'failed' : (flags & DEAD_LETTERED) !== 0 ? 'dead_lettered' : (flags & WRITTEN) !== 0 ? 'written' : 'filtered';
     this.item.counts[outcome]++;
     if (outcome === 'failed') this.item.failed = true;
     this.pending = Number.POSITIVE_INFINITY; // guards against a second finish

@@ -1,7 +1,7 @@
 import type { CompiledExpression } from '../expression/index.ts';
 import { InvocationMetrics } from '../observe.ts';
 import type { Logger } from '../observe.ts';
-import type { Invocation, ItemScope, Sink, SinkWriter, Step } from '../plugin/types.ts';
+import type { Invocation, ItemScope, Sink, SinkFailure, SinkWriter, Step } from '../plugin/types.ts';
 import { InjectedCrash, RecordError } from '../plugin/types.ts';
 import { classifyStoreError } from '../ports/classify-store-error.ts';
 import type { DeadLetterWriter } from './dead-letters.ts';
@@ -184,7 +184,7 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
   /** Settles the records of one item and commits it; returns a promise only when it has to wait. */
   const runItem = (batchItem: BatchItem): Promise<void> | void => {
     const staged = !Array.isArray(batchItem.records);
-    const item = new ItemOutcome(batchItem.id, { index: results.length, staged }, staged ? new InvocationMetrics() : metrics);
+    const item = new ItemOutcome(batchItem.id, results.length, staged, staged ? new InvocationMetrics() : metrics);
     results.push(item);
     if (staged) return settleStream(batchItem.records as Iterable<Decoded> | AsyncIterable<Decoded>, item, batchItem.source);
     const pending = settleArray(batchItem.records as readonly Decoded[], item);
@@ -404,18 +404,22 @@ class Router {
       }
     }
     const ticket = tracker.sinkTicket(sink.id, sink.onError, record);
-    // A sink that throws on a record (instead of failing its ticket) fails that record alone.
-    const thrown = (error: unknown) => ticket.failIfOpen({ code: 'sink-rejected', message: `sink ${sink.id} failed on the record: ${messageOf(error)}`, retryable: false });
     let pending: Promise<void> | void;
     try {
       pending = this.writers.get(sink)!.add({ record, meta, ticket, item: tracker.scope });
     } catch (error) {
-      thrown(error);
+      ticket.failIfOpen(sinkThrew(sink, error));
       return;
     }
     ticket.accepted();
-    return pending?.catch(thrown);
+    // No closure per record: only a write in flight needs one.
+    return pending?.catch((error: unknown) => ticket.failIfOpen(sinkThrew(sink, error)));
   }
+}
+
+/** A sink that throws on a record (instead of failing its ticket) fails that record alone. */
+function sinkThrew(sink: CompiledSink, error: unknown): SinkFailure {
+  return { code: 'sink-rejected', message: `sink ${sink.id} failed on the record: ${messageOf(error)}`, retryable: false };
 }
 
 function whenAll(pending: Promise<void>[] | undefined): Promise<void> | undefined {

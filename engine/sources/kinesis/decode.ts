@@ -188,7 +188,7 @@ function envelopeMeta(record: KinesisStreamRecord, sourceId: string): KinesisMet
     event: 'kinesis',
     source: sourceId,
     arrival_time: typeof arrival === 'number' ? isoFromMilliseconds(Math.round(arrival * 1000)) : '',
-    position: `${shard}/${sequence}`,
+    position: positionPrefix(shard) + sequence,
     stream: streamOf(record.eventSourceARN),
     shard,
     sequence,
@@ -196,11 +196,29 @@ function envelopeMeta(record: KinesisStreamRecord, sourceId: string): KinesisMet
   };
 }
 
+// The records of a batch mostly come from one shard: its id is reused rather than cut out of
+// every record's event id (a string the meta of each record would keep alive).
+let lastShard = '';
+
 /** `shardId-000000000006:4959...` → `shardId-000000000006`. */
 function shardOf(eventId: unknown): string {
   if (typeof eventId !== 'string') return '';
   const colon = eventId.indexOf(':');
-  return colon === -1 ? '' : eventId.slice(0, colon);
+  if (colon === -1) return '';
+  if (colon !== lastShard.length || !eventId.startsWith(lastShard)) lastShard = eventId.slice(0, colon);
+  return lastShard;
+}
+
+let lastPrefixShard: string | undefined;
+let lastPrefix = '';
+
+/** `<shard>/`, the start of the positions of a shard's records: made once per shard rather than once per record. */
+function positionPrefix(shard: string): string {
+  if (shard !== lastPrefixShard) {
+    lastPrefixShard = shard;
+    lastPrefix = `${shard}/`;
+  }
+  return lastPrefix;
 }
 
 /** `arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream` → `lambda-stream`; `''` when not such an ARN. */

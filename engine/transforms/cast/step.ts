@@ -217,7 +217,7 @@ function fromIso(text: string): string {
     const offsetMs = (Number(offsetHours) * 60 + Number(offsetMinutes)) * 60_000;
     date.setTime(date.getTime() + (sign === '+' ? -offsetMs : offsetMs));
   }
-  return formatUtc(date, fraction.replace(/0+$/, ''));
+  return formatUtc(date.getTime(), fraction.replace(/0+$/, ''));
 }
 
 function isValidCanonical(text: string): boolean {
@@ -242,12 +242,15 @@ function daysInMonth(year: number, month: number): number {
 function fromEpoch(value: number): string {
   const instant = epochInstant(value);
   if (instant === undefined) throw nonFinite();
-  const date = new Date(instant.seconds * 1000);
-  if (Number.isNaN(date.getTime())) throw new CastFailure('outside the representable time range');
-  return formatUtc(date, instant.micros === 0 ? '' : String(instant.micros).padStart(6, '0').replace(/0+$/, ''));
+  // Formatted by arithmetic (`formatUtc`): no Date per record.
+  const time = instant.seconds * 1000;
+  if (!(Math.abs(time) <= MAX_DATE_MILLISECONDS)) throw new CastFailure('outside the representable time range');
+  return formatUtc(time, instant.micros === 0 ? '' : String(instant.micros).padStart(6, '0').replace(/0+$/, ''));
 }
 
 const DAY_MILLISECONDS = 86_400_000;
+/** The furthest a Date reaches from the epoch, either way (ECMAScript's time values). */
+const MAX_DATE_MILLISECONDS = 8.64e15;
 /** 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z, the years an RFC 3339 timestamp can hold. */
 const FIRST_TIME = -62_167_219_200_000;
 const LAST_TIME = 253_402_300_799_999;
@@ -257,9 +260,8 @@ const LAST_TIME = 253_402_300_799_999;
 let lastDay = Number.NaN;
 let lastDate = '';
 
-/** `date` (whole seconds) as `YYYY-MM-DDTHH:MM:SS[.fraction]Z`. */
-function formatUtc(date: Date, fraction: string): string {
-  const time = date.getTime();
+/** `time` (epoch milliseconds, whole seconds) as `YYYY-MM-DDTHH:MM:SS[.fraction]Z`. */
+function formatUtc(time: number, fraction: string): string {
   if (!(time >= FIRST_TIME && time <= LAST_TIME)) throw new CastFailure('outside years 0000–9999');
   const day = Math.floor(time / DAY_MILLISECONDS);
   if (day !== lastDay) {
