@@ -90,11 +90,11 @@ interface OpenObject {
   readonly item: HeldItem | undefined;
 }
 
-/** What the sink holds of one staged item until the pipeline commits or aborts it. */
+/** What the sink holds of one staged item until the pipeline commits or aborts it: nothing per record once an object is staged. */
 interface HeldItem {
   readonly open: Map<string, OpenObject>;
-  /** Full objects of the item, uploaded but not visible (`undefined` once the upload failed and its tickets were settled). */
-  readonly staged: { object: Promise<StagedObject | undefined>; tickets: Ticket[]; key: string }[];
+  /** Full objects of the item, uploaded but not visible (`undefined` once the upload failed and its tickets were failed). */
+  readonly staged: { object: Promise<StagedObject | undefined>; key: string }[];
 }
 
 /**
@@ -108,6 +108,10 @@ interface HeldItem {
  * one is uploaded without being made visible (`ObjectStore.stage`, a multipart upload left
  * uncompleted) and published on `commit` with the item's open objects; `abort` discards them all,
  * so an unreadable input leaves no output. Records of other items share objects per prefix.
+ * The tickets of a staged object are settled `written` once its upload is stored, so that an
+ * object of millions of records holds no per-record state until its end: the pipeline discards
+ * those outcomes if the item is aborted, and `commit` rejects (the item fails for retry) when an
+ * upload cannot be published (docs/decisions/0052-bounded-memory-s3-objects.md).
  */
 class S3SinkWriter implements SinkWriter {
   private readonly open = new Map<string, OpenObject>();
@@ -161,12 +165,18 @@ class S3SinkWriter implements SinkWriter {
     return pending.length === 1 ? pending[0] : Promise.all(pending).then(() => undefined);
   }
 
-  commit(item: ItemScope): void {
+  commit(item: ItemScope): Promise<void> | void {
     const held = this.items.get(item.index);
     if (held === undefined) return;
     this.items.delete(item.index);
     for (const object of [...held.open.values()]) void this.write(object);
-    for (const staged of held.staged) this.track(this.publish(staged));
+    if (held.staged.length === 0) return;
+    const published = Promise.all(held.staged.map((staged) => this.publish(staged)));
+    void this.track(published.then(() => undefined));
+    return published.then((failures) => {
+      const failed = failures.filter((failure) => failure !== undefined);
+      if (failed.length > 0) throw new Error(failed.join('; '));
+    });
   }
 
   async abort(item: ItemScope): Promise<void> {
@@ -184,7 +194,6 @@ class S3SinkWriter implements SinkWriter {
     for (const [index, held] of [...this.items]) {
       const failure: SinkFailure = { code: 'sink-error', message: `sink ${this.settings.id} closed before its batch item was committed`, retryable: true };
       for (const object of held.open.values()) for (const ticket of object.tickets) ticket.failed(failure);
-      for (const staged of held.staged) for (const ticket of staged.tickets) ticket.failed(failure);
       await this.abort({ index, staged: true });
     }
     // Loops because a caller that does not await `add` may still be adding while objects are written.
@@ -278,14 +287,17 @@ class S3SinkWriter implements SinkWriter {
     if (taken === undefined) return Promise.resolve();
     const { bucket, putOptions, store } = this.settings;
     const staged = (async () => {
+      let uploaded: StagedObject;
       try {
-        return await store.stage(bucket, taken.key, await taken.body, putOptions);
+        uploaded = await store.stage(bucket, taken.key, await taken.body, putOptions);
       } catch (error) {
         this.fail(object.tickets, taken.key, error);
         return undefined;
       }
+      for (const ticket of object.tickets) ticket.written();
+      return uploaded;
     })();
-    held.staged.push({ object: staged, tickets: object.tickets, key: taken.key });
+    held.staged.push({ object: staged, key: taken.key });
     return this.track(staged.then(() => undefined));
   }
 
@@ -306,17 +318,18 @@ class S3SinkWriter implements SinkWriter {
     for (const ticket of tickets) ticket.written();
   }
 
-  private async publish({ object, tickets, key }: HeldItem['staged'][number]): Promise<void> {
+  /** Publishes a staged object; resolves to why it could not be, or `undefined`. Never rejects. */
+  private async publish({ object, key }: HeldItem['staged'][number]): Promise<string | undefined> {
     const staged = await object;
-    if (staged === undefined) return;
+    if (staged === undefined) return undefined; // failed when staged; its tickets are settled
     try {
       await staged.publish();
+      return undefined;
     } catch (error) {
       await staged.discard().catch(() => {});
-      this.fail(tickets, key, error);
-      return;
+      const { reason } = classifyStoreError(error);
+      return `s3://${this.settings.bucket}/${key} could not be published: ${reason}: ${messageOf(error)}`;
     }
-    for (const ticket of tickets) ticket.written();
   }
 
   /** Fails every ticket of an object the store refused: retryable when the store says try again. */

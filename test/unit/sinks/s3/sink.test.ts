@@ -132,6 +132,19 @@ function storeError({ name, status }: { name: string; status: number }): Error {
   return Object.assign(new Error(`${name}: the store refused the request`), { name, $metadata: { httpStatusCode: status } });
 }
 
+/** A store that stages objects but cannot complete them, as when CompleteMultipartUpload fails. */
+class UnpublishableObjectStore extends MemoryObjectStore {
+  override async stage(bucket: string, key: string, body: Uint8Array, options: PutOptions): Promise<StagedObject> {
+    const staged = await super.stage(bucket, key, body, options);
+    return {
+      publish: async () => {
+        throw storeError({ name: 'SlowDown', status: 503 });
+      },
+      discard: () => staged.discard(),
+    };
+  }
+}
+
 /** A store whose `put` resolves only after other work has had a chance to run. */
 class SlowObjectStore extends MemoryObjectStore {
   override async put(bucket: string, key: string, body: Uint8Array, options: PutOptions): Promise<void> {
@@ -405,7 +418,7 @@ describe('s3 sink', () => {
       expect(bodies.sort()).toEqual([['e0', 'e1', 'e2'], ['e3', 'e4']]);
     });
 
-    it('uploads the full objects of a staged item unpublished and publishes them on commit', async () => {
+    it('uploads the full objects of a staged item unpublished, settling their tickets, and publishes them on commit', async () => {
       const store = new MemoryObjectStore();
       const writer = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }, ENVIRONMENT).open(makeInvocation());
       const item = staged(0);
@@ -420,7 +433,8 @@ describe('s3 sink', () => {
       await writer.commit(item);
       await writer.close();
 
-      expect(beforeCommit).toEqual({ visible: 0, staged: 2, settled: 0 });
+      // The four records in staged objects hold nothing until commit; the fifth waits in the open object.
+      expect(beforeCommit).toEqual({ visible: 0, staged: 2, settled: 4 });
       expect(store.objects.size).toBe(3);
       expect(store.staged.size).toBe(0);
       expect(tickets.every((ticket) => ticket.settlements.length === 1 && ticket.settlements[0]!.outcome === 'written')).toBe(true);
@@ -445,7 +459,21 @@ describe('s3 sink', () => {
       expect(storedKeys(store).map((key) => jsonLines(storedText(store, key)))).toEqual([[clickRecord(9)]]);
       expect(store.staged.size).toBe(0);
       expect(other.settlements).toEqual([{ outcome: 'written' }]);
-      expect(abortedTickets.some((ticket) => ticket.settlements.some((settlement) => settlement.outcome === 'written'))).toBe(false);
+      // Only the records of staged uploads were settled (the pipeline discards those outcomes); the open object's was not.
+      expect(abortedTickets.map((ticket) => ticket.settlements.length)).toEqual([1, 1, 1, 1, 0]);
+    });
+
+    it('rejects the commit, publishing nothing of the item, when a staged upload cannot be published', async () => {
+      const store = new UnpublishableObjectStore();
+      const writer = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }, ENVIRONMENT).open(makeInvocation());
+      const item = staged(0);
+      for (const { record, meta } of inputs(4)) await writer.add({ record, meta, ticket: makeTicket(), item });
+
+      await expect(writer.commit(item)).rejects.toThrow(/could not be published: SlowDown/);
+      await writer.close();
+
+      expect(store.objects.size).toBe(0);
+      expect(store.staged.size).toBe(0);
     });
   });
 
