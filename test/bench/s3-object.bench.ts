@@ -92,7 +92,7 @@ const SPEC = {
       ],
     },
   },
-  sinks: { archive: { type: 's3', inputs: ['clean'], bucket: OUTPUT_BUCKET, key: 'orders/', format: 'jsonl', compression: 'gzip' } },
+  sinks: { archive: { type: 's3', inputs: ['clean'], bucket: OUTPUT_BUCKET, key: 'orders/', format: 'jsonl', compression: 'gzip', ...(process.env.BENCH_BATCH ? { batch: JSON.parse(process.env.BENCH_BATCH) } : {}) } },
 };
 
 const objectKey = (mb: number) => `orders/${mb}mb.jsonl.gz`;
@@ -123,6 +123,7 @@ async function runSide(side: string, endpoint: string, mb: number, size: number)
     run = () => handWritten(client, key);
   }
   (globalThis as { gc?: () => void }).gc?.();
+  if (process.env.BENCH_DEBUG) setInterval(() => { const m = process.memoryUsage(); console.error(side, Object.entries(m).map(([k, v]) => `${k} ${(v / 1048576).toFixed(0)}`).join(' ')); }, 1000).unref();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await run();
@@ -210,6 +211,7 @@ class StandInS3 {
   ) {}
 
   handle(request: IncomingMessage, response: ServerResponse): void {
+    if (process.env.BENCH_DEBUG) { const s = Date.now(); response.on("finish", () => console.error(request.method, request.url, response.statusCode, this.records, Date.now() - s)); }
     const url = new URL(request.url!, 'http://localhost');
     const [, bucket, ...rest] = url.pathname.split('/');
     const key = decodeURIComponent(rest.join('/'));
@@ -243,7 +245,9 @@ class StandInS3 {
         const gunzip = createGunzip();
         const lines = countLines(gunzip);
         gunzip.end(body);
-        this.records += await lines;
+        // Not `records += await`: that reads the count before waiting, losing concurrent additions.
+        const count = await lines;
+        this.records += count;
         done(200, { ETag: '"put"' });
         return;
       }
@@ -260,7 +264,8 @@ class StandInS3 {
       } else if (request.method === 'POST') {
         this.uploads.delete(uploadId!);
         upload.gunzip.end();
-        this.records += await upload.lines;
+        const count = await upload.lines;
+        this.records += count;
         done(200, {}, `<CompleteMultipartUploadResult><Bucket>${bucket}</Bucket><Key>${key}</Key><ETag>"complete"</ETag></CompleteMultipartUploadResult>`);
       } else if (request.method === 'DELETE') {
         this.uploads.delete(uploadId!);

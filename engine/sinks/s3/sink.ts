@@ -5,7 +5,7 @@
  * its objects instead of adding copies.
  */
 import type { RecordMeta, RecordValue } from '../../pipeline/record.ts';
-import type { Invocation, ItemScope, Sink, SinkEntry, SinkFailure, SinkPlugin, SinkWriter, Ticket } from '../../plugin/types.ts';
+import type { Invocation, ItemScope, SettleResult, Sink, SinkEntry, SinkFailure, SinkPlugin, SinkWriter, Ticket } from '../../plugin/types.ts';
 import { classifyStoreError } from '../../ports/classify-store-error.ts';
 import type { ObjectStore, PutOptions, StagedObject } from '../../ports/object-store.ts';
 import type { SinkConfig } from '../../spec/spec-types.ts';
@@ -83,6 +83,8 @@ interface OpenObject {
   readonly encode: RecordEncoder;
   readonly body: ObjectBody;
   readonly identity: ObjectIdentity;
+  records: number;
+  /** Tickets settled when the object is written; none for a staged item's object, whose tickets settle on `add`. */
   readonly tickets: Ticket[];
   /** The open objects it belongs to while it is being filled: the shared ones, or its item's. */
   readonly container: Map<string, OpenObject>;
@@ -90,11 +92,13 @@ interface OpenObject {
   readonly item: HeldItem | undefined;
 }
 
-/** What the sink holds of one staged item until the pipeline commits or aborts it: nothing per record once an object is staged. */
+/** What the sink holds of one staged item until the pipeline commits or aborts it: its objects, nothing per record. */
 interface HeldItem {
+  readonly scope: ItemScope;
   readonly open: Map<string, OpenObject>;
-  /** Full objects of the item, uploaded but not visible (`undefined` once the upload failed and its tickets were failed). */
+  /** Full objects of the item, uploaded but not visible (`undefined` once the upload failed). */
   readonly staged: { object: Promise<StagedObject | undefined>; key: string }[];
+  aborted: boolean;
 }
 
 /**
@@ -108,15 +112,18 @@ interface HeldItem {
  * one is uploaded without being made visible (`ObjectStore.stage`, a multipart upload left
  * uncompleted) and published on `commit` with the item's open objects; `abort` discards them all,
  * so an unreadable input leaves no output. Records of other items share objects per prefix.
- * The tickets of a staged object are settled `written` once its upload is stored, so that an
- * object of millions of records holds no per-record state until its end: the pipeline discards
- * those outcomes if the item is aborted, and `commit` rejects (the item fails for retry) when an
- * upload cannot be published (docs/decisions/0052-bounded-memory-s3-objects.md).
+ * A staged item's tickets are settled `written` as their records are encoded, so that an object
+ * of millions of records leaves no per-record state in the sink or the pipeline: the pipeline
+ * discards those outcomes if the item is aborted, and an object of the item that cannot be
+ * staged, written or published fails the whole item for retry through `settle`
+ * (docs/decisions/0052-bounded-memory-s3-objects.md).
  */
 class S3SinkWriter implements SinkWriter {
   private readonly open = new Map<string, OpenObject>();
   private readonly items = new Map<number, HeldItem>();
   private readonly writing = new Set<Promise<void>>();
+  /** Staged items whose output could not be stored or published: `settle` fails them. */
+  private readonly failures: { held: HeldItem; reason: string }[] = [];
   private openBytes = 0;
   /** The input record of the last record added, and how many records of it came before: its fan-out ordinal. */
   private lastMeta: RecordMeta | undefined;
@@ -143,7 +150,7 @@ class S3SinkWriter implements SinkWriter {
     let text = this.encode(object, record, ticket);
     if (text === undefined) return;
     let pending: Promise<void>[] | undefined;
-    if (object.tickets.length > 0 && wouldExceed(object.body.byteLength, text, maxBytes)) {
+    if (object.records > 0 && wouldExceed(object.body.byteLength, text, maxBytes)) {
       pending = [this.finish(object)];
       // Encoded again for the new object: a CSV object starts with its header.
       object = this.startObject(prefix, container, held);
@@ -153,10 +160,12 @@ class S3SinkWriter implements SinkWriter {
 
     this.openBytes += object.body.append(text);
     object.identity.add(meta, ordinal);
-    object.tickets.push(ticket);
-    if (object.tickets.length === 1) container.set(prefix, object);
+    if (++object.records === 1) container.set(prefix, object);
+    // A staged item's outcome is provisional until commit: nothing of the record needs keeping.
+    if (held === undefined) object.tickets.push(ticket);
+    else ticket.written();
 
-    if (object.tickets.length >= maxRecords || object.body.byteLength >= maxBytes) {
+    if (object.records >= maxRecords || object.body.byteLength >= maxBytes) {
       (pending ??= []).push(this.finish(object));
     } else if (this.openBytes > this.settings.openBytesBudget) {
       (pending ??= []).push(this.finish(this.largestOpenObject()));
@@ -165,36 +174,27 @@ class S3SinkWriter implements SinkWriter {
     return pending.length === 1 ? pending[0] : Promise.all(pending).then(() => undefined);
   }
 
-  commit(item: ItemScope): Promise<void> | void {
+  commit(item: ItemScope): void {
     const held = this.items.get(item.index);
     if (held === undefined) return;
     this.items.delete(item.index);
     for (const object of [...held.open.values()]) void this.write(object);
-    if (held.staged.length === 0) return;
-    const published = Promise.all(held.staged.map((staged) => this.publish(staged)));
-    void this.track(published.then(() => undefined));
-    return published.then((failures) => {
-      const failed = failures.filter((failure) => failure !== undefined);
-      if (failed.length > 0) throw new Error(failed.join('; '));
-    });
+    for (const staged of held.staged) void this.track(this.publish(held, staged));
   }
 
   async abort(item: ItemScope): Promise<void> {
     const held = this.items.get(item.index);
     if (held === undefined) return;
-    this.items.delete(item.index);
-    for (const object of held.open.values()) this.openBytes -= object.body.byteLength;
-    held.open.clear();
-    await Promise.all(held.staged.map(async ({ object }) => (await object)?.discard().catch(() => {})));
+    held.aborted = true;
+    await this.discard(held);
   }
 
   async close(): Promise<void> {
     // The pipeline commits or aborts every item before closing; an item left over has no verified
-    // input, so its objects are discarded and its records retried rather than published.
-    for (const [index, held] of [...this.items]) {
-      const failure: SinkFailure = { code: 'sink-error', message: `sink ${this.settings.id} closed before its batch item was committed`, retryable: true };
-      for (const object of held.open.values()) for (const ticket of object.tickets) ticket.failed(failure);
-      await this.abort({ index, staged: true });
+    // input, so its objects are discarded and it is retried rather than published.
+    for (const held of [...this.items.values()]) {
+      await this.discard(held);
+      this.failures.push({ held, reason: `sink ${this.settings.id} closed before its batch item was committed` });
     }
     // Loops because a caller that does not await `add` may still be adding while objects are written.
     while (this.open.size > 0 || this.writing.size > 0) {
@@ -208,13 +208,28 @@ class S3SinkWriter implements SinkWriter {
     }
   }
 
+  /** The items whose objects could not be stored or published, each once with its first reason; an aborted item has no output to fail. */
+  async settle(): Promise<SettleResult> {
+    const failed = new Map<HeldItem, string>();
+    for (const { held, reason } of this.failures) if (!held.aborted && !failed.has(held)) failed.set(held, reason);
+    return { failed: [...failed].map(([held, reason]) => ({ item: held.scope, reason })) };
+  }
+
   private heldItem(item: ItemScope): HeldItem {
     let held = this.items.get(item.index);
     if (held === undefined) {
-      held = { open: new Map(), staged: [] };
+      held = { scope: item, open: new Map(), staged: [], aborted: false };
       this.items.set(item.index, held);
     }
     return held;
+  }
+
+  /** Drops everything held of an item, publishing none of it. */
+  private async discard(held: HeldItem): Promise<void> {
+    this.items.delete(held.scope.index);
+    for (const object of held.open.values()) this.openBytes -= object.body.byteLength;
+    held.open.clear();
+    await Promise.all(held.staged.map(async ({ object }) => (await object)?.discard().catch(() => {})));
   }
 
   private renderPrefix(record: RecordValue, meta: RecordMeta, ticket: Ticket): string | undefined {
@@ -245,7 +260,7 @@ class S3SinkWriter implements SinkWriter {
   /** A new, empty object; it joins `container` with its first record. */
   private startObject(prefix: string, container: Map<string, OpenObject>, item: HeldItem | undefined): OpenObject {
     const { format, id } = this.settings;
-    return { prefix, encode: format.begin(), body: new ObjectBody(), identity: new ObjectIdentity(id), tickets: [], container, item };
+    return { prefix, encode: format.begin(), body: new ObjectBody(), identity: new ObjectIdentity(id), records: 0, tickets: [], container, item };
   }
 
   private largestOpenObject(): OpenObject {
@@ -278,7 +293,7 @@ class S3SinkWriter implements SinkWriter {
   private write(object: OpenObject): Promise<void> {
     const taken = this.take(object);
     if (taken === undefined) return Promise.resolve();
-    return this.track(this.put(object.tickets, taken.key, taken.body));
+    return this.track(this.put(object, taken.key, taken.body));
   }
 
   /** Uploads a full object of a staged item without publishing it; `commit` publishes it. The promise never rejects. */
@@ -287,15 +302,12 @@ class S3SinkWriter implements SinkWriter {
     if (taken === undefined) return Promise.resolve();
     const { bucket, putOptions, store } = this.settings;
     const staged = (async () => {
-      let uploaded: StagedObject;
       try {
-        uploaded = await store.stage(bucket, taken.key, await taken.body, putOptions);
+        return await store.stage(bucket, taken.key, await taken.body, putOptions);
       } catch (error) {
-        this.fail(object.tickets, taken.key, error);
+        this.fail(object, taken.key, error);
         return undefined;
       }
-      for (const ticket of object.tickets) ticket.written();
-      return uploaded;
     })();
     held.staged.push({ object: staged, key: taken.key });
     return this.track(staged.then(() => undefined));
@@ -307,40 +319,44 @@ class S3SinkWriter implements SinkWriter {
     return tracked;
   }
 
-  private async put(tickets: Ticket[], key: string, body: Promise<Buffer>): Promise<void> {
+  private async put(object: OpenObject, key: string, body: Promise<Buffer>): Promise<void> {
     const { bucket, putOptions, store } = this.settings;
     try {
       await store.put(bucket, key, await body, putOptions);
     } catch (error) {
-      this.fail(tickets, key, error);
+      this.fail(object, key, error);
       return;
     }
-    for (const ticket of tickets) ticket.written();
+    for (const ticket of object.tickets) ticket.written();
   }
 
-  /** Publishes a staged object; resolves to why it could not be, or `undefined`. Never rejects. */
-  private async publish({ object, key }: HeldItem['staged'][number]): Promise<string | undefined> {
+  private async publish(held: HeldItem, { object, key }: HeldItem['staged'][number]): Promise<void> {
     const staged = await object;
-    if (staged === undefined) return undefined; // failed when staged; its tickets are settled
+    if (staged === undefined) return; // failed when staged
     try {
       await staged.publish();
-      return undefined;
     } catch (error) {
       await staged.discard().catch(() => {});
-      const { reason } = classifyStoreError(error);
-      return `s3://${this.settings.bucket}/${key} could not be published: ${reason}: ${messageOf(error)}`;
+      this.failures.push({ held, reason: this.describe(key, error) });
     }
   }
 
-  /** Fails every ticket of an object the store refused: retryable when the store says try again. */
-  private fail(tickets: Ticket[], key: string, error: unknown): void {
-    const { retryable, reason } = classifyStoreError(error);
-    const failure: SinkFailure = {
-      code: retryable ? 'sink-error' : 'sink-rejected',
-      message: `s3://${this.settings.bucket}/${key} could not be written: ${reason}: ${messageOf(error)}`,
-      retryable,
-    };
-    for (const ticket of tickets) ticket.failed(failure);
+  /**
+   * An object the store refused: each ticket fails, retryable when the store says try again; an
+   * object of a staged item (whose tickets are settled) fails its item.
+   */
+  private fail(object: OpenObject, key: string, error: unknown): void {
+    if (object.item !== undefined) {
+      this.failures.push({ held: object.item, reason: this.describe(key, error) });
+      return;
+    }
+    const { retryable } = classifyStoreError(error);
+    const failure: SinkFailure = { code: retryable ? 'sink-error' : 'sink-rejected', message: this.describe(key, error), retryable };
+    for (const ticket of object.tickets) ticket.failed(failure);
+  }
+
+  private describe(key: string, error: unknown): string {
+    return `s3://${this.settings.bucket}/${key} could not be written: ${classifyStoreError(error).reason}: ${messageOf(error)}`;
   }
 }
 

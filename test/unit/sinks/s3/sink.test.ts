@@ -418,7 +418,7 @@ describe('s3 sink', () => {
       expect(bodies.sort()).toEqual([['e0', 'e1', 'e2'], ['e3', 'e4']]);
     });
 
-    it('uploads the full objects of a staged item unpublished, settling their tickets, and publishes them on commit', async () => {
+    it('uploads the full objects of a staged item unpublished and publishes them on commit, its tickets settled as records arrive', async () => {
       const store = new MemoryObjectStore();
       const writer = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }, ENVIRONMENT).open(makeInvocation());
       const item = staged(0);
@@ -433,8 +433,8 @@ describe('s3 sink', () => {
       await writer.commit(item);
       await writer.close();
 
-      // The four records in staged objects hold nothing until commit; the fifth waits in the open object.
-      expect(beforeCommit).toEqual({ visible: 0, staged: 2, settled: 4 });
+      // The sink keeps nothing per record of a staged item: the pipeline discards the outcomes of an aborted one.
+      expect(beforeCommit).toEqual({ visible: 0, staged: 2, settled: 5 });
       expect(store.objects.size).toBe(3);
       expect(store.staged.size).toBe(0);
       expect(tickets.every((ticket) => ticket.settlements.length === 1 && ticket.settlements[0]!.outcome === 'written')).toBe(true);
@@ -459,21 +459,41 @@ describe('s3 sink', () => {
       expect(storedKeys(store).map((key) => jsonLines(storedText(store, key)))).toEqual([[clickRecord(9)]]);
       expect(store.staged.size).toBe(0);
       expect(other.settlements).toEqual([{ outcome: 'written' }]);
-      // Only the records of staged uploads were settled (the pipeline discards those outcomes); the open object's was not.
-      expect(abortedTickets.map((ticket) => ticket.settlements.length)).toEqual([1, 1, 1, 1, 0]);
+      // Their outcomes were provisional: the pipeline discards those of an aborted item.
+      expect(abortedTickets.every((ticket) => ticket.settlements.length === 1)).toBe(true);
+      expect(await writer.settle!({ redelivered: () => false })).toEqual({ failed: [] });
     });
 
-    it('rejects the commit, publishing nothing of the item, when a staged upload cannot be published', async () => {
+    it('fails the whole item when a staged upload cannot be published, and only that item', async () => {
       const store = new UnpublishableObjectStore();
       const writer = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }, ENVIRONMENT).open(makeInvocation());
       const item = staged(0);
       for (const { record, meta } of inputs(4)) await writer.add({ record, meta, ticket: makeTicket(), item });
+      const other = staged(1);
+      await writer.add({ record: clickRecord(9), meta: kinesisMeta(9), ticket: makeTicket(), item: other });
 
-      await expect(writer.commit(item)).rejects.toThrow(/could not be published: SlowDown/);
+      writer.commit(item);
+      writer.commit(other);
+      await writer.close();
+      const { failed } = await writer.settle!({ redelivered: () => false });
+
+      expect(failed).toEqual([expect.objectContaining({ item })]);
+      expect(failed[0]!.reason).toMatch(/could not be written: SlowDown/);
+      expect(storedKeys(store).map((key) => jsonLines(storedText(store, key)))).toEqual([[clickRecord(9)]]);
+      expect(store.staged.size).toBe(0);
+    });
+
+    it('fails the whole item when an object of it cannot be staged, and publishes nothing of it', async () => {
+      const store = new FailingObjectStore('p/');
+      const writer = s3Sink.create('archive', sinkConfig({ key: 'p/', batch: { max_records: 2 } }), { objects: store }, ENVIRONMENT).open(makeInvocation());
+      const item = staged(0);
+      for (const { record, meta } of inputs(3)) await writer.add({ record, meta, ticket: makeTicket(), item });
+
+      writer.commit(item);
       await writer.close();
 
-      expect(store.objects.size).toBe(0);
-      expect(store.staged.size).toBe(0);
+      expect((await writer.settle!({ redelivered: () => false })).failed.map((failure) => failure.item)).toEqual([item]);
+      expect(store.inner.objects.size).toBe(0);
     });
   });
 
