@@ -11,7 +11,7 @@ import type { ObjectStore, PutOptions, StagedObject } from '../../ports/object-s
 import type { SinkConfig } from '../../spec/spec-types.ts';
 import { compileTemplate } from '../../template/index.ts';
 import type { CompiledTemplate } from '../../template/index.ts';
-import { ObjectBody, compressBody, objectFormat, objectPutOptions, objectSuffix } from '../../staging/encode.ts';
+import { GzipObjectBody, ObjectBody, objectFormat, objectPutOptions, objectSuffix } from '../../staging/encode.ts';
 import type { Compression, CsvOutputOptions, ObjectFormat, RecordEncoder } from '../../staging/encode.ts';
 import { MAX_PREFIX_BYTES, ObjectIdentity } from '../../staging/object-name.ts';
 
@@ -227,7 +227,10 @@ class S3SinkWriter implements SinkWriter {
   /** Drops everything held of an item, publishing none of it. */
   private async discard(held: HeldItem): Promise<void> {
     this.items.delete(held.scope.index);
-    for (const object of held.open.values()) this.openBytes -= object.body.byteLength;
+    for (const object of held.open.values()) {
+      this.openBytes -= object.body.byteLength;
+      object.body.discard();
+    }
     held.open.clear();
     await Promise.all(held.staged.map(async ({ object }) => (await object)?.discard().catch(() => {})));
   }
@@ -260,7 +263,8 @@ class S3SinkWriter implements SinkWriter {
   /** A new, empty object; it joins `container` with its first record. */
   private startObject(prefix: string, container: Map<string, OpenObject>, item: HeldItem | undefined): OpenObject {
     const { format, id } = this.settings;
-    return { prefix, encode: format.begin(), body: new ObjectBody(), identity: new ObjectIdentity(id), records: 0, tickets: [], container, item };
+    const body = this.settings.compression === 'gzip' ? new GzipObjectBody() : new ObjectBody();
+    return { prefix, encode: format.begin(), body, identity: new ObjectIdentity(id), records: 0, tickets: [], container, item };
   }
 
   private largestOpenObject(): OpenObject {
@@ -283,9 +287,8 @@ class S3SinkWriter implements SinkWriter {
     if (object.container.get(object.prefix) !== object) return undefined;
     object.container.delete(object.prefix);
     this.openBytes -= object.body.byteLength;
-    // Compression runs in libuv's thread pool: the object is named (every record's position
-    // hashed) on this thread meanwhile, instead of before.
-    const body = compressObject(object.body, this.settings.compression);
+    // Compression runs in libuv's thread pool: the object is named on this thread meanwhile.
+    const body = object.body.finish();
     return { body, key: object.prefix + object.identity.name(this.settings.suffix) };
   }
 
@@ -364,11 +367,6 @@ class S3SinkWriter implements SinkWriter {
 function wouldExceed(bytes: number, text: string, maxBytes: number): boolean {
   // Three bytes per UTF-16 unit at most: only a text near the limit needs measuring.
   return bytes + text.length * 3 > maxBytes && bytes + Buffer.byteLength(text) > maxBytes;
-}
-
-/** The bytes to store for `body`; a failure rejects, it never throws. */
-async function compressObject(body: ObjectBody, compression: Compression): Promise<Buffer> {
-  return compressBody(body.toBuffer(), compression);
 }
 
 function rejected(message: string): SinkFailure {
