@@ -15,6 +15,10 @@
  *
  * The object is generated once per size into the temp directory and reused.
  *
+ * To see what holds memory or time: `BENCH_MEMORY=1` makes each side print `process.memoryUsage()`
+ * every second (to stderr); `BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=<dir>'` passes flags
+ * to the sides' processes.
+ *
  * Output (stable; the overall benchmark runner reads it):
  *   s3 object: <mb> MiB gzip JSON lines (<records> records, <gz> MiB compressed), main steps; medians (min–max) of <n> paired fresh processes
  *     ingest        wall <ms> ms (…)   cpu <ms> ms (…)   rss <MiB> MiB (…)
@@ -92,7 +96,7 @@ const SPEC = {
       ],
     },
   },
-  sinks: { archive: { type: 's3', inputs: ['clean'], bucket: OUTPUT_BUCKET, key: 'orders/', format: 'jsonl', compression: 'gzip', ...(process.env.BENCH_BATCH ? { batch: JSON.parse(process.env.BENCH_BATCH) } : {}) } },
+  sinks: { archive: { type: 's3', inputs: ['clean'], bucket: OUTPUT_BUCKET, key: 'orders/', format: 'jsonl', compression: 'gzip' } },
 };
 
 const objectKey = (mb: number) => `orders/${mb}mb.jsonl.gz`;
@@ -123,7 +127,10 @@ async function runSide(side: string, endpoint: string, mb: number, size: number)
     run = () => handWritten(client, key);
   }
   (globalThis as { gc?: () => void }).gc?.();
-  if (process.env.BENCH_DEBUG) setInterval(() => { const m = process.memoryUsage(); console.error(side, Object.entries(m).map(([k, v]) => `${k} ${(v / 1048576).toFixed(0)}`).join(' ')); }, 1000).unref();
+  if (process.env.BENCH_MEMORY) {
+    const sample = () => Object.entries(process.memoryUsage()).map(([name, bytes]) => `${name} ${(bytes / MIB).toFixed(0)}`).join(' ');
+    setInterval(() => console.error(`${side}: ${sample()} MiB`), 1000).unref();
+  }
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await run();
@@ -198,10 +205,15 @@ async function objectFile(mb: number): Promise<{ file: string; records: number }
   return { file, records };
 }
 
-/** Counts the records of every object published to it; bodies are decompressed as they arrive and dropped. */
+/**
+ * Counts the records of every object published to it; bodies are decompressed as they arrive and
+ * dropped. Requests are answered without waiting for the counting, so that it adds no latency to
+ * either side; `counted` waits for it.
+ */
 class StandInS3 {
   records = 0;
   bytes = 0;
+  private counting: Promise<void>[] = [];
   private readonly uploads = new Map<string, { gunzip: Gunzip; lines: Promise<number>; next: number; waiting: Map<number, Buffer> }>();
   private nextUpload = 1;
 
@@ -211,7 +223,6 @@ class StandInS3 {
   ) {}
 
   handle(request: IncomingMessage, response: ServerResponse): void {
-    if (process.env.BENCH_DEBUG) { const s = Date.now(); response.on("finish", () => console.error(request.method, request.url, response.statusCode, this.records, Date.now() - s)); }
     const url = new URL(request.url!, 'http://localhost');
     const [, bucket, ...rest] = url.pathname.split('/');
     const key = decodeURIComponent(rest.join('/'));
@@ -243,11 +254,8 @@ class StandInS3 {
       const uploadId = query.get('uploadId');
       if (request.method === 'PUT' && uploadId === null) {
         const gunzip = createGunzip();
-        const lines = countLines(gunzip);
+        this.count(countLines(gunzip));
         gunzip.end(body);
-        // Not `records += await`: that reads the count before waiting, losing concurrent additions.
-        const count = await lines;
-        this.records += count;
         done(200, { ETag: '"put"' });
         return;
       }
@@ -264,8 +272,7 @@ class StandInS3 {
       } else if (request.method === 'POST') {
         this.uploads.delete(uploadId!);
         upload.gunzip.end();
-        const count = await upload.lines;
-        this.records += count;
+        this.count(upload.lines);
         done(200, {}, `<CompleteMultipartUploadResult><Bucket>${bucket}</Bucket><Key>${key}</Key><ETag>"complete"</ETag></CompleteMultipartUploadResult>`);
       } else if (request.method === 'DELETE') {
         this.uploads.delete(uploadId!);
@@ -275,6 +282,16 @@ class StandInS3 {
         throw new Error(`unexpected ${request.method} ${request.url}`);
       }
     }).catch(fail);
+  }
+
+  /** The records of every object published so far, once they are counted. */
+  async counted(): Promise<number> {
+    while (this.counting.length > 0) await Promise.all(this.counting.splice(0));
+    return this.records;
+  }
+
+  private count(lines: Promise<number>): void {
+    this.counting.push(lines.then((count) => void (this.records += count)));
   }
 }
 
@@ -297,7 +314,8 @@ async function countLines(stream: Gunzip): Promise<number> {
 
 function runChild(side: string, endpoint: string, mb: number, size: number): Promise<SideResult> {
   const environment = { ...process.env, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1' };
-  const args = ['--expose-gc', '--no-warnings', process.argv[1]!, '--side', side, '--endpoint', endpoint, '--mb', String(mb), '--size', String(size)];
+  const flags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const args = ['--expose-gc', '--no-warnings', ...flags, process.argv[1]!, '--side', side, '--endpoint', endpoint, '--mb', String(mb), '--size', String(size)];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: environment, stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
@@ -335,7 +353,8 @@ async function main(): Promise<void> {
       for (const side of order) {
         s3.records = 0;
         const result = await runChild(side, endpoint, mb, size);
-        if (s3.records !== expected) throw new Error(`${side} wrote ${s3.records} records, expected ${expected}`);
+        const written = await s3.counted();
+        if (written !== expected) throw new Error(`${side} wrote ${written} records, expected ${expected}`);
         samples[side].push(result);
       }
     }
