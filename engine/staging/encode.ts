@@ -163,7 +163,7 @@ const MAX_SLAB_BYTES = 1024 * 1024;
  * no per-record allocations.
  */
 export class ObjectBody {
-  private readonly slabs: Buffer[] = [];
+  protected readonly slabs: Buffer[] = [];
   protected slab: Buffer | undefined;
   protected offset = 0;
   private length = 0;
@@ -216,20 +216,27 @@ export class ObjectBody {
 
 /** Output chunk of the streaming compressor: a few per 1 MiB slab of JSON lines. */
 const GZIP_STREAM_CHUNK_BYTES = 64 * 1024;
+/**
+ * Full slabs held before a body starts compressing as it grows. A gzip stream holds some 300 KiB
+ * of zlib state: started at 1 MiB, the streams of all open objects take at most about a third
+ * of what their bodies would, however many prefixes are open.
+ */
+const GZIP_STREAM_FROM_BYTES = 1024 * 1024;
 
 /**
  * An object body gzip-compressed as it grows: each full slab is handed to a gzip stream that
  * deflates it in libuv's thread pool while the next records are encoded, so an open object holds
  * its compressed bytes and one slab rather than its whole uncompressed body (64 MiB by default),
- * and writing a full object waits only for its last slab. A body that never fills its first
- * slab (16 KiB) is compressed in one call by `finish`, so that small objects (many prefixes of a
- * stream batch) cost no stream. The bytes are the same gzip data either way (deflate output does
- * not depend on how its input is split).
+ * and writing a full object waits only for its last slab. A body that never grows past 1 MiB is
+ * compressed in one call by `finish`, so that small objects (many prefixes of a stream batch)
+ * cost no stream. The bytes are the same gzip data either way (deflate output does not depend on
+ * how its input is split).
  */
 export class GzipObjectBody extends ObjectBody {
   private stream: Gzip | undefined;
   private readonly compressed: Buffer[] = [];
   private error: Error | undefined;
+  private sealedBytes = 0;
 
   override async finish(): Promise<Buffer> {
     const stream = this.stream;
@@ -252,12 +259,17 @@ export class GzipObjectBody extends ObjectBody {
   }
 
   protected override seal(slab: Buffer): void {
-    if (this.stream === undefined) {
-      const stream = createGzip({ level: GZIP_LEVEL, chunkSize: GZIP_STREAM_CHUNK_BYTES });
-      stream.on('data', (chunk: Buffer) => this.compressed.push(chunk));
-      stream.on('error', (error) => (this.error = error));
-      this.stream = stream;
+    if (this.stream !== undefined) {
+      this.stream.write(slab);
+      return;
     }
-    this.stream.write(slab);
+    super.seal(slab);
+    this.sealedBytes += slab.byteLength;
+    if (this.sealedBytes < GZIP_STREAM_FROM_BYTES) return;
+    const stream = createGzip({ level: GZIP_LEVEL, chunkSize: GZIP_STREAM_CHUNK_BYTES });
+    stream.on('data', (chunk: Buffer) => this.compressed.push(chunk));
+    stream.on('error', (error) => (this.error = error));
+    for (const held of this.slabs.splice(0)) stream.write(held);
+    this.stream = stream;
   }
 }
