@@ -5,10 +5,11 @@
  *
  * An object is built incrementally: each record is encoded once into text, appended to an
  * `ObjectBody` (bytes in a few large slabs, never record objects), and the body is compressed
- * once when the object is written.
+ * once when the object is written, or as it grows (`GzipObjectBody`).
  */
 import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
+import { createGzip, gzip as gzipCallback } from 'node:zlib';
+import type { Gzip } from 'node:zlib';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import type { Options as CsvStringifyOptions } from 'csv-stringify/sync';
 import type { RecordValue } from '../pipeline/record.ts';
@@ -162,9 +163,9 @@ const MAX_SLAB_BYTES = 1024 * 1024;
  * no per-record allocations.
  */
 export class ObjectBody {
-  private readonly slabs: Buffer[] = [];
-  private slab: Buffer | undefined;
-  private offset = 0;
+  protected readonly slabs: Buffer[] = [];
+  protected slab: Buffer | undefined;
+  protected offset = 0;
   private length = 0;
 
   /** Uncompressed size so far, in bytes. */
@@ -179,7 +180,7 @@ export class ObjectBody {
     if (slab === undefined || slab.length - this.offset < text.length * 3) {
       const bytes = Buffer.byteLength(text);
       if (slab === undefined || slab.length - this.offset < bytes) {
-        if (slab !== undefined) this.slabs.push(slab.subarray(0, this.offset));
+        if (slab !== undefined) this.seal(slab.subarray(0, this.offset));
         const next = slab === undefined ? FIRST_SLAB_BYTES : Math.min(slab.length * 2, MAX_SLAB_BYTES);
         slab = Buffer.allocUnsafe(Math.max(next, bytes));
         this.slab = slab;
@@ -197,5 +198,78 @@ export class ObjectBody {
     const last = this.slab === undefined ? [] : [this.slab.subarray(0, this.offset)];
     if (this.slabs.length === 0 && last.length === 1) return last[0]!;
     return Buffer.concat([...this.slabs, ...last], this.length);
+  }
+
+  /** The bytes to store, once the last text is appended; a failure rejects. */
+  async finish(): Promise<Buffer> {
+    return this.toBuffer();
+  }
+
+  /** Lets go of the body unstored. */
+  discard(): void {}
+
+  /** A slab is full: keeps it. */
+  protected seal(slab: Buffer): void {
+    this.slabs.push(slab);
+  }
+}
+
+/** Output chunk of the streaming compressor: a few per 1 MiB slab of JSON lines. */
+const GZIP_STREAM_CHUNK_BYTES = 64 * 1024;
+/**
+ * Full slabs held before a body starts compressing as it grows. A gzip stream holds some 300 KiB
+ * of zlib state: started at 1 MiB, the streams of all open objects take at most about a third
+ * of what their bodies would, however many prefixes are open.
+ */
+const GZIP_STREAM_FROM_BYTES = 1024 * 1024;
+
+/**
+ * An object body gzip-compressed as it grows: each full slab is handed to a gzip stream that
+ * deflates it in libuv's thread pool while the next records are encoded, so an open object holds
+ * its compressed bytes and one slab rather than its whole uncompressed body (64 MiB by default),
+ * and writing a full object waits only for its last slab. A body that never grows past 1 MiB is
+ * compressed in one call by `finish`, so that small objects (many prefixes of a stream batch)
+ * cost no stream. The bytes are the same gzip data either way (deflate output does not depend on
+ * how its input is split).
+ */
+export class GzipObjectBody extends ObjectBody {
+  private stream: Gzip | undefined;
+  private readonly compressed: Buffer[] = [];
+  private error: Error | undefined;
+  private sealedBytes = 0;
+
+  override async finish(): Promise<Buffer> {
+    const stream = this.stream;
+    if (stream === undefined) return compressBody(this.toBuffer(), 'gzip');
+    if (this.error !== undefined) throw this.error;
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.once('end', resolve);
+      stream.once('error', reject);
+    });
+    if (this.slab !== undefined && this.offset > 0) stream.write(this.slab.subarray(0, this.offset));
+    this.slab = undefined;
+    stream.end();
+    await ended;
+    return Buffer.concat(this.compressed);
+  }
+
+  override discard(): void {
+    this.stream?.destroy();
+    this.slab = undefined;
+  }
+
+  protected override seal(slab: Buffer): void {
+    if (this.stream !== undefined) {
+      this.stream.write(slab);
+      return;
+    }
+    super.seal(slab);
+    this.sealedBytes += slab.byteLength;
+    if (this.sealedBytes < GZIP_STREAM_FROM_BYTES) return;
+    const stream = createGzip({ level: GZIP_LEVEL, chunkSize: GZIP_STREAM_CHUNK_BYTES });
+    stream.on('data', (chunk: Buffer) => this.compressed.push(chunk));
+    stream.on('error', (error) => (this.error = error));
+    for (const held of this.slabs.splice(0)) stream.write(held);
+    this.stream = stream;
   }
 }

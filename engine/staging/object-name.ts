@@ -22,6 +22,9 @@ export const MAX_NAME_BYTES = MAX_SOURCE_CHARS + 1 + MAX_POSITION_CHARS + 1 + DI
 /** The longest rendered prefix that still leaves room for any object name within `MAX_KEY_BYTES`. */
 export const MAX_PREFIX_BYTES = MAX_KEY_BYTES - MAX_NAME_BYTES;
 
+/** Characters of identities gathered before they are hashed: few native calls, and no per-record strings kept for a whole object. */
+const HASH_CHUNK_CHARS = 64 * 1024;
+
 // Letters, digits, `-` and `_` need no URL encoding and carry no meaning in S3 or in shells; `.`
 // is kept for the suffix alone and `/` for the prefix alone.
 const UNSAFE = /[^A-Za-z0-9_-]/g;
@@ -36,7 +39,8 @@ export class ObjectIdentity {
   private readonly hash: Hash;
   private first: RecordMeta | undefined;
   private records = 0;
-  private readonly identities: string[] = [];
+  /** Identities not hashed yet, `\0`-separated: the digest covers all of them joined by `\0`. */
+  private pending = '';
 
   constructor(sinkId: string) {
     this.hash = createHash('sha256').update(`${sinkId}\0`);
@@ -49,17 +53,22 @@ export class ObjectIdentity {
    */
   add(meta: RecordMeta, ordinal: number): void {
     this.first ??= meta;
-    // Hashed in one call when the object is named: a native call per record costs more than the digest.
     // Ordinal 0 adds nothing, so objects of records that were not fanned out keep their names.
-    this.identities.push(meta.source, ordinal === 0 ? meta.position : `${meta.position}#${ordinal}`);
+    const position = ordinal === 0 ? meta.position : `${meta.position}#${ordinal}`;
+    this.pending = this.records === 0 ? `${meta.source}\0${position}` : `${this.pending}\0${meta.source}\0${position}`;
     this.records++;
+    // Hashed in chunks: a native call per record costs more than the digest.
+    if (this.pending.length >= HASH_CHUNK_CHARS) {
+      this.hash.update(this.pending);
+      this.pending = '';
+    }
   }
 
   /** The object's name, to append to its prefix. Call once, after the last `add`. */
   name(suffix: string): string {
     const source = readable(this.first?.source ?? 'empty', MAX_SOURCE_CHARS);
     const position = readable(this.first?.position ?? '', MAX_POSITION_CHARS);
-    const digest = this.hash.update(this.identities.join('\0')).digest('hex').slice(0, DIGEST_CHARS);
+    const digest = this.hash.update(this.pending).digest('hex').slice(0, DIGEST_CHARS);
     return `${source}-${position}-${digest}-${this.records}${suffix}`;
   }
 }

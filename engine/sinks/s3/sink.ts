@@ -5,13 +5,13 @@
  * its objects instead of adding copies.
  */
 import type { RecordMeta, RecordValue } from '../../pipeline/record.ts';
-import type { Invocation, ItemScope, Sink, SinkEntry, SinkFailure, SinkPlugin, SinkWriter, Ticket } from '../../plugin/types.ts';
+import type { Invocation, ItemScope, SettleResult, Sink, SinkEntry, SinkFailure, SinkPlugin, SinkWriter, Ticket } from '../../plugin/types.ts';
 import { classifyStoreError } from '../../ports/classify-store-error.ts';
 import type { ObjectStore, PutOptions, StagedObject } from '../../ports/object-store.ts';
 import type { SinkConfig } from '../../spec/spec-types.ts';
 import { compileTemplate } from '../../template/index.ts';
 import type { CompiledTemplate } from '../../template/index.ts';
-import { ObjectBody, compressBody, objectFormat, objectPutOptions, objectSuffix } from '../../staging/encode.ts';
+import { GzipObjectBody, ObjectBody, objectFormat, objectPutOptions, objectSuffix } from '../../staging/encode.ts';
 import type { Compression, CsvOutputOptions, ObjectFormat, RecordEncoder } from '../../staging/encode.ts';
 import { MAX_PREFIX_BYTES, ObjectIdentity } from '../../staging/object-name.ts';
 
@@ -83,6 +83,8 @@ interface OpenObject {
   readonly encode: RecordEncoder;
   readonly body: ObjectBody;
   readonly identity: ObjectIdentity;
+  records: number;
+  /** Tickets settled when the object is written; none for a staged item's object, whose tickets settle on `add`. */
   readonly tickets: Ticket[];
   /** The open objects it belongs to while it is being filled: the shared ones, or its item's. */
   readonly container: Map<string, OpenObject>;
@@ -90,11 +92,13 @@ interface OpenObject {
   readonly item: HeldItem | undefined;
 }
 
-/** What the sink holds of one staged item until the pipeline commits or aborts it. */
+/** What the sink holds of one staged item until the pipeline commits or aborts it: its objects, nothing per record. */
 interface HeldItem {
+  readonly scope: ItemScope;
   readonly open: Map<string, OpenObject>;
-  /** Full objects of the item, uploaded but not visible (`undefined` once the upload failed and its tickets were settled). */
-  readonly staged: { object: Promise<StagedObject | undefined>; tickets: Ticket[]; key: string }[];
+  /** Full objects of the item, uploaded but not visible (`undefined` once the upload failed). */
+  readonly staged: { object: Promise<StagedObject | undefined>; key: string }[];
+  aborted: boolean;
 }
 
 /**
@@ -108,11 +112,18 @@ interface HeldItem {
  * one is uploaded without being made visible (`ObjectStore.stage`, a multipart upload left
  * uncompleted) and published on `commit` with the item's open objects; `abort` discards them all,
  * so an unreadable input leaves no output. Records of other items share objects per prefix.
+ * A staged item's tickets are settled `written` as their records are encoded, so that an object
+ * of millions of records leaves no per-record state in the sink or the pipeline: the pipeline
+ * discards those outcomes if the item is aborted, and an object of the item that cannot be
+ * staged, written or published fails the whole item for retry through `settle`
+ * (docs/decisions/0052-bounded-memory-s3-objects.md).
  */
 class S3SinkWriter implements SinkWriter {
   private readonly open = new Map<string, OpenObject>();
   private readonly items = new Map<number, HeldItem>();
   private readonly writing = new Set<Promise<void>>();
+  /** Staged items whose output could not be stored or published: `settle` fails them. */
+  private readonly failures: { held: HeldItem; reason: string }[] = [];
   private openBytes = 0;
   /** The input record of the last record added, and how many records of it came before: its fan-out ordinal. */
   private lastMeta: RecordMeta | undefined;
@@ -139,7 +150,7 @@ class S3SinkWriter implements SinkWriter {
     let text = this.encode(object, record, ticket);
     if (text === undefined) return;
     let pending: Promise<void>[] | undefined;
-    if (object.tickets.length > 0 && wouldExceed(object.body.byteLength, text, maxBytes)) {
+    if (object.records > 0 && wouldExceed(object.body.byteLength, text, maxBytes)) {
       pending = [this.finish(object)];
       // Encoded again for the new object: a CSV object starts with its header.
       object = this.startObject(prefix, container, held);
@@ -149,10 +160,12 @@ class S3SinkWriter implements SinkWriter {
 
     this.openBytes += object.body.append(text);
     object.identity.add(meta, ordinal);
-    object.tickets.push(ticket);
-    if (object.tickets.length === 1) container.set(prefix, object);
+    if (++object.records === 1) container.set(prefix, object);
+    // A staged item's outcome is provisional until commit: nothing of the record needs keeping.
+    if (held === undefined) object.tickets.push(ticket);
+    else ticket.written();
 
-    if (object.tickets.length >= maxRecords || object.body.byteLength >= maxBytes) {
+    if (object.records >= maxRecords || object.body.byteLength >= maxBytes) {
       (pending ??= []).push(this.finish(object));
     } else if (this.openBytes > this.settings.openBytesBudget) {
       (pending ??= []).push(this.finish(this.largestOpenObject()));
@@ -166,26 +179,22 @@ class S3SinkWriter implements SinkWriter {
     if (held === undefined) return;
     this.items.delete(item.index);
     for (const object of [...held.open.values()]) void this.write(object);
-    for (const staged of held.staged) this.track(this.publish(staged));
+    for (const staged of held.staged) void this.track(this.publish(held, staged));
   }
 
   async abort(item: ItemScope): Promise<void> {
     const held = this.items.get(item.index);
     if (held === undefined) return;
-    this.items.delete(item.index);
-    for (const object of held.open.values()) this.openBytes -= object.body.byteLength;
-    held.open.clear();
-    await Promise.all(held.staged.map(async ({ object }) => (await object)?.discard().catch(() => {})));
+    held.aborted = true;
+    await this.discard(held);
   }
 
   async close(): Promise<void> {
     // The pipeline commits or aborts every item before closing; an item left over has no verified
-    // input, so its objects are discarded and its records retried rather than published.
-    for (const [index, held] of [...this.items]) {
-      const failure: SinkFailure = { code: 'sink-error', message: `sink ${this.settings.id} closed before its batch item was committed`, retryable: true };
-      for (const object of held.open.values()) for (const ticket of object.tickets) ticket.failed(failure);
-      for (const staged of held.staged) for (const ticket of staged.tickets) ticket.failed(failure);
-      await this.abort({ index, staged: true });
+    // input, so its objects are discarded and it is retried rather than published.
+    for (const held of [...this.items.values()]) {
+      await this.discard(held);
+      this.failures.push({ held, reason: `sink ${this.settings.id} closed before its batch item was committed` });
     }
     // Loops because a caller that does not await `add` may still be adding while objects are written.
     while (this.open.size > 0 || this.writing.size > 0) {
@@ -199,13 +208,31 @@ class S3SinkWriter implements SinkWriter {
     }
   }
 
+  /** The items whose objects could not be stored or published, each once with its first reason; an aborted item has no output to fail. */
+  async settle(): Promise<SettleResult> {
+    const failed = new Map<HeldItem, string>();
+    for (const { held, reason } of this.failures) if (!held.aborted && !failed.has(held)) failed.set(held, reason);
+    return { failed: [...failed].map(([held, reason]) => ({ item: held.scope, reason })) };
+  }
+
   private heldItem(item: ItemScope): HeldItem {
     let held = this.items.get(item.index);
     if (held === undefined) {
-      held = { open: new Map(), staged: [] };
+      held = { scope: item, open: new Map(), staged: [], aborted: false };
       this.items.set(item.index, held);
     }
     return held;
+  }
+
+  /** Drops everything held of an item, publishing none of it. */
+  private async discard(held: HeldItem): Promise<void> {
+    this.items.delete(held.scope.index);
+    for (const object of held.open.values()) {
+      this.openBytes -= object.body.byteLength;
+      object.body.discard();
+    }
+    held.open.clear();
+    await Promise.all(held.staged.map(async ({ object }) => (await object)?.discard().catch(() => {})));
   }
 
   private renderPrefix(record: RecordValue, meta: RecordMeta, ticket: Ticket): string | undefined {
@@ -236,7 +263,8 @@ class S3SinkWriter implements SinkWriter {
   /** A new, empty object; it joins `container` with its first record. */
   private startObject(prefix: string, container: Map<string, OpenObject>, item: HeldItem | undefined): OpenObject {
     const { format, id } = this.settings;
-    return { prefix, encode: format.begin(), body: new ObjectBody(), identity: new ObjectIdentity(id), tickets: [], container, item };
+    const body = this.settings.compression === 'gzip' ? new GzipObjectBody() : new ObjectBody();
+    return { prefix, encode: format.begin(), body, identity: new ObjectIdentity(id), records: 0, tickets: [], container, item };
   }
 
   private largestOpenObject(): OpenObject {
@@ -259,9 +287,8 @@ class S3SinkWriter implements SinkWriter {
     if (object.container.get(object.prefix) !== object) return undefined;
     object.container.delete(object.prefix);
     this.openBytes -= object.body.byteLength;
-    // Compression runs in libuv's thread pool: the object is named (every record's position
-    // hashed) on this thread meanwhile, instead of before.
-    const body = compressObject(object.body, this.settings.compression);
+    // Compression runs in libuv's thread pool: the object is named on this thread meanwhile.
+    const body = object.body.finish();
     return { body, key: object.prefix + object.identity.name(this.settings.suffix) };
   }
 
@@ -269,7 +296,7 @@ class S3SinkWriter implements SinkWriter {
   private write(object: OpenObject): Promise<void> {
     const taken = this.take(object);
     if (taken === undefined) return Promise.resolve();
-    return this.track(this.put(object.tickets, taken.key, taken.body));
+    return this.track(this.put(object, taken.key, taken.body));
   }
 
   /** Uploads a full object of a staged item without publishing it; `commit` publishes it. The promise never rejects. */
@@ -281,11 +308,11 @@ class S3SinkWriter implements SinkWriter {
       try {
         return await store.stage(bucket, taken.key, await taken.body, putOptions);
       } catch (error) {
-        this.fail(object.tickets, taken.key, error);
+        this.fail(object, taken.key, error);
         return undefined;
       }
     })();
-    held.staged.push({ object: staged, tickets: object.tickets, key: taken.key });
+    held.staged.push({ object: staged, key: taken.key });
     return this.track(staged.then(() => undefined));
   }
 
@@ -295,39 +322,44 @@ class S3SinkWriter implements SinkWriter {
     return tracked;
   }
 
-  private async put(tickets: Ticket[], key: string, body: Promise<Buffer>): Promise<void> {
+  private async put(object: OpenObject, key: string, body: Promise<Buffer>): Promise<void> {
     const { bucket, putOptions, store } = this.settings;
     try {
       await store.put(bucket, key, await body, putOptions);
     } catch (error) {
-      this.fail(tickets, key, error);
+      this.fail(object, key, error);
       return;
     }
-    for (const ticket of tickets) ticket.written();
+    for (const ticket of object.tickets) ticket.written();
   }
 
-  private async publish({ object, tickets, key }: HeldItem['staged'][number]): Promise<void> {
+  private async publish(held: HeldItem, { object, key }: HeldItem['staged'][number]): Promise<void> {
     const staged = await object;
-    if (staged === undefined) return;
+    if (staged === undefined) return; // failed when staged
     try {
       await staged.publish();
     } catch (error) {
       await staged.discard().catch(() => {});
-      this.fail(tickets, key, error);
-      return;
+      this.failures.push({ held, reason: this.describe(key, error) });
     }
-    for (const ticket of tickets) ticket.written();
   }
 
-  /** Fails every ticket of an object the store refused: retryable when the store says try again. */
-  private fail(tickets: Ticket[], key: string, error: unknown): void {
-    const { retryable, reason } = classifyStoreError(error);
-    const failure: SinkFailure = {
-      code: retryable ? 'sink-error' : 'sink-rejected',
-      message: `s3://${this.settings.bucket}/${key} could not be written: ${reason}: ${messageOf(error)}`,
-      retryable,
-    };
-    for (const ticket of tickets) ticket.failed(failure);
+  /**
+   * An object the store refused: each ticket fails, retryable when the store says try again; an
+   * object of a staged item (whose tickets are settled) fails its item.
+   */
+  private fail(object: OpenObject, key: string, error: unknown): void {
+    if (object.item !== undefined) {
+      this.failures.push({ held: object.item, reason: this.describe(key, error) });
+      return;
+    }
+    const { retryable } = classifyStoreError(error);
+    const failure: SinkFailure = { code: retryable ? 'sink-error' : 'sink-rejected', message: this.describe(key, error), retryable };
+    for (const ticket of object.tickets) ticket.failed(failure);
+  }
+
+  private describe(key: string, error: unknown): string {
+    return `s3://${this.settings.bucket}/${key} could not be written: ${classifyStoreError(error).reason}: ${messageOf(error)}`;
   }
 }
 
@@ -335,11 +367,6 @@ class S3SinkWriter implements SinkWriter {
 function wouldExceed(bytes: number, text: string, maxBytes: number): boolean {
   // Three bytes per UTF-16 unit at most: only a text near the limit needs measuring.
   return bytes + text.length * 3 > maxBytes && bytes + Buffer.byteLength(text) > maxBytes;
-}
-
-/** The bytes to store for `body`; a failure rejects, it never throws. */
-async function compressObject(body: ObjectBody, compression: Compression): Promise<Buffer> {
-  return compressBody(body.toBuffer(), compression);
 }
 
 function rejected(message: string): SinkFailure {

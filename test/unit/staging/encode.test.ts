@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { ObjectBody, compressBody, encodeJsonLine, jsonLinesFormat, objectPutOptions, objectSuffix } from '../../../engine/staging/encode.ts';
+import { GzipObjectBody, ObjectBody, compressBody, encodeJsonLine, jsonLinesFormat, objectPutOptions, objectSuffix } from '../../../engine/staging/encode.ts';
 
 describe('encodeJsonLine', () => {
   it('encodes a value as one JSON line', () => {
@@ -60,5 +60,28 @@ describe('object content', () => {
     expect(objectSuffix(jsonLinesFormat, 'gzip')).toBe('.jsonl.gz');
     expect(objectSuffix(jsonLinesFormat, 'none')).toBe('.jsonl');
     expect(objectPutOptions(jsonLinesFormat, 'none')).toEqual({ contentType: 'application/x-ndjson' });
+  });
+});
+
+describe('GzipObjectBody', () => {
+  const lines = Array.from({ length: 40_000 }, (_, index) => `{"line":${index},"text":"${'é✓x'.repeat(index % 40)}"}\n`);
+
+  it('compresses a body of many slabs as it grows into the gzip data a one-call compression gives', async () => {
+    const body = new GzipObjectBody();
+    for (const line of lines) body.append(line);
+
+    const stored = await body.finish();
+
+    expect(body.byteLength).toBe(Buffer.byteLength(lines.join('')));
+    expect(gunzipSync(stored).toString('utf8')).toBe(lines.join(''));
+    expect(stored.equals(await compressBody(Buffer.from(lines.join('')), 'gzip'))).toBe(true);
+  });
+
+  it('compresses a body smaller than one slab, and an empty one', async () => {
+    const small = new GzipObjectBody();
+    small.append('{"a":1}\n');
+
+    expect(gunzipSync(await small.finish()).toString('utf8')).toBe('{"a":1}\n');
+    expect(gunzipSync(await new GzipObjectBody().finish()).byteLength).toBe(0);
   });
 });

@@ -132,6 +132,19 @@ function storeError({ name, status }: { name: string; status: number }): Error {
   return Object.assign(new Error(`${name}: the store refused the request`), { name, $metadata: { httpStatusCode: status } });
 }
 
+/** A store that stages objects but cannot complete them, as when CompleteMultipartUpload fails. */
+class UnpublishableObjectStore extends MemoryObjectStore {
+  override async stage(bucket: string, key: string, body: Uint8Array, options: PutOptions): Promise<StagedObject> {
+    const staged = await super.stage(bucket, key, body, options);
+    return {
+      publish: async () => {
+        throw storeError({ name: 'SlowDown', status: 503 });
+      },
+      discard: () => staged.discard(),
+    };
+  }
+}
+
 /** A store whose `put` resolves only after other work has had a chance to run. */
 class SlowObjectStore extends MemoryObjectStore {
   override async put(bucket: string, key: string, body: Uint8Array, options: PutOptions): Promise<void> {
@@ -405,7 +418,7 @@ describe('s3 sink', () => {
       expect(bodies.sort()).toEqual([['e0', 'e1', 'e2'], ['e3', 'e4']]);
     });
 
-    it('uploads the full objects of a staged item unpublished and publishes them on commit', async () => {
+    it('uploads the full objects of a staged item unpublished and publishes them on commit, its tickets settled as records arrive', async () => {
       const store = new MemoryObjectStore();
       const writer = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }, ENVIRONMENT).open(makeInvocation());
       const item = staged(0);
@@ -420,7 +433,8 @@ describe('s3 sink', () => {
       await writer.commit(item);
       await writer.close();
 
-      expect(beforeCommit).toEqual({ visible: 0, staged: 2, settled: 0 });
+      // The sink keeps nothing per record of a staged item: the pipeline discards the outcomes of an aborted one.
+      expect(beforeCommit).toEqual({ visible: 0, staged: 2, settled: 5 });
       expect(store.objects.size).toBe(3);
       expect(store.staged.size).toBe(0);
       expect(tickets.every((ticket) => ticket.settlements.length === 1 && ticket.settlements[0]!.outcome === 'written')).toBe(true);
@@ -445,7 +459,41 @@ describe('s3 sink', () => {
       expect(storedKeys(store).map((key) => jsonLines(storedText(store, key)))).toEqual([[clickRecord(9)]]);
       expect(store.staged.size).toBe(0);
       expect(other.settlements).toEqual([{ outcome: 'written' }]);
-      expect(abortedTickets.some((ticket) => ticket.settlements.some((settlement) => settlement.outcome === 'written'))).toBe(false);
+      // Their outcomes were provisional: the pipeline discards those of an aborted item.
+      expect(abortedTickets.every((ticket) => ticket.settlements.length === 1)).toBe(true);
+      expect(await writer.settle!({ redelivered: () => false })).toEqual({ failed: [] });
+    });
+
+    it('fails the whole item when a staged upload cannot be published, and only that item', async () => {
+      const store = new UnpublishableObjectStore();
+      const writer = s3Sink.create('archive', sinkConfig({ batch: { max_records: 2 } }), { objects: store }, ENVIRONMENT).open(makeInvocation());
+      const item = staged(0);
+      for (const { record, meta } of inputs(4)) await writer.add({ record, meta, ticket: makeTicket(), item });
+      const other = staged(1);
+      await writer.add({ record: clickRecord(9), meta: kinesisMeta(9), ticket: makeTicket(), item: other });
+
+      writer.commit(item);
+      writer.commit(other);
+      await writer.close();
+      const { failed } = await writer.settle!({ redelivered: () => false });
+
+      expect(failed).toEqual([expect.objectContaining({ item })]);
+      expect(failed[0]!.reason).toMatch(/could not be written: SlowDown/);
+      expect(storedKeys(store).map((key) => jsonLines(storedText(store, key)))).toEqual([[clickRecord(9)]]);
+      expect(store.staged.size).toBe(0);
+    });
+
+    it('fails the whole item when an object of it cannot be staged, and publishes nothing of it', async () => {
+      const store = new FailingObjectStore('p/');
+      const writer = s3Sink.create('archive', sinkConfig({ key: 'p/', batch: { max_records: 2 } }), { objects: store }, ENVIRONMENT).open(makeInvocation());
+      const item = staged(0);
+      for (const { record, meta } of inputs(3)) await writer.add({ record, meta, ticket: makeTicket(), item });
+
+      writer.commit(item);
+      await writer.close();
+
+      expect((await writer.settle!({ redelivered: () => false })).failed.map((failure) => failure.item)).toEqual([item]);
+      expect(store.inner.objects.size).toBe(0);
     });
   });
 
