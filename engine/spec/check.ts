@@ -196,7 +196,8 @@ function checkLanguages(value: Component, sections: Record<Section, [string, Com
   };
   // Every template the schema types, wherever it is: a field added to a fragment is checked too.
   forEachTyped(value, TEMPLATE_REFS, (ref, source, path) => {
-    if (typeof source !== 'string') return;
+    // Every Handlebars construct opens with `{{`: text without one is literal and needs no compiling.
+    if (typeof source !== 'string' || !source.includes('{{')) return;
     for (const problem of checkTemplate(source, TEMPLATE_ROOTS[ref])) report(path, problem.code, `${problem.message} in template \`${source}\``);
   });
 
