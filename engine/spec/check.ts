@@ -169,16 +169,21 @@ function checkGraph(sections: Record<Section, [string, Component][]>, owner: Map
 
 function checkParameters(value: Component, report: Report): void {
   const declared = new Set(Object.keys((value.parameters as object | undefined) ?? {}));
-  walkStrings(value, [], (text, path) => {
-    if (path[0] === 'tests') return;
-    for (const match of text.matchAll(PARAM_REFERENCE)) {
-      const parameter = match[1]!;
-      if (!declared.has(parameter)) {
-        const known = [...declared].join(', ') || 'none declared';
-        report(path, 'undeclared-parameter', `\`\${param.${parameter}}\` refers to an undeclared parameter (parameters: ${known})`);
+  // Test cases hold records: their strings are data, not spec text.
+  for (const [key, item] of Object.entries(value)) {
+    if (key === 'tests') continue;
+    walkStrings(item, [key], (text, path) => {
+      // Most strings refer to no parameter: a plain search is cheaper than starting a regex iteration.
+      if (!text.includes('${param.')) return;
+      for (const match of text.matchAll(PARAM_REFERENCE)) {
+        const parameter = match[1]!;
+        if (!declared.has(parameter)) {
+          const known = [...declared].join(', ') || 'none declared';
+          report([...path], 'undeclared-parameter', `\`\${param.${parameter}}\` refers to an undeclared parameter (parameters: ${known})`);
+        }
       }
-    }
-  });
+    });
+  }
 }
 
 function checkLanguages(value: Component, sections: Record<Section, [string, Component][]>, report: Report): void {
@@ -191,7 +196,8 @@ function checkLanguages(value: Component, sections: Record<Section, [string, Com
   };
   // Every template the schema types, wherever it is: a field added to a fragment is checked too.
   forEachTyped(value, TEMPLATE_REFS, (ref, source, path) => {
-    if (typeof source !== 'string') return;
+    // Every Handlebars construct opens with `{{`: text without one is literal and needs no compiling.
+    if (typeof source !== 'string' || !source.includes('{{')) return;
     for (const problem of checkTemplate(source, TEMPLATE_ROOTS[ref])) report(path, problem.code, `${problem.message} in template \`${source}\``);
   });
 
@@ -400,8 +406,23 @@ function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-function walkStrings(value: unknown, path: SpecPath, visit: (text: string, path: SpecPath) => void): void {
+/**
+ * Calls `visit` for every string in `value`, with its path. The path is one array, pushed and popped
+ * as the walk descends (most strings need none): `visit` copies it to keep it.
+ */
+function walkStrings(value: unknown, path: (string | number)[], visit: (text: string, path: SpecPath) => void): void {
   if (typeof value === 'string') visit(value, path);
-  else if (Array.isArray(value)) value.forEach((item, index) => walkStrings(item, [...path, index], visit));
-  else if (value && typeof value === 'object') for (const [key, item] of Object.entries(value)) walkStrings(item, [...path, key], visit);
+  else if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      path.push(index);
+      walkStrings(value[index], path, visit);
+      path.pop();
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      path.push(key);
+      walkStrings(item, path, visit);
+      path.pop();
+    }
+  }
 }

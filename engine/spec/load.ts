@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { Document, isAlias, isDocument, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit } from 'yaml';
+import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit } from 'yaml';
 import type { Node, ParsedNode, Scalar } from 'yaml';
 import type { SpecCode } from '../errors.ts';
 import type { Diagnostic, SpecPath } from './diagnostic.ts';
@@ -183,25 +183,38 @@ function isMergeKey(key: unknown): boolean {
   return isScalar(key) && (key as Scalar).source === MERGE_KEY;
 }
 
+interface InexactNumber {
+  node: Scalar;
+  path: SpecPath;
+  message: string;
+}
+
 /**
  * The first number in the document that the spec value cannot hold as written: an integer
  * beyond ±2^53 (`9007199254740993` would silently become `...992`), or a number too large to be
  * finite (`1e400`, `.inf`) or not a number (`.nan`). Every consumer of the spec (ajv, the
  * runtime, the generator) would see a different value than the one the user wrote.
  */
-function firstInexactNumber(doc: Document.Parsed): { node: Scalar; path: SpecPath; message: string } | undefined {
-  let found: { node: Scalar; path: SpecPath; message: string } | undefined;
-  visit(doc, {
-    Scalar(key, node, ancestors) {
-      if (key === 'key' || typeof node.value !== 'number') return;
+function firstInexactNumber(doc: Document.Parsed): InexactNumber | undefined {
+  // A recursion of its own rather than yaml's `visit`, which copies and freezes the ancestor list at
+  // every map, list and pair: that copying cost as much as the check on every spec loaded.
+  const ancestors: unknown[] = [];
+  const search = (node: unknown, isKey: boolean): InexactNumber | undefined => {
+    if (isScalar(node)) {
+      if (isKey || typeof node.value !== 'number') return undefined;
       const source = node.source ?? String(node.value);
       const message = inexactNumberMessage(node.value, source);
-      if (message === undefined) return;
-      found = { node, path: specPathOf(ancestors, node), message };
-      return visit.BREAK;
-    },
-  });
-  return found;
+      return message === undefined ? undefined : { node, path: specPathOf(ancestors, node), message };
+    }
+    if (!isMap(node) && !isSeq(node) && !isPair(node)) return undefined;
+    ancestors.push(node);
+    let found: InexactNumber | undefined;
+    if (isPair(node)) found = search(node.key, true) ?? search(node.value, false);
+    else for (const item of node.items) if ((found = search(item, false))) break;
+    ancestors.pop();
+    return found;
+  };
+  return search(doc.contents, false);
 }
 
 function inexactNumberMessage(value: number, source: string): string | undefined {
@@ -213,10 +226,10 @@ function inexactNumberMessage(value: number, source: string): string | undefined
   return `integer \`${source}\` is beyond ±2^53 and cannot be held exactly (it would become ${BigInt(value)}); quote it to keep it as text`;
 }
 
-/** The spec path of `node`, given the ancestors `visit` passes (document, maps, pairs, sequences). */
+/** The spec path of `node`, given its ancestors from the document's contents down (maps, pairs, sequences). */
 function specPathOf(ancestors: readonly unknown[], node: unknown): SpecPath {
   const path: (string | number)[] = [];
-  const chain = [...ancestors.filter((ancestor) => !isDocument(ancestor)), node];
+  const chain = [...ancestors, node];
   for (const [index, ancestor] of chain.entries()) {
     const next = chain[index + 1];
     if (isPair(ancestor) && isScalar(ancestor.key)) path.push(String(ancestor.key.value));

@@ -119,6 +119,10 @@ describe('loadSpec with numbers the spec value cannot hold', () => {
     expect(firstDiagnostic('a:\n  - { b: [1, 2, 9007199254740993] }\n')).toMatchObject({ instancePath: '/a/0/b/2', line: 2, column: 17 });
   });
 
+  it('reports the first such number as written, not one in a later mapping', () => {
+    expect(load('a:\n  - [1, .inf]\nb: .nan\n')).toMatchObject({ ok: false, diagnostics: [{ instancePath: '/a/0/1', line: 2, column: 9 }] });
+  });
+
   it.each([
     ['the largest exact integer', 'n: 9007199254740991\n'],
     ['an exact power of two beyond 2^53', 'n: 18014398509481984\n'],
