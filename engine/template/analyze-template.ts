@@ -178,7 +178,11 @@ export function analyzeTemplate(program: Program, positions: SourcePositions, op
         checkCall(block, 'block');
         visitCallee(block, 'block');
         visitArguments(block);
-        const name = callee(block, 'block').name;
+        const target = callee(block, 'block');
+        const name = target.name;
+        // A section (`{{#record.tags}}`) is no helper call: Handlebars renders it with its
+        // `blockHelperMissing`, which hands a list to `each`.
+        if (!target.isCall) helpers.add('each');
         // Handlebars adds a level for `../` only where the context changes: not for `if`.
         // `{{else}}` of `each` and `with` renders in the outer context; only the body moves.
         const sameContext = name !== undefined && SAME_CONTEXT_BLOCKS.has(name);

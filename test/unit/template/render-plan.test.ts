@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { compileTemplate, type TemplateContext, type TemplateRenderError } from '../../../engine/template/index.ts';
+import { checkTemplate, compileTemplate, type TemplateContext, type TemplateRenderError } from '../../../engine/template/index.ts';
 import { specTemplateSources } from '../../../engine/template/prepare-templates.ts';
 import { templatePlan } from '../../../engine/template/compile-template.ts';
 import type { PlanPart, PlanValue } from '../../../engine/template/plan-template.ts';
@@ -104,11 +104,11 @@ function withValue(context: TemplateContext, path: readonly string[], value: unk
 const HANDLEBARS_PATHS = [['record', 'a'], ['record', 'b'], ['record', 'tags'], ['record']];
 
 /** The base context, then each path of the template set to each kind of value, then every path at once. */
-function contextsFor(source: string): TemplateContext[] {
+function contextsFor(source: string, values: typeof VALUES = VALUES): TemplateContext[] {
   const plan = templatePlan(source);
   const paths = plan ? pathsOf(plan.parts) : HANDLEBARS_PATHS;
   const contexts: TemplateContext[] = [baseContext(), {}, { ...baseContext(), now: undefined }];
-  for (const [, value] of VALUES) {
+  for (const [, value] of values) {
     let all = baseContext();
     for (const path of paths) {
       contexts.push(withValue(baseContext(), path, value));
@@ -248,6 +248,26 @@ describe('render plans', () => {
 describe('templates rendered by Handlebars with its setup done once', () => {
   it.each(HANDLEBARS_FORMS.map((source) => [source]))('%j renders as plain Handlebars renders it', (source) => {
     expectSameOutcomes(source);
+  });
+});
+
+/**
+ * What `validate` accepts runs: a template `checkTemplate` accepts never fails to render with
+ * `render-failed` (Handlebars' own error, such as a helper the environment left out); every
+ * value a record can hold either renders or fails as one of the value errors.
+ */
+describe('templates validate accepts', () => {
+  // What a record can hold: JSON values, and the non-finite numbers an expression can make.
+  const recordValues = VALUES.filter(([, value]) => typeof value !== 'function' && !(value instanceof Date));
+  const accepted = [...new Set([...FORMS, ...HANDLEBARS_FORMS, ...examplesTemplates(), ...testTemplates()])].filter((source) => checkTemplate(source).length === 0);
+  it.each(accepted.map((source) => [source]))('%j renders every context or fails with a value error', (source) => {
+    for (const missing of ['error', 'empty'] as const) {
+      const template = compileTemplate(source, { missing });
+      for (const context of contextsFor(source, recordValues)) {
+        const result = outcome(template, context);
+        expect(result.error?.code, JSON.stringify({ source, missing, message: result.error?.message })).not.toBe('render-failed');
+      }
+    }
   });
 });
 
