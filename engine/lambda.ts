@@ -1,8 +1,7 @@
 /**
- * The Lambda entry point, bundled by `ingest package` for each spec (generator/function-bundle.ts)
- * and by the build into `dist/lambda/index.mjs` with every plugin. At cold start it reads what
- * `ingest package` ships beside the bundle: `spec.json`, a spec validated and resolved at build
- * time (defaults applied, sizes in bytes) with its templates prepared, and `validators.mjs`, the
+ * The Lambda entry point, bundled by `ingest package` for each spec (generator/function-bundle.ts).
+ * At cold start it reads what `ingest package` ships beside the bundle: `spec.json`, a spec
+ * validated and resolved at build time (defaults applied, sizes in bytes) with its templates prepared, and `validators.mjs`, the
  * JSON Schemas of `validate` steps compiled to code. No JSON Schema is compiled here, and no
  * template of a prepared form is parsed.
  *
@@ -28,12 +27,8 @@ import type { PreparedTemplates } from './template/index.ts';
 /** What the packager writes to `spec.json`. */
 export interface PackagedSpec {
   spec: ResolvedSpec;
-  /**
-   * The spec's templates, prepared so that the handler renders them without parsing. Absent from
-   * a spec.json that `ingest package` did not write (the runtime benchmark's, beside the bundle
-   * with every plugin): the templates are then compiled by Handlebars.
-   */
-  templates?: PreparedTemplates;
+  /** The spec's templates, prepared so that the handler renders them without parsing. */
+  templates: PreparedTemplates;
 }
 
 /** Thrown at cold start when the environment does not complete the spec; the message names the variables to set. */
@@ -71,7 +66,7 @@ const ports = (() => {
   }
 })();
 
-if (packaged.templates) usePreparedTemplates(packaged.templates);
+usePreparedTemplates(packaged.templates);
 export const handler = createHandler(spec, {
   ports,
   // Every schema file the spec names was compiled into validators.mjs; nothing else is read.

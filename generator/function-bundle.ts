@@ -55,7 +55,7 @@ export const OPTIONAL_MODULES: readonly OptionalModule[] = [
     needed: (spec) => EXPRESSION_STEPS.some((kind) => stepKindsOf(spec).has(kind)) || Object.values(spec.sinks).some((sink) => sink.where !== undefined),
   },
   // Templates of the common forms render from the plans spec.json carries (usePreparedTemplates).
-  { module: 'engine/template/handlebars-engine.ts', purpose: 'Handlebars (templates of forms that have no plan, or that name a parameter)', needed: (_spec, packaged) => packaged.templates?.needsHandlebars ?? true },
+  { module: 'engine/template/handlebars-engine.ts', purpose: 'Handlebars (templates of forms that have no plan, or that name a parameter)', needed: (_spec, packaged) => packaged.templates.needsHandlebars },
   // The JSON Schemas of validate steps are compiled at package time, into validators.mjs.
   { module: 'engine/transforms/validate/record-schema.ts', purpose: 'compiling JSON Schemas at run time', needed: () => false },
 ];

@@ -1,5 +1,6 @@
-// Builds the `ingest` binary (dist/cli.js) and the Lambda bundle (dist/lambda/index.mjs).
-// Runs from `prepare`, so `npm ci` leaves both ready.
+// Builds the `ingest` binary (dist/cli.js). Lambda bundles are built per spec by `ingest package`
+// (generator/function-bundle.ts).
+// Runs from `prepare`, so `npm ci` leaves it ready.
 import { build } from 'esbuild';
 import { chmod, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,7 +9,6 @@ import { compileSpecValidators } from './compile-spec-validators.mjs';
 // First: the CLI bundles the spec schema's validators as code instead of compiling the schema.
 await compileSpecValidators();
 
-const common = { bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'warning' };
 
 // Chunk names carry a hash of their content: remove the last build's, or they pile up.
 for (const name of await readdir('dist').catch(() => [])) {
@@ -20,7 +20,11 @@ for (const name of await readdir('dist').catch(() => [])) {
 // bundled into the chunks, tree-shaken: resolving and reading them file by file (date-fns alone is
 // 300 files) was most of a command's start (docs/decisions/0053-fast-cli-start.md).
 await build({
-  ...common,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  logLevel: 'warning',
   entryPoints: { cli: 'cli/ingest.ts' },
   outdir: 'dist',
   splitting: true,
@@ -35,18 +39,3 @@ await build({
   banner: { js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 });
 await chmod('dist/cli.js', 0o755);
-
-// The Lambda bundle with every plugin, for the runtime benchmark. `ingest package` does not use
-// it: it bundles the runtime for each spec (generator/function-bundle.ts). It carries its
-// dependencies (pinned SDK clients included), minified, and a `require` for the CommonJS modules
-// inside it.
-await build({
-  ...common,
-  entryPoints: { index: 'engine/lambda.ts' },
-  outdir: 'dist/lambda',
-  outExtension: { '.js': '.mjs' },
-  minify: true,
-  sourcemap: 'linked',
-  metafile: false,
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-});
