@@ -18,6 +18,9 @@ import type { PackagedSpec } from '../engine/lambda.ts';
 import type { ResolvedSpec } from '../engine/spec/resolved-spec.ts';
 import type { StepKind } from '../engine/spec/spec-types.ts';
 
+/** Gives an ESM bundle a `require`, for the CommonJS modules bundled into it. */
+export const REQUIRE_BANNER = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
+
 /** The repository's root: this module sits one directory below it, in the sources and in dist/. */
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -107,8 +110,7 @@ async function build(registry: string, leftOut: readonly OptionalModule[]): Prom
     target: 'node20',
     format: 'esm',
     metafile: true,
-    // A `require` for the CommonJS modules inside.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    banner: { js: REQUIRE_BANNER },
     plugins: [substitute(substitutes)],
     logLevel: 'error',
   });

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
 import type { Diagnostic } from '../engine/spec/diagnostic.ts';
 import { SINK_PLUGINS } from '../engine/plugin/registry.ts';
-import { bundleFunction } from './function-bundle.ts';
+import { REQUIRE_BANNER, bundleFunction } from './function-bundle.ts';
 import type { FunctionBundle } from './function-bundle.ts';
 import { diagnosticAt } from '../engine/spec/load.ts';
 import { readSpec } from '../engine/spec/read-spec.ts';
@@ -158,7 +158,7 @@ async function bundleValidators(schemas: { path: string; text: string }[], outfi
       format: 'esm',
       // The generated code imports ajv's runtime helpers; resolve them from Ingest's own install.
       nodePaths: [NODE_MODULES],
-      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+      banner: { js: REQUIRE_BANNER },
       logLevel: 'error',
     });
   } finally {
