@@ -71,3 +71,25 @@ export function timeProcess(command: string, args: readonly string[], options: S
     });
   });
 }
+
+/**
+ * The order event the throughput and S3 object cases read (about 380 bytes of JSON), so that their
+ * main case does the same work per record. Records are 30 s apart: 10,000 span four UTC days, so
+ * the heavy case's dated key makes four objects.
+ */
+export function orderRecord(index: number) {
+  return {
+    event_id: `evt-${index.toString().padStart(8, '0')}`,
+    uid: `user-${index % 997}`,
+    status: index % 50 === 0 ? 'test' : 'paid',
+    amount: (index % 1000) / 7,
+    currency: 'EUR',
+    ts: 1764237600000 + index * 30_000,
+    page: `/products/${index % 311}/details`,
+    referrer: 'https://www.example.com/search?q=shoes',
+    session_id: `s-${(index * 7919) % 100_003}`,
+    email: `customer-${index % 4099}@example.com`,
+    client: { ip: `10.0.${index % 256}.${(index * 13) % 256}`, agent: { name: 'Firefox', version: `${100 + (index % 30)}` } },
+    debug: { trace: `t-${index}`, host: 'web-03' },
+  };
+}

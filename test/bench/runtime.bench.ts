@@ -29,7 +29,7 @@ import { kinesisEvent } from '../../engine/local/events.ts';
 import { MemoryObjectStore } from '../../engine/ports/memory-object-store.ts';
 import { GZIP_LEVEL } from '../../engine/staging/encode.ts';
 import { resolveSpec } from '../../engine/spec/resolve.ts';
-import { median, pairedRatio, positiveInteger, spread, summaryRow } from './measure.ts';
+import { median, orderRecord, pairedRatio, positiveInteger, spread, summaryRow } from './measure.ts';
 
 const RECORDS = 10_000;
 
@@ -55,24 +55,6 @@ function spec(steps: unknown[], key: string) {
     sources: SOURCE,
     transforms: { clean: { inputs: ['orders'], steps } },
     sinks: { archive: { ...ARCHIVE, key } },
-  };
-}
-
-function record(index: number) {
-  return {
-    event_id: `evt-${index.toString().padStart(8, '0')}`,
-    uid: `user-${index % 997}`,
-    status: index % 50 === 0 ? 'test' : 'paid',
-    amount: (index % 1000) / 7,
-    currency: 'EUR',
-    // 30 s apart: 10,000 records span four UTC days, so the heavy case's dated key makes four objects.
-    ts: 1764237600000 + index * 30_000,
-    page: `/products/${index % 311}/details`,
-    referrer: 'https://www.example.com/search?q=shoes',
-    session_id: `s-${(index * 7919) % 100_003}`,
-    email: `customer-${index % 4099}@example.com`,
-    client: { ip: `10.0.${index % 256}.${(index * 13) % 256}`, agent: { name: 'Firefox', version: `${100 + (index % 30)}` } },
-    debug: { trace: `t-${index}`, host: 'web-03' },
   };
 }
 
@@ -200,7 +182,7 @@ const CASES: Case[] = [
 ];
 
 function event(): KinesisStreamEvent {
-  return kinesisEvent('orders', Array.from({ length: RECORDS }, (_, index) => Buffer.from(JSON.stringify(record(index)))));
+  return kinesisEvent('orders', Array.from({ length: RECORDS }, (_, index) => Buffer.from(JSON.stringify(orderRecord(index)))));
 }
 
 /** Every record line both sides wrote, and the object count, so a baseline that skips work is caught. */

@@ -44,6 +44,7 @@ import { s3ObjectCreatedEvent } from '../../engine/local/events.ts';
 import { buildPorts } from '../../engine/ports/aws-ports.ts';
 import { GZIP_LEVEL } from '../../engine/staging/encode.ts';
 import { resolveSpec } from '../../engine/spec/resolve.ts';
+import { median, orderRecord } from './measure.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -59,24 +60,6 @@ const { values: options } = parseArgs({
 const MIB = 1024 * 1024;
 const SOURCE_BUCKET = 'raw';
 const OUTPUT_BUCKET = 'archive';
-
-/** Records as runtime.bench.ts makes them (`record(i)`), so the two benchmarks' main case do the same work per record. */
-function record(index: number) {
-  return {
-    event_id: `evt-${index.toString().padStart(8, '0')}`,
-    uid: `user-${index % 997}`,
-    status: index % 50 === 0 ? 'test' : 'paid',
-    amount: (index % 1000) / 7,
-    currency: 'EUR',
-    ts: 1764237600000 + index * 30_000,
-    page: `/products/${index % 311}/details`,
-    referrer: 'https://www.example.com/search?q=shoes',
-    session_id: `s-${(index * 7919) % 100_003}`,
-    email: `customer-${index % 4099}@example.com`,
-    client: { ip: `10.0.${index % 256}.${(index * 13) % 256}`, agent: { name: 'Firefox', version: `${100 + (index % 30)}` } },
-    debug: { trace: `t-${index}`, host: 'web-03' },
-  };
-}
 
 /** The main case of runtime.bench.ts, reading the object from an `s3` source. */
 const SPEC = {
@@ -181,7 +164,7 @@ async function handWritten(client: S3Client, key: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // The parent: the object, the stand-in for S3, and the paired runs.
 
-/** Writes the object once per size: `record(i)` lines until `mb` MiB, gzip-compressed. */
+/** Writes the object once per size: `orderRecord(i)` lines until `mb` MiB, gzip-compressed. */
 async function objectFile(mb: number): Promise<{ file: string; records: number }> {
   const file = join(tmpdir(), `ingest-bench-s3-object-${mb}mb.jsonl.gz`);
   const target = mb * MIB;
@@ -190,7 +173,7 @@ async function objectFile(mb: number): Promise<{ file: string; records: number }
   // Counting again when the file exists is cheaper than trusting a side file to match it.
   const lines = function* () {
     while (bytes < target) {
-      const line = JSON.stringify(record(records++)) + '\n';
+      const line = JSON.stringify(orderRecord(records++)) + '\n';
       bytes += line.length;
       yield line;
     }
@@ -326,11 +309,6 @@ function runChild(side: string, endpoint: string, mb: number, size: number): Pro
       else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as SideResult);
     });
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function main(): Promise<void> {
