@@ -94,11 +94,11 @@ export class OperationBuilder {
   private readonly staticIndex: boolean;
 
   constructor(private readonly settings: OperationSettings) {
-    this.index = fastTemplate(settings.index);
+    this.index = compileTemplate(settings.index);
     this.staticIndex = !settings.index.includes('{{');
-    this.id = settings.id === undefined ? undefined : fastTemplate(settings.id);
-    this.routing = settings.routing === undefined ? undefined : fastTemplate(settings.routing);
-    this.version = settings.version === undefined ? undefined : fastTemplate(settings.version);
+    this.id = settings.id === undefined ? undefined : compileTemplate(settings.id);
+    this.routing = settings.routing === undefined ? undefined : compileTemplate(settings.routing);
+    this.version = settings.version === undefined ? undefined : compileTemplate(settings.version);
   }
 
   /** The bulk operation of one record. */
@@ -177,35 +177,6 @@ function renderOptional(template: CompiledTemplate, context: { record: RecordVal
   } catch {
     return undefined;
   }
-}
-
-// `{{record.a}}`, `{{record.a.b}}`: a template that prints one field of the record.
-const SINGLE_FIELD = /^\{\{\s*record((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*\}\}$/;
-
-/**
- * The template compiled, or a cheaper function that renders exactly as it would. A template
- * without `{{` renders to itself. A template printing one record field (ids nearly always are) is
- * read directly: Handlebars costs several microseconds per render (its helper and prototype-access
- * set-up run on every call), which showed as a tenth of the sink's time per document. Either way
- * the template is compiled, so it is checked as always.
- */
-export function fastTemplate(source: string): CompiledTemplate {
-  const template = compileTemplate(source);
-  if (!source.includes('{{')) return () => source;
-  const single = SINGLE_FIELD.exec(source);
-  if (single === null) return template;
-  const path = single[1]!.slice(1).split('.');
-  return (context) => {
-    let value: unknown = context.record;
-    for (const segment of path) {
-      value = typeof value === 'object' && value !== null && Object.hasOwn(value, segment) ? (value as Record<string, unknown>)[segment] : undefined;
-    }
-    // Strings and integers print as themselves; anything else (missing, a map, a date...) takes
-    // the template's own path, which renders or throws exactly as the template does.
-    if (typeof value === 'string') return value;
-    if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-    return template(context);
-  };
 }
 
 /** The body of one bulk request: its operations' texts, concatenated. */

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DocumentRejectedError, OperationBuilder, fastTemplate, indexNameProblem, versionProblem } from '../../../../engine/sinks/search/request.ts';
-import { compileTemplate } from '../../../../engine/template/index.ts';
+import { DocumentRejectedError, OperationBuilder, indexNameProblem, versionProblem } from '../../../../engine/sinks/search/request.ts';
 import { dynamoDbMeta, kinesisMeta } from './factories.ts';
 
 const now = new Date('2026-11-27T10:30:00.000Z');
@@ -87,30 +86,5 @@ describe('external versions', () => {
 
   it.each(['', '-1', '1.5', '1e3', 'abc', '9223372036854775808', '49590338271490256608559692538361571095921575989136588898'])('refuses %j', (text) => {
     expect(versionProblem(text)).toBeDefined();
-  });
-});
-
-describe('templates printing one field, read without Handlebars', () => {
-  const values: unknown[] = ['abc', '', 'ünï', 42, 0, -7, 2 ** 53 + 2, 1.5, 1e21, Number.NaN, true, false, null, undefined, 12345678901234567890n, new Date('2026-01-01T00:00:00Z'), [1, 2], { a: 1 }];
-  const sources = ['{{record.id}}', '{{ record.id }}', '{{record.nested.id}}', '{{record.id.length}}', '{{record.constructor}}', '{{record.toString}}'];
-
-  function outcome(render: () => string): string {
-    try {
-      return `ok ${render()}`;
-    } catch (error) {
-      return `throws ${(error as Error).message}`;
-    }
-  }
-
-  it.each(sources)('render %s exactly as Handlebars does for every kind of value', (source) => {
-    const fast = fastTemplate(source);
-    const slow = compileTemplate(source);
-    for (const value of values) {
-      for (const record of [{ id: value }, { nested: { id: value } }, {}]) {
-        const context = { record: record as Record<string, unknown>, meta: kinesisMeta(0), now };
-
-        expect(outcome(() => fast(context))).toBe(outcome(() => slow(context)));
-      }
-    }
   });
 });
