@@ -15,7 +15,6 @@ import { recordSchemaModule } from '../engine/transforms/validate/record-schema.
 import type { PackagedSpec } from '../engine/lambda.ts';
 import type { ResolvedSpec } from '../engine/spec/resolved-spec.ts';
 import { parameterReferences } from '../engine/spec/resolved-spec.ts';
-import type { PreparedTemplates } from '../engine/template/index.ts';
 import { prepareTemplates, specTemplateSources } from '../engine/template/prepare-templates.ts';
 
 /** A spec that does not validate, or has a sink the runtime cannot run yet, cannot be packaged; the diagnostics say why. */
@@ -60,7 +59,7 @@ export async function packageFunction(specPath: string, outDir: string, shownPat
 
   const spec = applyDefaults(loaded.value);
   await mkdir(outDir, { recursive: true });
-  const packaged: PackagedSpec = { spec, templates: packagedTemplates(spec) };
+  const packaged = packagedSpec(spec);
   const bundle = await bundleFunction(packaged, join(outDir, 'index.mjs'));
   await writeFile(join(outDir, 'spec.json'), JSON.stringify(packaged));
 
@@ -79,13 +78,14 @@ export async function packageFunction(specPath: string, outDir: string, shownPat
 }
 
 /**
- * The spec's templates prepared for the handler. A template that names a parameter is compiled
- * with the parameter's value in it, a source known only at run time: it is left to Handlebars.
+ * What `spec.json` holds: the resolved spec and its templates prepared for the handler. A template
+ * that names a parameter is compiled with the parameter's value in it, a source known only at run
+ * time: it is left to Handlebars.
  */
-function packagedTemplates(spec: ResolvedSpec): PreparedTemplates {
+export function packagedSpec(spec: ResolvedSpec): PackagedSpec {
   const sources = specTemplateSources(spec);
   const prepared = prepareTemplates(sources.filter((source) => parameterReferences(source).size === 0));
-  return { ...prepared, needsHandlebars: prepared.needsHandlebars || sources.some((source) => parameterReferences(source).size > 0) };
+  return { spec, templates: { ...prepared, needsHandlebars: prepared.needsHandlebars || sources.some((source) => parameterReferences(source).size > 0) } };
 }
 
 /** The zip of a function package, named after its content. */

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { kinesisEvent } from '../../engine/local/events.ts';
 import { applyDefaults } from '../../engine/spec/resolve.ts';
+import { packagedSpec } from '../../generator/package-function.ts';
 import { awsClientConfig, motoEndpoint, pgConnectionString } from '../support/env.ts';
 import { RedshiftDataApiEmulator } from '../support/redshift-data-api.ts';
 import { createScratchDatabase } from '../support/scratch-database.ts';
@@ -91,7 +92,7 @@ describe('the deployed function with redshift and postgres sinks, built from its
       },
     });
     const specPath = join(directory, 'spec.json');
-    writeFileSync(specPath, JSON.stringify({ spec }));
+    writeFileSync(specPath, JSON.stringify(packagedSpec(spec)));
     Object.assign(process.env, {
       INGEST_SPEC_PATH: specPath,
       INGEST_LEDGER_TABLE: ledgerTable,

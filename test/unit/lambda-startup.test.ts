@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { applyDefaults } from '../../engine/spec/resolve.ts';
+import { packagedSpec } from '../../generator/package-function.ts';
 import type { Sink, Spec } from '../../engine/spec/spec-types.ts';
 
 // The packaged function's cold start (engine/lambda.ts) with the ports of a deployed stack: it
@@ -26,7 +27,7 @@ let written = 0;
 /** Starts the function on a packaged spec with `environment`; resolves to the error it refused to start with, if any. */
 async function coldStart(spec: Spec, environment: Record<string, string>): Promise<Error | undefined> {
   const path = join(directory, `spec-${++written}.json`);
-  writeFileSync(path, JSON.stringify({ spec: applyDefaults(spec) }));
+  writeFileSync(path, JSON.stringify(packagedSpec(applyDefaults(spec))));
   process.env.INGEST_SPEC_PATH = path;
   for (const name of VARIABLES.slice(1)) delete process.env[name];
   Object.assign(process.env, environment);
