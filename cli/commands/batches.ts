@@ -7,7 +7,8 @@ import { BATCH_STATES, ledgerScope } from '../../engine/ports/ledger.ts';
 import type { ResolvedSpec } from '../../engine/spec/resolved-spec.ts';
 import { plural } from '../output.ts';
 import type { WarehouseSink } from '../warehouse-spec.ts';
-import { readWarehouseSpec, warehouseSinks } from '../warehouse-spec.ts';
+import { readSpecWithParameters } from '../spec-with-parameters.ts';
+import { warehouseSinks } from '../warehouse-spec.ts';
 
 export const BATCH_ACTIONS = ['list', 'show', 'retry', 'skip'] as const;
 export type BatchAction = (typeof BATCH_ACTIONS)[number];
@@ -63,7 +64,7 @@ export async function batchesCommand(positionals: readonly string[], options: Ba
   if (options.state !== undefined && action !== 'list') throw new UsageError('--state goes with list');
   const states = options.state === undefined ? undefined : batchStates(options.state);
 
-  const spec = readWarehouseSpec(specPath, options.parameters, out);
+  const spec = readSpecWithParameters(specPath, options.parameters, out)?.spec;
   if (spec === undefined) return 1;
   const sinks = warehouseSinks(spec, sinkArgument);
   const table = ledgerTable(spec, options);

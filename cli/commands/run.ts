@@ -15,15 +15,12 @@ import { FileLedger, LedgerFileError } from '../../engine/ports/file-ledger.ts';
 import { dynamoDbTableName } from '../../engine/sources/dynamodb/table-name.ts';
 import { FsObjectStore } from '../../engine/ports/fs-object-store.ts';
 import type { ObjectStore } from '../../engine/ports/object-store.ts';
-import { readSpec } from '../../engine/spec/read-spec.ts';
-import { applyDefaults } from '../../engine/spec/resolve.ts';
 import type { ResolvedSpec } from '../../engine/spec/resolved-spec.ts';
-import { ParameterError, checkParameters, parameterReferences, substituteParameters } from '../../engine/spec/resolved-spec.ts';
+import { parameterReferences } from '../../engine/spec/resolved-spec.ts';
 import { filesBeside } from '../../engine/spec/validate.ts';
 import { SINK_PLUGINS } from '../../engine/plugin/registry.ts';
-import { displayPath, reason } from '../files.ts';
-import { parseParameterArguments } from '../parameters.ts';
-import { formatDiagnostics } from '../output.ts';
+import { reason } from '../files.ts';
+import { readSpecWithParameters } from '../spec-with-parameters.ts';
 
 /**
  * Sinks that run as themselves in a local run, because their only port is the object store (files
@@ -218,26 +215,15 @@ function formatTable(header: readonly string[], rows: readonly string[][]): stri
   return all.map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}`).join('\n');
 }
 
+/** The spec with its `--param` values; a run needs every parameter its sources, transforms, dead letters and running sinks use. */
 function loadValidSpec(path: string, parameterArguments: string[], local: boolean, out: (text: string) => void): { spec: ResolvedSpec; parameters: Record<string, string> } | undefined {
-  const read = readSpec(path, displayPath(path));
-  if (!read.ok) {
-    out(formatDiagnostics(read.errors, 'text'));
-    return undefined;
-  }
-  const parameters = parseParameterArguments(parameterArguments);
-  const spec = applyDefaults(read.spec.value);
-  try {
+  return readSpecWithParameters(path, parameterArguments, out, (spec) => {
     const running = Object.values(spec.sinks)
       .filter((sink) => !local || LOCAL_SINK_TYPES.has(sink.type) || LOCAL_WAREHOUSE_TYPES.has(sink.type))
       // Locally a warehouse sink loads into PGlite: its connection and IAM role are not used.
       .map((sink) => (local && LOCAL_WAREHOUSE_TYPES.has(sink.type) ? withoutRemoteSettings(sink) : sink));
-    const used = [spec.sources, spec.transforms, spec.dead_letter, running];
-    checkParameters(spec, parameters, (name) => `--param ${name}=<value>`, { required: parameterReferences(used) });
-  } catch (error) {
-    if (error instanceof ParameterError) throw new UsageError(error.message, { cause: error });
-    throw error;
-  }
-  return { spec: substituteParameters(spec, parameters), parameters };
+    return parameterReferences([spec.sources, spec.transforms, spec.dead_letter, running]);
+  });
 }
 
 /** A warehouse sink's config without what only reaches the remote warehouse. */

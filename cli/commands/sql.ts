@@ -7,7 +7,8 @@ import { jsonPathsKey, manifestKey, s3Url, stagingPrefix } from '../../engine/si
 import type { ResolvedSpec } from '../../engine/spec/resolved-spec.ts';
 import { compileTemplate, TemplateRenderError } from '../../engine/template/index.ts';
 import type { WarehouseSink } from '../warehouse-spec.ts';
-import { readWarehouseSpec, warehouseSinks } from '../warehouse-spec.ts';
+import { readSpecWithParameters } from '../spec-with-parameters.ts';
+import { warehouseSinks } from '../warehouse-spec.ts';
 
 export interface SqlOptions {
   /** `--param name=value` arguments; parameters without a value show as `${param.<name>}`. */
@@ -61,7 +62,7 @@ export function sqlCommand(positionals: readonly string[], options: SqlOptions, 
   const [specPath, sinkArgument, ...extra] = positionals;
   if (specPath === undefined) throw new UsageError('sql needs a spec file');
   if (extra.length > 0) throw new UsageError('sql takes a spec file and at most one sink');
-  const spec = readWarehouseSpec(specPath, options.parameters, out);
+  const spec = readSpecWithParameters(specPath, options.parameters, out)?.spec;
   if (spec === undefined) return 1;
   const now = (options.now ?? (() => new Date()))();
   let loads: SinkStatements[];

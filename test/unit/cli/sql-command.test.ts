@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../cli/main.ts';
 import { sinkStatements } from '../../../cli/commands/sql.ts';
-import { readWarehouseSpec, warehouseSinks } from '../../../cli/warehouse-spec.ts';
+import { readSpecWithParameters } from '../../../cli/spec-with-parameters.ts';
+import { warehouseSinks } from '../../../cli/warehouse-spec.ts';
 import { ledgerScope } from '../../../engine/ports/ledger.ts';
 import { MemoryLedger } from '../../../engine/ports/memory-ledger.ts';
 import { MemoryObjectStore } from '../../../engine/ports/memory-object-store.ts';
@@ -242,7 +243,7 @@ describe('ingest sql against the loader', () => {
     ['a redshift upsert sink on a cluster with pre_sql and max_error', REDSHIFT_UPSERT, 'latest'],
     ['a postgres upsert sink', POSTGRES_UPSERT, 'shipments'],
   ])('prints for %s the statements the loader submits, but for the batch number and load time', async (_, sinkLines, sinkId) => {
-    const spec = readWarehouseSpec(specWith(sinkLines, PARAMETERS), ['copy_role=arn:aws:iam::123456789012:role/copy'], () => undefined)!;
+    const { spec } = readSpecWithParameters(specWith(sinkLines, PARAMETERS), ['copy_role=arn:aws:iam::123456789012:role/copy'], () => undefined)!;
     const [sink] = warehouseSinks(spec, sinkId);
     const config = sink![1];
     const scope = ledgerScope(spec.name, sinkId);
