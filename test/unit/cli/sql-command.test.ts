@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../cli/main.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { sinkStatements } from '../../../cli/commands/sql.ts';
 import { readSpecWithParameters } from '../../../cli/spec-with-parameters.ts';
 import { warehouseSinks } from '../../../cli/warehouse-spec.ts';
@@ -13,32 +12,11 @@ import { MemoryWarehouse } from '../../../engine/ports/memory-warehouse.ts';
 import type { MemorySubmission } from '../../../engine/ports/memory-warehouse.ts';
 import { IDENTITY_COLUMNS } from '../../../engine/sinks/sql/load-transaction.ts';
 import { Loader } from '../../../engine/sinks/warehouse/loader.ts';
+import { ingestInProcess as ingest } from '../../support/ingest-in-process.ts';
 
 // `ingest sql` in-process through main(): what it prints for redshift and postgres sinks, and
 // that a spec whose names could change the SQL never gets that far.
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function ingest(...argv: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const capture = (append: (text: string) => void) => (chunk: string | Uint8Array) => {
-    append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  };
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture((text) => (stdout += text)) as typeof process.stdout.write);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture((text) => (stderr += text)) as typeof process.stderr.write);
-  try {
-    return { code: await main(argv), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 const directory = mkdtempSync(join(tmpdir(), 'ingest-sql-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));

@@ -1,28 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
-import { main } from '../../../cli/main.ts';
+import { describe, expect, it } from 'vitest';
+import { ingestInProcess as ingest } from '../../support/ingest-in-process.ts';
 
 // `ingest test` run in-process, as `ingest validate` is in validate.test.ts: main() resolves to
 // the exit code; stdout and stderr are captured.
 
-async function ingest(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const capture = (append: (text: string) => void) => (chunk: string | Uint8Array) => {
-    append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  };
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture((text) => (stdout += text)) as typeof process.stdout.write);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture((text) => (stderr += text)) as typeof process.stderr.write);
-  try {
-    return { code: await main(argv), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 describe('ingest test', () => {
   it('exits 2 on a folder without specs, as validate does, instead of reporting 0 passed', async () => {

@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../cli/main.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_SPEC_BYTES } from '../../../engine/spec/load.ts';
+import { ingestInProcess as ingest } from '../../support/ingest-in-process.ts';
 
 // `ingest validate` (and the command line around it) run in-process: main() resolves to the exit
 // code and writes through process.stdout / process.stderr, which the tests capture.
@@ -16,29 +16,6 @@ const EXAMPLES = shown('examples');
 const CORPUS = shown('test/fixtures/invalid');
 const DIAGNOSTIC_LINE = /^(.+):(\d+):(\d+): (error|warning) ([a-z0-9-]+): \S.*$/;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function ingest(...argv: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const capture = (append: (text: string) => void) => (chunk: string | Uint8Array) => {
-    append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  };
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture((text) => (stdout += text)) as typeof process.stdout.write);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture((text) => (stderr += text)) as typeof process.stderr.write);
-  try {
-    const code = await main(argv);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 function corpusCases(): { file: string; code: string; line: number; column: number }[] {
   return readdirSync(resolve(ROOT, CORPUS))
