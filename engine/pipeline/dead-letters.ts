@@ -25,7 +25,10 @@ export interface DeadLetter {
 /**
  * Where dead letters go. Every ticket is settled once the letter is durably stored, or failed.
  * Letters of a staged item (docs/decisions/0010-item-commit-point.md) become visible only when
- * the item is committed, and are dropped when it is aborted (their tickets then need not settle).
+ * the item is committed, and are dropped when it is aborted. Their tickets may settle `written`
+ * as soon as the writer holds the letter (the item's outcomes are provisional until it commits);
+ * a letter of such an item that is then not stored fails the whole item, through `failedItems`
+ * (docs/decisions/0055-staged-items-hold-no-records.md).
  */
 export interface DeadLetterWriter {
   add(letter: DeadLetter, ticket: Ticket, item: ItemScope): Promise<void> | void;
@@ -34,6 +37,8 @@ export interface DeadLetterWriter {
   /** The item was aborted: its letters are discarded unpublished. */
   abort(item: ItemScope): Promise<void> | void;
   close(): Promise<void>;
+  /** After `close`: the staged items whose letters could not be stored or published, each once with the first reason; the pipeline retries them. */
+  failedItems(): { item: ItemScope; reason: string }[];
 }
 
 /** Flush bounds, so a source full of bad records keeps memory bounded. */
@@ -71,17 +76,20 @@ export function serializeDeadLetter(letter: DeadLetter, time: Date): string {
 
 interface LetterGroup {
   lines: string[];
+  /** Settled when the group is stored; none for a staged item's group, whose tickets settle on `add`. */
   tickets: Ticket[];
   positions: ReturnType<typeof createHash>;
   bytes: number;
   source: string;
 }
 
-/** A full group of a staged item, uploaded but not visible until the item commits. */
-interface StagedGroup {
-  staged: Promise<StagedObject | undefined>;
-  tickets: Ticket[];
-  key: string;
+/** What the writer holds of one staged item until it commits or aborts: its open groups and uploaded full ones, nothing per letter. */
+interface HeldItem {
+  readonly scope: ItemScope;
+  readonly groups: Map<string, LetterGroup>;
+  /** Full groups, uploaded but not visible until the item commits (`undefined` once the upload failed). */
+  readonly staged: { object: Promise<StagedObject | undefined>; key: string }[];
+  aborted: boolean;
 }
 
 /**
@@ -89,12 +97,16 @@ interface StagedGroup {
  * `stage`, `now`, `meta`). Object keys derive from the positions of the letters they hold, so a
  * retried invocation rewrites the same objects instead of adding copies. Letters of a staged
  * item are grouped apart from others' and written when the item commits (a group that fills
- * before is uploaded unpublished), so an item's dead letters land in objects of their own.
+ * before is uploaded unpublished), so an item's dead letters land in objects of their own. Their
+ * tickets settle as the letters join a group, so that an object of a million bad lines leaves no
+ * per-letter state until it commits; a group of the item that cannot be stored fails the item.
  */
 export class StoreDeadLetterWriter implements DeadLetterWriter {
   private readonly groups = new Map<string, LetterGroup>();
-  /** Letters of staged items not committed yet, by item and prefix. */
-  private readonly held = new Map<number, { groups: Map<string, LetterGroup>; staged: StagedGroup[] }>();
+  /** Letters of staged items not committed yet, by item. */
+  private readonly held = new Map<number, HeldItem>();
+  /** Staged items a group of which could not be stored or published. */
+  private readonly failures: { held: HeldItem; reason: string }[] = [];
   /** Writes started by `add` (a full group) or `commit`, which `close` waits for: a sink may dead-letter without awaiting. */
   private readonly writing = new Set<Promise<void>>();
   /** The input record of the last letter, and how many letters of it came before: its ordinal. */
@@ -130,49 +142,70 @@ export class StoreDeadLetterWriter implements DeadLetterWriter {
     }
     const line = serializeDeadLetter(letter, this.now);
     group.lines.push(line);
-    group.tickets.push(ticket);
+    // A staged item's outcome is provisional until commit: nothing of the record needs keeping.
+    if (held === undefined) group.tickets.push(ticket);
+    else ticket.written();
     group.positions.update(ordinal === 0 ? `${letter.stage}\0${letter.position}\0` : `${letter.stage}\0${letter.position}#${ordinal}\0`);
     group.bytes += line.length + 1;
     if (group.lines.length < MAX_LETTERS_PER_OBJECT && group.bytes < MAX_BYTES_PER_OBJECT) return;
     groups.delete(prefix);
     if (held) {
-      held.staged.push(this.stage(prefix, group));
+      this.stage(prefix, group, held);
       return;
     }
-    await this.track(this.put(prefix, group));
+    await this.track(this.put(prefix, group, undefined));
   }
 
   commit(item: ItemScope): void {
     const held = this.held.get(item.index);
     if (!held) return;
     this.held.delete(item.index);
-    for (const [prefix, group] of held.groups) void this.track(this.put(prefix, group));
-    for (const staged of held.staged) void this.track(this.publish(staged));
+    for (const [prefix, group] of held.groups) void this.track(this.put(prefix, group, held));
+    for (const staged of held.staged) void this.track(this.publish(staged, held));
   }
 
   async abort(item: ItemScope): Promise<void> {
     const held = this.held.get(item.index);
     if (!held) return;
-    this.held.delete(item.index);
-    await Promise.all(held.staged.map(async ({ staged }) => (await staged)?.discard().catch(() => {})));
+    held.aborted = true;
+    await this.discard(held);
   }
 
   async close(): Promise<void> {
+    // The pipeline commits or aborts every staged item before closing; one left over has no
+    // verified input, so its letters are discarded and it is retried rather than published.
+    for (const held of [...this.held.values()]) {
+      await this.discard(held);
+      this.failures.push({ held, reason: 'the dead-letter writer closed before its batch item was committed' });
+    }
     for (const prefix of [...this.groups.keys()]) {
       const group = this.groups.get(prefix)!;
       this.groups.delete(prefix);
-      await this.put(prefix, group);
+      await this.put(prefix, group, undefined);
     }
     while (this.writing.size > 0) await Promise.all(this.writing);
   }
 
-  private heldOf(item: ItemScope): { groups: Map<string, LetterGroup>; staged: StagedGroup[] } {
+  failedItems(): { item: ItemScope; reason: string }[] {
+    const failed = new Map<HeldItem, string>();
+    for (const { held, reason } of this.failures) if (!held.aborted && !failed.has(held)) failed.set(held, reason);
+    return [...failed].map(([held, reason]) => ({ item: held.scope, reason }));
+  }
+
+  private heldOf(item: ItemScope): HeldItem {
     let held = this.held.get(item.index);
     if (!held) {
-      held = { groups: new Map(), staged: [] };
+      held = { scope: item, groups: new Map(), staged: [], aborted: false };
       this.held.set(item.index, held);
     }
     return held;
+  }
+
+  /** Drops everything held of an item, publishing none of it. */
+  private async discard(held: HeldItem): Promise<void> {
+    this.held.delete(held.scope.index);
+    held.groups.clear();
+    await Promise.all(held.staged.map(async ({ object }) => (await object)?.discard().catch(() => {})));
   }
 
   private track(write: Promise<void>): Promise<void> {
@@ -189,67 +222,71 @@ export class StoreDeadLetterWriter implements DeadLetterWriter {
     return Buffer.from(group.lines.join('\n') + '\n');
   }
 
-  private async put(prefix: string, group: LetterGroup): Promise<void> {
+  /** Stores a group (the last of `held`, when it is a staged item's); the promise never rejects. */
+  private async put(prefix: string, group: LetterGroup, held: HeldItem | undefined): Promise<void> {
     const key = this.keyOf(prefix, group);
     try {
       await this.store.put(this.bucket, key, this.body(group), { contentType: 'application/x-ndjson' });
       for (const ticket of group.tickets) ticket.written();
     } catch (error) {
-      this.fail(group.tickets, key, error);
+      this.fail(key, error, held ?? group.tickets);
     }
   }
 
-  private stage(prefix: string, group: LetterGroup): StagedGroup {
+  /** Uploads a full group of a staged item without publishing it; `commit` publishes it. */
+  private stage(prefix: string, group: LetterGroup, held: HeldItem): void {
     const key = this.keyOf(prefix, group);
-    const staged = this.store.stage(this.bucket, key, this.body(group), { contentType: 'application/x-ndjson' }).catch((error: unknown) => {
-      this.fail(group.tickets, key, error);
+    const object = this.store.stage(this.bucket, key, this.body(group), { contentType: 'application/x-ndjson' }).catch((error: unknown) => {
+      this.fail(key, error, held);
       return undefined;
     });
-    return { staged, tickets: group.tickets, key };
+    held.staged.push({ object, key });
+    void this.track(object.then(() => undefined));
   }
 
-  private async publish({ staged, tickets, key }: StagedGroup): Promise<void> {
-    const object = await staged;
-    if (object === undefined) return; // failed when staged; its tickets are settled
+  private async publish({ object, key }: HeldItem['staged'][number], held: HeldItem): Promise<void> {
+    const staged = await object;
+    if (staged === undefined) return; // failed when staged
     try {
-      await object.publish();
-      for (const ticket of tickets) ticket.written();
+      await staged.publish();
     } catch (error) {
-      await object.discard().catch(() => {});
-      this.fail(tickets, key, error);
+      await staged.discard().catch(() => {});
+      this.fail(key, error, held);
     }
   }
 
-  private fail(tickets: Ticket[], key: string, error: unknown): void {
+  /** Letters the store refused: those of a staged item (whose tickets are settled) fail the item; others fail each ticket, for retry. */
+  private fail(key: string, error: unknown, owner: HeldItem | Ticket[]): void {
     const { reason } = classifyStoreError(error);
     const message = `dead letters could not be written to s3://${this.bucket}/${key}: ${reason}: ${messageOf(error)}`;
-    for (const ticket of tickets) ticket.failed({ code: 'sink-error', message, retryable: true });
+    if (!Array.isArray(owner)) {
+      this.failures.push({ held: owner, reason: message });
+      return;
+    }
+    for (const ticket of owner) ticket.failed({ code: 'sink-error', message, retryable: true });
   }
 }
 
 /** Keeps dead letters in memory: `ingest test` compares them with `expect_dead_letter`. */
 export class CapturingDeadLetterWriter implements DeadLetterWriter {
   readonly letters: DeadLetter[] = [];
-  private readonly held = new Map<number, { letter: DeadLetter; ticket: Ticket }[]>();
+  private readonly held = new Map<number, DeadLetter[]>();
 
   add(letter: DeadLetter, ticket: Ticket, item: ItemScope): void {
     if (item.staged) {
       const held = this.held.get(item.index) ?? [];
-      held.push({ letter, ticket });
+      held.push(letter);
       this.held.set(item.index, held);
-      return;
+    } else {
+      this.letters.push(letter);
     }
-    this.letters.push(letter);
     ticket.written();
   }
 
   commit(item: ItemScope): void {
     const held = this.held.get(item.index);
     this.held.delete(item.index);
-    for (const { letter, ticket } of held ?? []) {
-      this.letters.push(letter);
-      ticket.written();
-    }
+    for (const letter of held ?? []) this.letters.push(letter);
   }
 
   abort(item: ItemScope): void {
@@ -257,6 +294,10 @@ export class CapturingDeadLetterWriter implements DeadLetterWriter {
   }
 
   async close(): Promise<void> {}
+
+  failedItems(): { item: ItemScope; reason: string }[] {
+    return [];
+  }
 }
 
 /**
@@ -273,4 +314,8 @@ export class MissingDeadLetterWriter implements DeadLetterWriter {
   abort(): void {}
 
   async close(): Promise<void> {}
+
+  failedItems(): { item: ItemScope; reason: string }[] {
+    return [];
+  }
 }

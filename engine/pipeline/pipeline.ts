@@ -211,6 +211,10 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     metrics.count(sink.id, 'duration_ms', performance.now() - started);
   }
   await deadLetters.close();
+  // A staged item's letters settled as the writer took them; one that could not then be stored
+  // fails its item before any sink registers the item's output. Only S3 objects are staged, and
+  // they are redelivered per item or as a whole invocation, never from a checkpoint.
+  for (const { item, reason } of deadLetters.failedItems()) results[item.index]?.fail(`the dead-letter writer: ${reason}`);
   const sealed = await settleWriters(context, writers, results);
   const counts = emptyCounts();
   for (const item of results) {

@@ -37,7 +37,8 @@ export interface StagedRowInput<Tag> {
   meta: RecordMeta;
   identity: StagedIdentity;
   item: ItemScope;
-  tag: Tag;
+  /** Absent when the caller settled the row itself (a staged item's): the file then keeps nothing per row for it. */
+  tag?: Tag;
   /**
    * Whether the file may later be rewritten with part of its rows (it holds stream items, of
    * which a later part may be delivered again). Such files keep each row's meta and end offset
@@ -67,7 +68,7 @@ export interface FileRun {
 /** One staged file, open while rows join it, then closed and named. */
 export class StagingFile<Tag> {
   readonly segments: FileSegment[] = [];
-  /** The caller's tag of each row, in row order, until {@link releaseTags}. */
+  /** The caller's tag of each row that has one, in row order, until {@link releaseTags}. */
   readonly tags: Tag[] = [];
   /** Set with the first row. */
   id = '';
@@ -141,7 +142,7 @@ export class StagingFile<Tag> {
     this.bytes += this.body.append(text);
     const ordinal = fanOutOrdinal(input.identity);
     this.identity.add(input.meta, ordinal);
-    this.tags.push(input.tag);
+    if (input.tag !== undefined) this.tags.push(input.tag);
     this.rows++;
     this.metas?.push([input.meta, ordinal]);
     this.rowEnds?.push(this.bytes);

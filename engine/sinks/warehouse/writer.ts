@@ -58,10 +58,12 @@ interface StoredFile {
   readonly compressed: Buffer | undefined;
 }
 
-/** What the writer holds of one S3 object until the pipeline commits or aborts it. */
+/** What the writer holds of one S3 object until the pipeline commits or aborts it: its files, nothing per record. */
 interface HeldItem {
-  /** Full files of the item, uploaded but not visible until `commit`. */
+  readonly scope: ItemScope;
+  /** Full files of the item, uploaded but not visible until `commit` (`undefined` once the upload failed). */
   readonly staged: { object: Promise<StagedObject | undefined>; file: StagingFile<Ticket>; key: string; bytes: number }[];
+  aborted: boolean;
 }
 
 /**
@@ -76,10 +78,15 @@ interface HeldItem {
  *   `commit`, and `abort` discards them all.
  * - `close` writes what is left with a plain `put` (an unregistered file is invisible to loads)
  *   and settles each ticket `written` once its file is stored, `failed` retryable otherwise.
+ * - A ticket of an S3 object settles `written` as soon as its row is encoded, so that an object of
+ *   millions of rows leaves no per-record state here or in the pipeline until it commits; a file
+ *   of the object that cannot be staged, written or published fails the whole object instead
+ *   (docs/decisions/0055-staged-items-hold-no-records.md, as the S3 sink does per 0052).
  * - `settle` registers, in position order, the parts of files whose items are not delivered
  *   again, rewriting a file that straddles a stream's checkpoint; seals the open batch when a
  *   registration makes it due; reports the items whose registration failed (for a stream, that
- *   file's items and every later one) and the batches it sealed.
+ *   file's items and every later one), the S3 objects whose files could not be stored (none of
+ *   their files is registered), and the batches it sealed.
  */
 export class WarehouseWriter implements SinkWriter {
   private readonly staging: StagedWriter<Ticket>;
@@ -88,6 +95,8 @@ export class WarehouseWriter implements SinkWriter {
   private readonly items = new Map<number, HeldItem>();
   private readonly stored: StoredFile[] = [];
   private readonly writing = new Set<Promise<void>>();
+  /** S3 objects a file of which could not be stored or published: `settle` fails them and registers none of their files. */
+  private readonly failures: { held: HeldItem; reason: string }[] = [];
 
   constructor(
     private readonly settings: WarehouseWriterSettings,
@@ -112,14 +121,18 @@ export class WarehouseWriter implements SinkWriter {
       ticket.failed(rejected(`sink ${this.settings.sinkId} cannot stage a record without its source identity: ${messageOf(error)}`));
       return;
     }
+    const held = item.staged ? this.heldItem(item) : undefined;
     let closed: StagingFile<Ticket>[];
     try {
-      closed = this.staging.add(groupOf(meta, item), { record, meta, identity, item, tag: ticket, rewritable: !item.staged });
+      // A staged item's row carries no ticket: its outcome is provisional until commit, and a
+      // later failure of its file fails the whole item (`settle`).
+      const row = { record, meta, identity, item, rewritable: !item.staged };
+      closed = this.staging.add(groupOf(meta, item), held === undefined ? { ...row, tag: ticket } : row);
     } catch (error) {
       ticket.failed(rejected(`sink ${this.settings.sinkId} cannot encode the record as ${this.settings.format.extension}: ${messageOf(error)}`));
       return;
     }
-    const held = item.staged ? this.heldItem(item) : undefined;
+    if (held !== undefined) ticket.written();
     if (closed.length === 0) return;
     return Promise.all(closed.map((file) => (held === undefined ? this.write(file) : this.stage(file, held)))).then(() => undefined);
   }
@@ -129,25 +142,24 @@ export class WarehouseWriter implements SinkWriter {
     if (held === undefined) return;
     this.items.delete(item.index);
     const open = this.staging.closeGroup(itemGroup(item));
-    if (open !== undefined) void this.write(open);
-    for (const staged of held.staged) this.track(this.publish(staged));
+    if (open !== undefined) void this.write(open, held);
+    for (const staged of held.staged) this.track(this.publish(staged, held));
   }
 
   async abort(item: ItemScope): Promise<void> {
     const held = this.items.get(item.index);
     this.staging.closeGroup(itemGroup(item));
     if (held === undefined) return;
-    this.items.delete(item.index);
-    await Promise.all(held.staged.map(async ({ object }) => (await object)?.discard().catch(() => {})));
+    held.aborted = true;
+    await this.discard(held);
   }
 
   async close(): Promise<void> {
     // An item neither committed nor aborted has no verified input: retried, never registered.
-    for (const [index, held] of [...this.items]) {
-      const failure: SinkFailure = { code: 'sink-error', message: `sink ${this.settings.sinkId} closed before its batch item was committed`, retryable: true };
-      const open = this.staging.closeGroup(itemGroup({ index }));
-      for (const file of [...(open ? [open] : []), ...held.staged.map((staged) => staged.file)]) settleTags(file, (ticket) => ticket.failed(failure));
-      await this.abort({ index, staged: true });
+    for (const held of [...this.items.values()]) {
+      this.staging.closeGroup(itemGroup(held.scope));
+      await this.discard(held);
+      this.failures.push({ held, reason: `sink ${this.settings.sinkId} closed before its batch item was committed` });
     }
     const remaining = this.staging.closeAll();
     let next = 0;
@@ -162,6 +174,7 @@ export class WarehouseWriter implements SinkWriter {
   async settle(items: SettledItems): Promise<SettleResult> {
     const { ledger, scope } = this.settings;
     const failed = new Map<number, { item: ItemScope; reason: string }>();
+    for (const { held, reason } of this.failures) if (!held.aborted && !failed.has(held.scope.index)) failed.set(held.scope.index, { item: held.scope, reason });
     const fail = (run: FileRun, reason: string) => {
       for (const { item } of run.segments) if (!failed.has(item.index)) failed.set(item.index, { item, reason });
     };
@@ -228,18 +241,24 @@ export class WarehouseWriter implements SinkWriter {
   private heldItem(item: ItemScope): HeldItem {
     let held = this.items.get(item.index);
     if (held === undefined) {
-      held = { staged: [] };
+      held = { scope: item, staged: [], aborted: false };
       this.items.set(item.index, held);
     }
     return held;
   }
 
-  /** Names, compresses and stores a closed file, then settles its tickets; the promise never rejects. */
-  private write(file: StagingFile<Ticket>): Promise<void> {
-    return this.track(this.put(file));
+  /** Drops everything staged of an item, publishing none of it. */
+  private async discard(held: HeldItem): Promise<void> {
+    this.items.delete(held.scope.index);
+    await Promise.all(held.staged.map(async ({ object }) => (await object)?.discard().catch(() => {})));
   }
 
-  private async put(file: StagingFile<Ticket>): Promise<void> {
+  /** Names, compresses and stores a closed file (the last of `held`, when it is a staged item's), then settles its tickets; the promise never rejects. */
+  private write(file: StagingFile<Ticket>, held?: HeldItem): Promise<void> {
+    return this.track(this.put(file, held));
+  }
+
+  private async put(file: StagingFile<Ticket>, held: HeldItem | undefined): Promise<void> {
     const { bucket, filesPrefix, putOptions, store, suffix } = this.settings;
     const key = filesPrefix + file.name(suffix);
     let body: Buffer;
@@ -247,7 +266,7 @@ export class WarehouseWriter implements SinkWriter {
       body = await compressBody(file.takeBody(), 'gzip');
       await store.put(bucket, key, body, putOptions);
     } catch (error) {
-      this.fail(file, key, error);
+      this.fail(file, key, error, held);
       return;
     }
     this.stored.push({ file, key, bytes: body.length, compressed: file.rewritable ? body : undefined });
@@ -266,7 +285,7 @@ export class WarehouseWriter implements SinkWriter {
         entry.bytes = body.length;
         return await store.stage(bucket, key, body, putOptions);
       } catch (error) {
-        this.fail(file, key, error);
+        this.fail(file, key, error, held);
         return undefined;
       }
     })();
@@ -274,18 +293,17 @@ export class WarehouseWriter implements SinkWriter {
     return this.track(entry.object.then(() => undefined));
   }
 
-  private async publish(entry: HeldItem['staged'][number]): Promise<void> {
+  private async publish(entry: HeldItem['staged'][number], held: HeldItem): Promise<void> {
     const staged = await entry.object;
-    if (staged === undefined) return;
+    if (staged === undefined) return; // failed when staged
     try {
       await staged.publish();
     } catch (error) {
       await staged.discard().catch(() => {});
-      this.fail(entry.file, entry.key, error);
+      this.fail(entry.file, entry.key, error, held);
       return;
     }
     this.stored.push({ file: entry.file, key: entry.key, bytes: entry.bytes, compressed: undefined });
-    settleTags(entry.file, (ticket) => ticket.written());
   }
 
   private track(promise: Promise<void>): Promise<void> {
@@ -294,14 +312,18 @@ export class WarehouseWriter implements SinkWriter {
     return tracked;
   }
 
-  /** Fails every ticket of a file the store refused: retryable when the store says try again. */
-  private fail(file: StagingFile<Ticket>, key: string, error: unknown): void {
+  /**
+   * A file the store refused: each ticket fails, retryable when the store says try again; a file
+   * of a staged item (whose tickets are settled) fails its item.
+   */
+  private fail(file: StagingFile<Ticket>, key: string, error: unknown, held: HeldItem | undefined): void {
     const { retryable, reason } = classifyStoreError(error);
-    const failure: SinkFailure = {
-      code: retryable ? 'sink-error' : 'sink-rejected',
-      message: `s3://${this.settings.bucket}/${key} could not be staged: ${reason}: ${messageOf(error)}`,
-      retryable,
-    };
+    const message = `s3://${this.settings.bucket}/${key} could not be staged: ${reason}: ${messageOf(error)}`;
+    if (held !== undefined) {
+      this.failures.push({ held, reason: message });
+      return;
+    }
+    const failure: SinkFailure = { code: retryable ? 'sink-error' : 'sink-rejected', message, retryable };
     settleTags(file, (ticket) => ticket.failed(failure));
   }
 
@@ -331,10 +353,7 @@ function itemGroup(item: Pick<ItemScope, 'index'>): string {
   return `item\0${item.index}`;
 }
 
-/**
- * Settles the tickets of a file's rows, once: the file lets go of them, so a later failure of the
- * same file (an upload failing after `close` gave up on its item) finds none left to settle.
- */
+/** Settles the tickets of a file's rows, once: the file lets go of them. */
 function settleTags(file: StagingFile<Ticket>, settle: (ticket: Ticket) => void): void {
   for (const ticket of file.tags) settle(ticket);
   file.releaseTags();

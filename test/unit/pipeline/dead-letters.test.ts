@@ -85,6 +85,52 @@ describe('StoreDeadLetterWriter', () => {
     expect(store.staged.size).toBe(0);
   });
 
+  it('settles a staged item\'s tickets as it takes the letters, holding none of them until the commit', () => {
+    const writer = new StoreDeadLetterWriter(new MemoryObjectStore(), 'errors', compileTemplate('dl/'), NOW);
+    const { settled, ticket } = tickets();
+    const item: ItemScope = { index: 2, staged: true };
+
+    for (let index = 0; index < 2500; index++) void writer.add(letter(index), ticket(), item);
+
+    expect(settled).toEqual({ written: 2500, failed: 0 });
+  });
+
+  // 1200 letters: a full group of 1000 is staged as they come, the other 200 are written when the item commits.
+  it.each(['stage', 'put'] as const)('fails the whole staged item when a group of its letters cannot be stored (%s)', async (method) => {
+    const store = new MemoryObjectStore();
+    const slowDown = (): Promise<never> => Promise.reject(Object.assign(new Error('reduce your request rate'), { name: 'SlowDown' }));
+    if (method === 'stage') store.stage = slowDown;
+    else store.put = slowDown;
+    const writer = new StoreDeadLetterWriter(store, 'errors', compileTemplate('dl/'), NOW);
+    const { settled, ticket } = tickets();
+    const item: ItemScope = { index: 4, staged: true };
+    const other: ItemScope = { index: 5, staged: true };
+
+    for (let index = 0; index < 1200; index++) void writer.add(letter(index), ticket(), item);
+    await writer.commit(item);
+    await writer.abort(other);
+    await writer.close();
+
+    expect(settled).toEqual({ written: 1200, failed: 0 });
+    expect(writer.failedItems()).toEqual([{ item, reason: expect.stringMatching(/^dead letters could not be written to s3:\/\/errors\/dl\/.*: SlowDown: reduce your request rate$/) }]);
+    expect(store.staged.size).toBe(0);
+  });
+
+  it('fails a staged item neither committed nor aborted when it closes, and not an aborted one', async () => {
+    const store = new MemoryObjectStore();
+    const writer = new StoreDeadLetterWriter(store, 'errors', compileTemplate('dl/'), NOW);
+    const { ticket } = tickets();
+    const [left, aborted] = [{ index: 0, staged: true }, { index: 1, staged: true }];
+
+    for (let index = 0; index < 1100; index++) void writer.add(letter(index), ticket(), index % 2 === 0 ? left : aborted);
+    await writer.abort(aborted);
+    await writer.close();
+
+    expect(writer.failedItems()).toEqual([{ item: left, reason: expect.stringContaining('closed before its batch item was committed') }]);
+    expect(store.objects.size).toBe(0);
+    expect(store.staged.size).toBe(0);
+  });
+
   it('writes the letter of a record too deep to serialize with its raw input and the reason, instead of throwing', () => {
     const deep = { ...letter(1, Buffer.from('{"x":[[...]]}')), record: nested(5000) };
 

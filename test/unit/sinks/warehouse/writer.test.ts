@@ -451,16 +451,18 @@ describe('the warehouse sink writer', () => {
     const [kept, aborted] = objectDeliveries(2, 5);
     const { sink, store, ledger } = createSink(sinkConfig('redshift', 'append', 'jsonl', { max_records: 2 }));
 
-    const { tickets } = await runInvocation(sink, [kept!, { ...aborted!, abort: true }]);
+    const { tickets, result } = await runInvocation(sink, [kept!, { ...aborted!, abort: true }]);
 
     expect(store.staged.size).toBe(0);
     const keys = [...store.objects.keys()];
     expect(keys).toHaveLength(3);
     expect((await registeredRows(store, ledger, 'jsonl')).map((row) => row.values[0])).toEqual([0, 1, 2, 3, 4]);
-    expect(outcomes([tickets[1]!]).every((outcome) => outcome === '')).toBe(true);
+    // An S3 object's tickets settle as their rows are encoded: the pipeline discards an aborted item's outcomes.
+    expect(outcomes([tickets[1]!]).every((outcome) => outcome === 'written')).toBe(true);
+    expect(result.failed).toEqual([]);
   });
 
-  it('fails the tickets of an S3 object never committed, for retry, and registers none of it', async () => {
+  it('fails an S3 object never committed, for retry, and registers none of it', async () => {
     const { sink, ledger } = createSink(sinkConfig('redshift', 'append'));
     const faults: FaultStep[] = [];
     const writer = sink.open({ state: new Map(), now: new Date(ARRIVAL), requestId: 'r', deadline: Date.now() + 60_000, fault: (step) => void faults.push(step) });
@@ -469,9 +471,10 @@ describe('the warehouse sink writer', () => {
 
     await writer.add({ record: order(0), meta: s3Meta(0, 1), ticket, item });
     await writer.close();
-    await writer.settle!({ redelivered: () => true });
+    const result = await writer.settle!({ redelivered: () => false });
 
-    expect(ticket.settlements).toEqual([{ outcome: 'failed', failure: expect.objectContaining({ code: 'sink-error', retryable: true }) }]);
+    expect(ticket.settlements).toEqual([{ outcome: 'written' }]);
+    expect(result.failed).toEqual([{ item, reason: expect.stringMatching(/closed before its batch item was committed/) }]);
     expect(await registeredFiles(ledger)).toEqual([]);
   });
 
@@ -492,7 +495,7 @@ describe('the warehouse sink writer', () => {
     expect(await registeredFiles(ledger)).toEqual([]);
   });
 
-  it.each([{ commit: true }, { commit: false }])('settles each ticket of an S3 object once when uploading its full file fails (committed: $commit)', async ({ commit }) => {
+  it.each([{ commit: true }, { commit: false }])('settles each ticket of an S3 object once, and fails the object, when uploading its full file fails (committed: $commit)', async ({ commit }) => {
     class RefusingStore extends MemoryObjectStore {
       override async stage(): Promise<never> {
         throw Object.assign(new Error('service unavailable'), { name: 'ServiceUnavailable' });
@@ -506,14 +509,11 @@ describe('the warehouse sink writer', () => {
     for (const [line, ticket] of tickets.entries()) await writer.add({ record: order(line), meta: s3Meta(0, line + 1), ticket, item });
     if (commit) writer.commit(item);
     await writer.close();
-    await writer.settle!({ redelivered: () => true });
+    const result = await writer.settle!({ redelivered: () => false });
 
-    expect(tickets.map((ticket) => ticket.settlements.length)).toEqual([1, 1, 1]);
-    expect(tickets.slice(0, 2).map((ticket) => ticket.settlements[0])).toEqual([
-      { outcome: 'failed', failure: expect.objectContaining({ retryable: true }) },
-      { outcome: 'failed', failure: expect.objectContaining({ retryable: true }) },
-    ]);
-    expect(tickets[2]!.settlements[0]!.outcome).toBe(commit ? 'written' : 'failed');
+    // Settled as encoded; the file that could not be staged fails the whole object for retry, and nothing of it is registered.
+    expect(tickets.map((ticket) => ticket.settlements)).toEqual([[{ outcome: 'written' }], [{ outcome: 'written' }], [{ outcome: 'written' }]]);
+    expect(result.failed).toEqual([{ item, reason: expect.stringMatching(/could not be staged: ServiceUnavailable/) }]);
     expect(await registeredFiles(ledger)).toEqual([]);
   });
 
