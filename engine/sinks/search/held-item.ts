@@ -41,9 +41,17 @@ export const openSpillFile = (path: string): Writable => createWriteStream(path,
 /** One spilled operation: action, versioned (0/1), key, bytes, text, record JSON when `text` does not hold it, meta, raw as latin1. */
 type SpilledLine = [BulkAction, 0 | 1, string | null, number, string, string | null, RecordMeta, string];
 
+/** Spilled lines are written to the gzip stream in chunks of about this many characters: one write per line costs a thread-pool round trip each. */
+const CHUNK_CHARACTERS = 64 * 1024;
+
+/** How much may wait for the gzip stream before records wait for it. */
+const MAX_QUEUED_BYTES = 1024 * 1024;
+
 interface Spill {
   readonly path: string;
   readonly gzip: Gzip;
+  /** Lines not yet written to `gzip`. */
+  chunk: string;
   /** Settles once the file is written (or failed); never rejects. */
   readonly written: Promise<void>;
 }
@@ -91,7 +99,7 @@ export class HeldItem {
       return;
     }
     try {
-      spill.gzip.end();
+      if (!spill.gzip.destroyed) spill.gzip.end(spill.chunk);
       await spill.written;
       if (this.problem !== undefined) throw new Error(this.problem);
       const input = createReadStream(spill.path);
@@ -129,13 +137,13 @@ export class HeldItem {
       // ENOSPC when /tmp is full: the item is retried, perhaps once other items freed space.
       this.problem ??= `the documents of the item could not be spilled to ${path}: ${messageOf(error)}; the item is retried (more ephemeral storage, or smaller objects, avoid this)`;
     });
-    return { path, gzip, written };
+    return { path, gzip, chunk: '', written };
   }
 
   /** Writes one operation to the file; false when the file is behind. */
   private write({ operation, meta, raw }: HeldOperation): boolean {
-    const { gzip } = this.spill!;
-    if (gzip.destroyed) return true;
+    const spill = this.spill!;
+    if (spill.gzip.destroyed) return true;
     const line: SpilledLine = [
       operation.action,
       operation.versioned ? 1 : 0,
@@ -146,7 +154,15 @@ export class HeldItem {
       meta,
       Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1'),
     ];
-    return gzip.write(JSON.stringify(line) + '\n');
+    spill.chunk += JSON.stringify(line) + '\n';
+    if (spill.chunk.length < CHUNK_CHARACTERS) return true;
+    const chunk = spill.chunk;
+    spill.chunk = '';
+    spill.gzip.write(chunk);
+    // Past its high-water mark (16 KiB, less than a chunk) the stream asks to wait after every
+    // chunk, and records would wait for the thread pool to compress each one: a few chunks may
+    // queue while it does ('drain' still comes, as the stream is past its mark).
+    return spill.gzip.writableLength < MAX_QUEUED_BYTES;
   }
 
   /** Resolves once the file takes more, or failed (then `problem` says why). */
