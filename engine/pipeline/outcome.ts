@@ -1,6 +1,6 @@
 import { InvocationMetrics } from '../observe.ts';
 import type { Logger } from '../observe.ts';
-import type { ItemScope, SinkFailure, Ticket } from '../plugin/types.ts';
+import type { CommittedItem, ItemScope, SinkFailure, Ticket } from '../plugin/types.ts';
 import type { DeadLetterWriter } from './dead-letters.ts';
 import type { FailureCode, RecordMeta, RecordValue, Stage } from './record.ts';
 
@@ -41,6 +41,11 @@ export class ItemOutcome implements ItemScope {
   generation = 0;
   /** True when the item failed before any of its records named a source: no component counts it. */
   unattributed = false;
+  /**
+   * Records of a committed item that a sink refused after settling them written (`CommittedItem`),
+   * by position, with the outcome they moved to: only those, never one per record of the item.
+   */
+  lateOutcomes: Map<string, 'dead_lettered' | 'failed'> | undefined;
 
   constructor(
     readonly id: string | undefined,
@@ -344,6 +349,79 @@ export class RecordTracker implements DeliveryTicket {
     this.item.counts[outcome]++;
     if (outcome === 'failed') this.item.failed = true;
     this.pending = Number.POSITIVE_INFINITY; // guards against a second finish
+  }
+}
+
+/**
+ * One sink's `CommittedItem` for one committed staged item: the outcome of a record the sink
+ * refused after it settled the record's ticket written
+ * (docs/decisions/0056-search-staged-items-in-bounded-memory.md). Follows `RecordTracker.settleSink`
+ * without the tracker, which is gone by then: what the letter needs comes from the sink.
+ */
+export class LateFailures implements CommittedItem {
+  constructor(
+    private readonly item: ItemOutcome,
+    private readonly context: OutcomeContext,
+    private readonly sinkId: string,
+    private readonly onError: 'retry' | 'dead_letter',
+  ) {}
+
+  /** Set once a retryable failure failed the item: the rest of a failing request need not be logged one by one. */
+  private retrying = false;
+
+  failed(delivered: { meta: RecordMeta; raw: Uint8Array; record?: RecordValue }, failure: SinkFailure): Promise<void> | void {
+    const { item, sinkId } = this;
+    if (failure.retryable && this.onError === 'retry') {
+      // As when a write of the whole item fails (ADR 0052): the item is retried, its records keep their counts.
+      item.fail(`${failure.code} at ${sinkId}: ${failure.message}`);
+      if (this.retrying) return;
+      this.retrying = true;
+      this.context.logger.log('warn', 'record of a committed item failed; the item will be retried', { component: sinkId, code: failure.code, error: failure.message });
+      return;
+    }
+    const { meta, raw, record } = delivered;
+    const letter = { stage: 'sink' as const, code: failure.code, message: failure.message, component: sinkId, source: meta.source, position: meta.position, meta, raw, ...(record ? { record } : {}) };
+    let settled = false;
+    const ticket: Ticket = {
+      written: () => {
+        if (settled) return;
+        settled = true;
+        this.move(meta.position, 'dead_lettered');
+      },
+      failed: (letterFailure) => {
+        if (settled) return;
+        settled = true;
+        this.context.logger.log('error', 'dead letter could not be stored; the record will be retried', { stage: 'sink', code: failure.code, reason: failure.message, component: sinkId, position: meta.position, error: letterFailure.message });
+        item.fail(`${failure.code} at ${sinkId}: ${failure.message}; its dead letter could not be stored: ${letterFailure.message}`);
+        this.move(meta.position, 'failed');
+      },
+    };
+    const unwritable = (error: unknown) => ticket.failed({ code: 'sink-error', message: `the dead letter could not be written: ${messageOf(error)}`, retryable: true });
+    try {
+      // Not the item's own scope: the item is committed, so its letters are no longer held for it.
+      const pending = this.context.deadLetters.add(letter, ticket, { index: item.index, staged: false });
+      return pending?.catch(unwritable);
+    } catch (error) {
+      unwritable(error);
+    }
+  }
+
+  /**
+   * The sink counted the delivery written: it becomes `outcome` at the sink, and the input record
+   * (once, however many of its deliveries are refused) moves from written to `outcome`, or from
+   * dead-lettered to failed.
+   */
+  private move(position: string, outcome: 'dead_lettered' | 'failed'): void {
+    const { item } = this;
+    const counters = item.metrics.counters(this.sinkId);
+    counters.records_out--;
+    counters[outcome]++;
+    const outcomes = (item.lateOutcomes ??= new Map<string, 'dead_lettered' | 'failed'>());
+    const before: 'written' | 'dead_lettered' | 'failed' = outcomes.get(position) ?? 'written';
+    if (before === outcome || before === 'failed') return;
+    outcomes.set(position, outcome);
+    item.counts[before]--;
+    item.counts[outcome]++;
   }
 }
 

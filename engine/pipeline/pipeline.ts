@@ -5,7 +5,7 @@ import type { Invocation, ItemScope, Sink, SinkFailure, SinkWriter, Step } from 
 import { InjectedCrash, RecordError } from '../plugin/types.ts';
 import { classifyStoreError } from '../ports/classify-store-error.ts';
 import type { DeadLetterWriter } from './dead-letters.ts';
-import { ItemOutcome, RecordTracker, emptyCounts, messageOf } from './outcome.ts';
+import { ItemOutcome, LateFailures, RecordTracker, emptyCounts, messageOf } from './outcome.ts';
 import type { OutcomeContext, OutcomeCounts } from './outcome.ts';
 import { ItemReadError } from './record.ts';
 import type { Decoded, FailureCode, RecordMeta, RecordValue } from './record.ts';
@@ -131,7 +131,7 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     for (const [sink, writer] of writers) {
       let promise: Promise<void> | void;
       try {
-        promise = writer.commit(item.scope);
+        promise = writer.commit(item.scope, new LateFailures(item, outcomeContext, sink.id, sink.onError));
       } catch (error) {
         commitFailed(item, `sink ${sink.id}`, error);
         continue;
@@ -410,7 +410,7 @@ class Router {
     const ticket = tracker.sinkTicket(sink.id, sink.onError, record);
     let pending: Promise<void> | void;
     try {
-      pending = this.writers.get(sink)!.add({ record, meta, ticket, item: tracker.scope });
+      pending = this.writers.get(sink)!.add({ record, meta, ticket, item: tracker.scope, raw: tracker.raw });
     } catch (error) {
       ticket.failIfOpen(sinkThrew(sink, error));
       return;

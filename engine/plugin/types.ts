@@ -149,6 +149,31 @@ export interface SinkEntry {
   ticket: Ticket;
   /** The batch item the record belongs to. */
   item: ItemScope;
+  /**
+   * The record's bytes as its source delivered them (set by the pipeline; absent in hand-built
+   * entries): what a sink keeps of a staged record, with `meta`, to report it through
+   * `CommittedItem.failed` after settling its ticket early.
+   */
+  raw?: Uint8Array;
+}
+
+/**
+ * What a sink may still report of a committed staged item's records after it settled their
+ * tickets `written` early (docs/decisions/0056-search-sink-staged-items-in-bounded-memory.md).
+ * A sink that holds a staged item's output unpublished may settle each ticket once the record is
+ * stored that way, so that it keeps nothing per record for a whole S3 object; a write that then
+ * fails for the whole item fails the item (a rejected `commit`, or `settle`). When instead ONE
+ * record is refused at or after `commit` (a search cluster rejects a document), the sink passes
+ * it here with the `meta` and `raw` it kept, and the pipeline gives it the outcome a ticket
+ * failure would have: a failure the sink's `on_error` retries fails the item for retry (its
+ * records keep their counts, as for a failed `commit`); any other is dead-lettered with
+ * `record`, and the input record moves from written to dead-lettered (to failed when its letter
+ * cannot be stored), once however many of its deliveries are refused. A record whose other paths
+ * already made it dead-lettered or failed is not told apart: see the ADR.
+ */
+export interface CommittedItem {
+  /** Never throws; resolves once the dead letter is handed to its writer (its outcome follows when stored). */
+  failed(delivered: { meta: RecordMeta; raw: Uint8Array; record?: RecordValue }, failure: SinkFailure): Promise<void> | void;
 }
 
 /** A sink's work within one invocation. */
@@ -165,9 +190,12 @@ export interface SinkWriter {
    * Every record of `item` has been added and its input was read completely (for an S3 object:
    * to its end, checksum verified). The sink may now make what it holds of the item visible, and
    * settles the item's tickets as usual. Called once per staged item that is not aborted, after
-   * the item's last `add` resolved; may start writes and return before they finish.
+   * the item's last `add` resolved; may start writes and return before they finish. `committed`
+   * takes late failures of records whose tickets the sink already settled (`CommittedItem`);
+   * the pipeline always passes it, and it stays valid until `close` resolves. A rejection fails
+   * the whole item for retry, with the error's message as the reason.
    */
-  commit(item: ItemScope): Promise<void> | void;
+  commit(item: ItemScope, committed?: CommittedItem): Promise<void> | void;
   /**
    * `item` (always a staged one) turned out unreadable after some of its records were added: the
    * sink discards everything it holds of them and publishes none of it (objects are never

@@ -7,11 +7,15 @@
  * document, and a lane sends its requests one after the other, retries included.
  */
 import type { RecordValue } from '../../pipeline/record.ts';
-import type { Invocation, ItemScope, Sink, SinkEntry, SinkFailure, SinkPlugin, SinkWriter, Ticket } from '../../plugin/types.ts';
+import { tmpdir } from 'node:os';
+import type { RecordMeta } from '../../pipeline/record.ts';
+import type { CommittedItem, Invocation, ItemScope, SettleResult, Sink, SinkEntry, SinkFailure, SinkPlugin, SinkWriter, Ticket } from '../../plugin/types.ts';
 import { HttpSearchIndex } from '../../ports/search-index.ts';
 import type { SearchIndex } from '../../ports/search-index.ts';
 import type { SinkConfig } from '../../spec/spec-types.ts';
 import { createAuthorizer } from './auth.ts';
+import { HeldItem, SPILL_MEMORY_BYTES, openSpillFile } from './held-item.ts';
+import type { HeldOperation, SpillSettings } from './held-item.ts';
 import type { AuthDependencies } from './auth.ts';
 import { DocumentRejectedError, OperationBuilder, bulkBody } from './request.ts';
 import type { BulkOperation } from './request.ts';
@@ -28,6 +32,8 @@ export interface SearchSinkDependencies extends AuthDependencies {
   index?: SearchIndex;
   /** Uniform in [0, 1): the jitter of backoff waits. */
   random?: () => number;
+  /** Where and when staged items spill (tests): `os.tmpdir()`, past 1 MiB, by default. */
+  spill?: Partial<SpillSettings>;
 }
 
 interface SearchSinkSettings {
@@ -41,6 +47,7 @@ interface SearchSinkSettings {
   retry: RetryPolicy;
   createConflict: CreateConflict;
   random: () => number;
+  spill: SpillSettings;
 }
 
 /**
@@ -63,6 +70,7 @@ export function createSearchSink(id: string, config: SearchSinkConfig, dependenc
     retry: { maxAttempts: config.retry.max_attempts, initialBackoffMs: config.retry.initial_backoff_ms, maxBackoffMs: config.retry.max_backoff_ms },
     createConflict: config.create_conflict,
     random: dependencies.random ?? Math.random,
+    spill: { directory: tmpdir, memoryBytes: SPILL_MEMORY_BYTES, open: openSpillFile, ...dependencies.spill },
   };
   return { open: (invocation) => new SearchSinkWriter(settings, invocation) };
 }
@@ -105,13 +113,23 @@ interface Pending {
  * open request; it returns a promise only when a full request must wait for the lane, which is
  * the back-pressure that bounds memory. `close` sends what is left and resolves once every ticket
  * is settled.
+ *
+ * A staged item's operations wait for its commit (documents are visible once indexed,
+ * docs/decisions/0010-item-commit-point.md) in a `HeldItem`, which spills them to a temporary
+ * file past a small threshold, and its tickets settle as they are held: nothing per record is
+ * kept for a whole S3 object. At commit they are read back in order into the lanes; a document
+ * the cluster then refuses reaches the pipeline through `CommittedItem`, and an item whose
+ * operations could not be kept fails for retry
+ * (docs/decisions/0056-search-staged-items-in-bounded-memory.md).
  */
 export class SearchSinkWriter implements SinkWriter {
   readonly statistics: SearchSinkStatistics = { written: 0, retried: 0, rejected: 0, failed: 0, requests: 0, requestMs: 0, maxRequestMs: 0 };
   private readonly lanes: Lane[];
   private nextLane = 0;
   /** Operations of staged items (S3 objects) not yet committed, by item. */
-  private readonly held = new Map<number, Pending[]>();
+  private readonly held = new Map<number, HeldItem>();
+  /** Staged items still held when the writer closed: `settle` fails them. */
+  private readonly unfinished: ItemScope[] = [];
 
   constructor(
     private readonly settings: SearchSinkSettings,
@@ -130,48 +148,46 @@ export class SearchSinkWriter implements SinkWriter {
       entry.ticket.failed({ code: 'sink-rejected', message: `sink ${this.settings.id}: ${error.message}`, retryable: false });
       return;
     }
-    const pending = { operation, ticket: entry.ticket };
     const { item } = entry;
     if (item.staged) {
-      // Documents are visible once indexed: a staged item's wait for its commit
-      // (docs/decisions/0010-item-commit-point.md), held as encoded text only.
       let held = this.held.get(item.index);
-      if (held === undefined) this.held.set(item.index, (held = []));
-      held.push(pending);
-      return;
+      if (held === undefined) this.held.set(item.index, (held = new HeldItem(item, this.settings.spill)));
+      // Provisional, as every outcome of a staged item is until its commit.
+      entry.ticket.written();
+      return held.add({ operation, meta: entry.meta, raw: entry.raw ?? NO_BYTES });
     }
-    return this.laneOf(operation).push(pending);
+    return this.laneOf(operation).push({ operation, ticket: entry.ticket });
   }
 
   /** Sends a staged item's operations, in order, now that its input was read completely. */
-  commit(item: ItemScope): Promise<void> | void {
+  commit(item: ItemScope, committed: CommittedItem): Promise<void> | void {
     const held = this.held.get(item.index);
     if (held === undefined) return;
     this.held.delete(item.index);
-    return this.pushAll(held, 0);
+    return held.replay(({ operation, meta, raw }) => this.laneOf(operation).push(new CommittedOperation(operation, committed, meta, raw)));
   }
 
   /** Drops a staged item's operations unsent: its records' outcomes were replaced by the pipeline. */
-  abort(item: ItemScope): void {
+  abort(item: ItemScope): Promise<void> | void {
+    const held = this.held.get(item.index);
+    if (held === undefined) return;
     this.held.delete(item.index);
-  }
-
-  private pushAll(entries: Pending[], from: number): Promise<void> | void {
-    for (let index = from; index < entries.length; index++) {
-      const entry = entries[index]!;
-      const waiting = this.laneOf(entry.operation).push(entry);
-      if (waiting) return waiting.then(() => this.pushAll(entries, index + 1));
-    }
+    return held.discard();
   }
 
   async close(): Promise<void> {
     // An item neither committed nor aborted by now was never read completely: its documents
-    // must not become visible, and its tickets are settled for a retry.
+    // must not become visible, and as its tickets are settled, `settle` fails it for a retry.
     for (const held of this.held.values()) {
-      for (const entry of held) entry.ticket.failed({ code: 'sink-error', message: `sink ${this.settings.id}: the record's input was not read completely`, retryable: true });
+      this.unfinished.push(held.scope);
+      await held.discard();
     }
     this.held.clear();
     await Promise.all(this.lanes.map((lane) => lane.drain()));
+  }
+
+  async settle(): Promise<SettleResult> {
+    return { failed: this.unfinished.map((item) => ({ item, reason: `sink ${this.settings.id} closed before the item's input was read completely` })) };
   }
 
   private laneOf(operation: BulkOperation): Lane {
@@ -299,6 +315,31 @@ export class SearchSinkWriter implements SinkWriter {
   /** @internal */
   get maxBytes(): number {
     return this.settings.maxBytes;
+  }
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * An operation of a committed staged item, its own ticket: its record's ticket was settled when
+ * the operation was held, so a refusal goes to the pipeline through `CommittedItem`.
+ */
+class CommittedOperation implements Pending, Ticket {
+  constructor(
+    readonly operation: BulkOperation,
+    private readonly committed: CommittedItem,
+    private readonly meta: RecordMeta,
+    private readonly raw: Uint8Array,
+  ) {}
+
+  get ticket(): Ticket {
+    return this;
+  }
+
+  written(): void {}
+
+  failed(failure: SinkFailure): void {
+    void this.committed.failed({ meta: this.meta, raw: this.raw, record: failure.record ?? (JSON.parse(this.operation.recordJson) as RecordValue) }, failure);
   }
 }
 

@@ -1,6 +1,6 @@
 // Records, metadata, tickets and a one-invocation runner for search sink tests.
 import type { DynamoDbMeta, KinesisMeta, RecordMeta, RecordValue } from '../../../../engine/pipeline/record.ts';
-import type { Invocation, SinkEntry, SinkFailure, Ticket } from '../../../../engine/plugin/types.ts';
+import type { CommittedItem, Invocation, SinkEntry, SinkFailure, Ticket } from '../../../../engine/plugin/types.ts';
 import { createSearchSink } from '../../../../engine/sinks/search/sink.ts';
 import { applyDefaults } from '../../../../engine/spec/resolve.ts';
 import type { SearchSink } from '../../../../engine/spec/spec-types.ts';
@@ -80,6 +80,12 @@ export function failureOf(ticket: TestTicket): SinkFailure | undefined {
   return settlement?.outcome === 'failed' ? settlement.failure : undefined;
 }
 
+/** A `CommittedItem` that keeps the late failures a sink reports. */
+export function committedItem(): CommittedItem & { failures: { meta: RecordMeta; record: RecordValue | undefined; failure: SinkFailure }[] } {
+  const failures: { meta: RecordMeta; record: RecordValue | undefined; failure: SinkFailure }[] = [];
+  return { failures, failed: ({ meta, record }, failure) => void failures.push({ meta, record, failure }) };
+}
+
 /**
  * Runs one invocation of a search sink over `entries`, awaiting each `add` as the pipeline does,
  * committing every item, then closing. Returns the tickets in input order and the writer.
@@ -96,9 +102,10 @@ export async function runSink(config: SearchSinkConfig, entries: readonly Input[
     await writer.add(entry);
   }
   const staged = new Set(entries.filter((entry) => entry.item?.staged).map((entry) => entry.item!.index));
-  for (const index of staged) await writer.commit({ index, staged: true });
+  const committed = committedItem();
+  for (const index of staged) await writer.commit({ index, staged: true }, committed);
   await writer.close();
-  return { tickets, writer };
+  return { tickets, writer, late: committed.failures };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BulkAnswer, SearchIndex } from '../../../../engine/ports/search-index.ts';
 import { BulkServer } from '../../../support/bulk-server.ts';
-import { dynamoDbMeta, failureOf, inputs, makeInvocation, outcomes, runSink, searchConfig } from './factories.ts';
+import { committedItem, dynamoDbMeta, failureOf, inputs, makeInvocation, outcomes, runSink, searchConfig } from './factories.ts';
 import type { Input } from './factories.ts';
 
 // The sink against a local `_bulk` server: final index contents, per-item outcomes, retries.
@@ -327,7 +327,7 @@ describe('the search sink', () => {
       await writer.add({ record: { event_id: 'a' }, meta: dynamoDbMeta(0, 'insert', {}), ticket, item } as never);
       await writer.add({ record: { event_id: 'b' }, meta: dynamoDbMeta(1, 'insert', {}), ticket, item } as never);
       const before = sent.length;
-      await writer.commit(item);
+      await writer.commit(item, committedItem());
       await writer.close();
 
       expect([before, sent.length]).toEqual([0, 2]);
