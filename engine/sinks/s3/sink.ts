@@ -128,6 +128,12 @@ class S3SinkWriter implements SinkWriter {
   /** The input record of the last record added, and how many records of it came before: its fan-out ordinal. */
   private lastMeta: RecordMeta | undefined;
   private ordinal = 0;
+  /**
+   * The body and identity of the last object taken, empty once taken: the writer outlives its
+   * invocation until the next one ends, and so do their hidden classes and the code compiled
+   * against them (docs/decisions/0057-stable-layouts.md).
+   */
+  private lastTaken: Pick<OpenObject, 'body' | 'identity'> | undefined;
 
   constructor(
     private readonly settings: S3SinkSettings,
@@ -289,7 +295,9 @@ class S3SinkWriter implements SinkWriter {
     this.openBytes -= object.body.byteLength;
     // Compression runs in libuv's thread pool: the object is named on this thread meanwhile.
     const body = object.body.finish();
-    return { body, key: object.prefix + object.identity.name(this.settings.suffix) };
+    const key = object.prefix + object.identity.name(this.settings.suffix);
+    this.lastTaken = { body: object.body, identity: object.identity };
+    return { body, key };
   }
 
   /** Takes `object` out of `open` and writes it, once; the promise never rejects. */
