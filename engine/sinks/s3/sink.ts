@@ -63,7 +63,11 @@ export const s3Sink: SinkPlugin<S3SinkConfig> = {
       openBytesBudget: Math.max(2 * maxBytes, MIN_OPEN_BYTES_BUDGET),
       store: ports.objects,
     };
-    return { open: (invocation) => new S3SinkWriter(settings, invocation) };
+    // The last writer outlives its invocation until the next one ends, and with it its hidden
+    // class and the code compiled against it (docs/decisions/0057-stable-layouts.md); once closed
+    // it holds no records and no bytes.
+    let last: S3SinkWriter | undefined;
+    return { open: (invocation) => (last = new S3SinkWriter(settings, invocation)) };
   },
 };
 
@@ -129,9 +133,8 @@ class S3SinkWriter implements SinkWriter {
   private lastMeta: RecordMeta | undefined;
   private ordinal = 0;
   /**
-   * The body and identity of the last object taken, empty once taken: the writer outlives its
-   * invocation until the next one ends, and so do their hidden classes and the code compiled
-   * against them (docs/decisions/0057-stable-layouts.md).
+   * The body and identity of the last object taken, empty once taken: kept with the writer, so
+   * their hidden classes outlive the invocation too (docs/decisions/0057-stable-layouts.md).
    */
   private lastTaken: Pick<OpenObject, 'body' | 'identity'> | undefined;
 
