@@ -52,7 +52,31 @@ export function compileExpression(source: string, options?: ExpressionOptions): 
   if (first || !compiled.evaluate) {
     throw new ExpressionError(first ?? { code: 'invalid-expression', message: 'the expression does not compile' }, source);
   }
+  keepFirstContext(compiled.evaluate);
   return bind(compiled.evaluate, source, options?.expect === 'bool');
+}
+
+/** The first evaluation context cel-js made; see `keepFirstContext`. */
+let firstContext: unknown;
+
+/**
+ * cel-js makes a context object (`RootContext`) for every evaluation, inside the library. Once
+ * none is alive, a full collection takes its hidden class and deoptimizes every function compiled
+ * against it, the filter step's among them, so that each invocation after one ran them
+ * unoptimized (docs/decisions/0057-stable-layouts.md). Keeps the first such object, caught as
+ * the expression's root node receives it: one alive keeps the class of all. If cel-js ever
+ * evaluates differently, nothing is caught and nothing else changes.
+ */
+function keepFirstContext(parsed: ParseResult): void {
+  if (firstContext !== undefined) return;
+  const root = parsed.ast as unknown as { evaluate?: unknown };
+  const evaluate = root.evaluate;
+  if (typeof evaluate !== 'function') return;
+  root.evaluate = function (this: unknown, evaluator: unknown, node: unknown, context: unknown): unknown {
+    firstContext ??= context;
+    root.evaluate = evaluate;
+    return evaluate.call(this, evaluator, node, context);
+  };
 }
 
 /**

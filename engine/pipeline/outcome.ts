@@ -159,6 +159,8 @@ const TICKET_OPEN = 16;
 const TICKET_SETTLED = 32;
 /** The first ticket's sink dead-letters what fails (`on_error: dead_letter`) instead of retrying it. */
 const TICKET_DEAD_LETTERS = 64;
+/** The record's outcome is counted: nothing it hears of afterwards counts again. */
+const FINISHED = 128;
 
 /**
  * Follows one input record through the pipeline until it has an outcome. Every path the record
@@ -344,11 +346,12 @@ export class RecordTracker implements DeliveryTicket {
 
   private finishIfSettled(): void {
     const flags = this.flags;
-    if ((flags & ROUTED) === 0 || this.pending > 0 || !this.live) return;
+    if ((flags & (ROUTED | FINISHED)) !== ROUTED || this.pending > 0 || !this.live) return;
     const outcome: Outcome = (flags & FAILED) !== 0 ? 'failed' : (flags & DEAD_LETTERED) !== 0 ? 'dead_lettered' : (flags & WRITTEN) !== 0 ? 'written' : 'filtered';
     this.item.counts[outcome]++;
     if (outcome === 'failed') this.item.failed = true;
-    this.pending = Number.POSITIVE_INFINITY; // guards against a second finish
+    // A flag rather than an infinite `pending`: a double there would change every tracker's layout.
+    this.flags = flags | FINISHED;
   }
 }
 

@@ -87,8 +87,12 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
   const outcomeContext: OutcomeContext = { deadLetters, logger };
   const router = new Router(context, writers);
 
+  let lastTracker: RecordTracker | undefined;
+  let lastDecoded: Decoded | undefined;
   const settle = (decoded: Decoded, item: ItemOutcome): Promise<void> | void => {
     const tracker = new RecordTracker(item, outcomeContext, decoded.meta, decoded.raw);
+    lastTracker = tracker;
+    lastDecoded = decoded;
     try {
       const pending = router.settle(decoded, tracker);
       if (pending) return pending.then(() => tracker.doneRouting(), (error: unknown) => tracker.unexpected(error));
@@ -220,8 +224,22 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
   for (const item of results) {
     for (const outcome of OUTCOME_COUNTERS) counts[outcome] += item.counts[outcome];
   }
+  // The writers are done: each sink decides what of its writer outlives the invocation (a
+  // warehouse writer holds its stored files), so the retained router keeps none of them.
+  writers.clear();
+  retained = { router, item: results[results.length - 1], tracker: lastTracker, decoded: lastDecoded };
   return { items: results, counts, sealed };
 }
+
+/**
+ * One object of each layout the last invocation made, alive until the next one ends: its
+ * router (and through it the run context, invocation and metrics), its last item, and its
+ * last record's tracker and decoded value. V8 collects a hidden class once no object has it, and
+ * deoptimizes every function compiled against it; a full collection between two invocations
+ * (Lambda's idle-time GC, the runtime benchmark's `gc()`) then made the next invocation run the
+ * hot path unoptimized and compile it again (docs/decisions/0057-stable-layouts.md).
+ */
+let retained: unknown;
 
 const OUTCOME_COUNTERS = ['records_in', 'written', 'filtered', 'dead_lettered', 'failed'] as const;
 

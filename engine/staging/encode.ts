@@ -193,11 +193,16 @@ export class ObjectBody {
     return written;
   }
 
-  /** The whole body as one buffer. The body must not be appended to afterwards. */
+  /**
+   * The whole body as one buffer, once: the body lets go of its slabs, so that keeping the body
+   * does not keep its bytes (the S3 sink keeps its last one, docs/decisions/0057-stable-layouts.md).
+   */
   toBuffer(): Buffer {
     const last = this.slab === undefined ? [] : [this.slab.subarray(0, this.offset)];
-    if (this.slabs.length === 0 && last.length === 1) return last[0]!;
-    return Buffer.concat([...this.slabs, ...last], this.length);
+    const whole = this.slabs.length === 0 && last.length === 1 ? last[0]! : Buffer.concat([...this.slabs, ...last], this.length);
+    this.slabs.length = 0;
+    this.slab = undefined;
+    return whole;
   }
 
   /** The bytes to store, once the last text is appended; a failure rejects. */
@@ -250,7 +255,7 @@ export class GzipObjectBody extends ObjectBody {
     this.slab = undefined;
     stream.end();
     await ended;
-    return Buffer.concat(this.compressed);
+    return Buffer.concat(this.compressed.splice(0));
   }
 
   override discard(): void {

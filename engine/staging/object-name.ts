@@ -69,6 +69,7 @@ export class ObjectIdentity {
     const source = readable(this.first?.source ?? 'empty', MAX_SOURCE_CHARS);
     const position = readable(this.first?.position ?? '', MAX_POSITION_CHARS);
     const digest = this.hash.update(this.pending).digest('hex').slice(0, DIGEST_CHARS);
+    this.pending = '';
     return `${source}-${position}-${digest}-${this.records}${suffix}`;
   }
 }

@@ -63,7 +63,11 @@ export const s3Sink: SinkPlugin<S3SinkConfig> = {
       openBytesBudget: Math.max(2 * maxBytes, MIN_OPEN_BYTES_BUDGET),
       store: ports.objects,
     };
-    return { open: (invocation) => new S3SinkWriter(settings, invocation) };
+    // The last writer outlives its invocation until the next one ends, and with it its hidden
+    // class and the code compiled against it (docs/decisions/0057-stable-layouts.md); once closed
+    // it holds no records and no bytes.
+    let last: S3SinkWriter | undefined;
+    return { open: (invocation) => (last = new S3SinkWriter(settings, invocation)) };
   },
 };
 
@@ -128,6 +132,11 @@ class S3SinkWriter implements SinkWriter {
   /** The input record of the last record added, and how many records of it came before: its fan-out ordinal. */
   private lastMeta: RecordMeta | undefined;
   private ordinal = 0;
+  /**
+   * The body and identity of the last object taken, empty once taken: kept with the writer, so
+   * their hidden classes outlive the invocation too (docs/decisions/0057-stable-layouts.md).
+   */
+  private lastTaken: Pick<OpenObject, 'body' | 'identity'> | undefined;
 
   constructor(
     private readonly settings: S3SinkSettings,
@@ -289,7 +298,9 @@ class S3SinkWriter implements SinkWriter {
     this.openBytes -= object.body.byteLength;
     // Compression runs in libuv's thread pool: the object is named on this thread meanwhile.
     const body = object.body.finish();
-    return { body, key: object.prefix + object.identity.name(this.settings.suffix) };
+    const key = object.prefix + object.identity.name(this.settings.suffix);
+    this.lastTaken = { body: object.body, identity: object.identity };
+    return { body, key };
   }
 
   /** Takes `object` out of `open` and writes it, once; the promise never rejects. */
