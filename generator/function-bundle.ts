@@ -5,7 +5,7 @@
  *   imported from where `plugin-modules.ts` says each plugin lives;
  * - each module of `OPTIONAL_MODULES` that the spec does not need becomes a stand-in exporting
  *   the same names, each a function that throws if it is ever reached, so that what the module
- *   imports (protobufjs, an SDK client, pg, CEL...) stays out.
+ *   imports (pbf, an SDK client, pg, CEL...) stays out.
  * The same spec always gives the same bytes.
  */
 import { writeFile } from 'node:fs/promises';
@@ -48,6 +48,11 @@ export const OPTIONAL_MODULES: readonly OptionalModule[] = [
   },
   { module: 'engine/sources/kinesis/decode-csv-row.ts', purpose: 'CSV kinesis records (`format: csv`)', needed: (spec) => sourcesOf(spec).some((source) => source.type === 'kinesis' && source.format === 'csv') },
   { module: 'engine/sources/dynamodb/unmarshall-image.ts', purpose: 'DynamoDB stream images (a dynamodb source)', needed: (spec) => sourcesOf(spec).some((source) => source.type === 'dynamodb') },
+  {
+    module: 'engine/staging/csv-format.ts',
+    purpose: 'writing CSV objects (an s3 sink with `format: csv`, or a redshift or postgres sink)',
+    needed: (spec) => hasWarehouseSink(spec) || Object.values(spec.sinks).some((sink) => sink.type === 's3' && sink.format === 'csv'),
+  },
   { module: 'engine/sources/s3/read.ts', purpose: 'reading S3 objects (an s3 source)', needed: (spec) => sourcesOf(spec).some((source) => source.type === 's3') },
   { module: 'engine/ports/aws-ledger-port.ts', purpose: 'the ledger of redshift and postgres sinks', needed: hasWarehouseSink },
   { module: 'engine/ports/aws-warehouse-ports.ts', purpose: 'the warehouses of redshift and postgres sinks', needed: hasWarehouseSink },
