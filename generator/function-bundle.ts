@@ -5,7 +5,7 @@
  *   imported from where `plugin-modules.ts` says each plugin lives;
  * - each module of `OPTIONAL_MODULES` that the spec does not need becomes a stand-in exporting
  *   the same names, each a function that throws if it is ever reached, so that what the module
- *   imports (protobufjs, an SDK client, pg, CEL...) stays out.
+ *   imports (pbf, an SDK client, pg, CEL...) stays out.
  * The same spec always gives the same bytes.
  */
 import { writeFile } from 'node:fs/promises';
@@ -48,6 +48,11 @@ export const OPTIONAL_MODULES: readonly OptionalModule[] = [
   },
   { module: 'engine/sources/kinesis/decode-csv-row.ts', purpose: 'CSV kinesis records (`format: csv`)', needed: (spec) => sourcesOf(spec).some((source) => source.type === 'kinesis' && source.format === 'csv') },
   { module: 'engine/sources/dynamodb/unmarshall-image.ts', purpose: 'DynamoDB stream images (a dynamodb source)', needed: (spec) => sourcesOf(spec).some((source) => source.type === 'dynamodb') },
+  {
+    module: 'engine/staging/csv-format.ts',
+    purpose: 'writing CSV objects (an s3 sink with `format: csv`, or a redshift or postgres sink)',
+    needed: (spec) => hasWarehouseSink(spec) || Object.values(spec.sinks).some((sink) => sink.type === 's3' && sink.format === 'csv'),
+  },
   { module: 'engine/sources/s3/read.ts', purpose: 'reading S3 objects (an s3 source)', needed: (spec) => sourcesOf(spec).some((source) => source.type === 's3') },
   { module: 'engine/ports/aws-ledger-port.ts', purpose: 'the ledger of redshift and postgres sinks', needed: hasWarehouseSink },
   { module: 'engine/ports/aws-warehouse-ports.ts', purpose: 'the warehouses of redshift and postgres sinks', needed: hasWarehouseSink },
@@ -61,6 +66,27 @@ export const OPTIONAL_MODULES: readonly OptionalModule[] = [
   { module: 'engine/template/handlebars-engine.ts', purpose: 'Handlebars (templates of forms that have no plan, or that name a parameter)', needed: (_spec, packaged) => packaged.templates.needsHandlebars },
   // The JSON Schemas of validate steps are compiled at package time, into validators.mjs.
   { module: 'engine/transforms/validate/record-schema.ts', purpose: 'compiling JSON Schemas at run time', needed: () => false },
+];
+
+/**
+ * Packages that the AWS SDK clients import but that a function never reaches in Lambda
+ * (docs/decisions/0058-smaller-cold-start.md), each with the names the SDK takes from it: every
+ * bundle gets a stand-in for each, like a left-out optional module's.
+ * - The default credential chain's links other than environment variables: shared config and
+ *   credentials files, SSO, credential processes, web identity token files, container and instance
+ *   metadata. The Lambda runtime gives a function its role's credentials in `AWS_ACCESS_KEY_ID`,
+ *   `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, which the chain reads first; its other links,
+ *   with the STS, SSO and sign-in clients they bring, are about 100 KiB.
+ * - bowser, which only the SDK's browser user agent imports (a dynamic import, 34 KiB).
+ */
+export const LEFT_OUT_PACKAGES: readonly { packages: readonly string[]; names: readonly string[]; reason: string }[] = [
+  {
+    packages: ['@aws-sdk/credential-provider-ini', '@aws-sdk/credential-provider-sso', '@aws-sdk/credential-provider-process', '@aws-sdk/credential-provider-web-identity', '@aws-sdk/credential-provider-http', '@smithy/credential-provider-imds'],
+    names: ['fromIni', 'fromSSO', 'fromProcess', 'fromTokenFile', 'fromHttp', 'ENV_CMDS_FULL_URI', 'ENV_CMDS_RELATIVE_URI', 'fromContainerMetadata', 'fromInstanceMetadata'],
+    reason:
+      'a Lambda function takes its AWS credentials from the environment variables the Lambda runtime sets (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), which are not set here (or AWS_PROFILE is): its package leaves out the other credential sources',
+  },
+  { packages: ['bowser'], names: ['parse'], reason: "a Lambda function runs on Node: its package leaves out the SDK's browser user agent" },
 ];
 
 export interface FunctionBundle {
@@ -97,7 +123,7 @@ async function build(registry: string, leftOut: readonly OptionalModule[]): Prom
   const esbuild = await import('esbuild');
   const substitutes = new Map<string, string>([[join(ROOT, REGISTRY), registry]]);
   for (const [index, names] of (await Promise.all(leftOut.map((optional) => exportsOf(optional.module)))).entries()) {
-    substitutes.set(join(ROOT, leftOut[index]!.module), standIn(leftOut[index]!, names));
+    substitutes.set(join(ROOT, leftOut[index]!.module), standIn(leftOutModule(leftOut[index]!), names));
   }
   const { outputFiles, metafile } = await esbuild.build({
     entryPoints: [join(ROOT, 'engine/lambda.ts')],
@@ -111,15 +137,17 @@ async function build(registry: string, leftOut: readonly OptionalModule[]): Prom
     format: 'esm',
     metafile: true,
     banner: { js: REQUIRE_BANNER },
-    plugins: [substitute(substitutes)],
+    plugins: [substitute(substitutes), leaveOutPackages()],
     logLevel: 'error',
   });
   return { code: outputFiles[0]!.contents, metafile };
 }
 
+/** `text` matched literally in a regular expression. */
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
 /** Loads the given contents in place of the modules at those absolute paths. */
 function substitute(contents: ReadonlyMap<string, string>): Plugin {
-  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   return {
     name: 'ingest-spec-modules',
     setup(build) {
@@ -128,6 +156,21 @@ function substitute(contents: ReadonlyMap<string, string>): Plugin {
         loader: 'ts',
         resolveDir: dirname(args.path),
       }));
+    },
+  };
+}
+
+/** Resolves the packages of each of `LEFT_OUT_PACKAGES` to one stand-in. */
+function leaveOutPackages(): Plugin {
+  const index = new Map(LEFT_OUT_PACKAGES.flatMap((left, at) => left.packages.map((name) => [name, String(at)] as const)));
+  return {
+    name: 'ingest-left-out-packages',
+    setup(build) {
+      build.onResolve({ filter: new RegExp(`^(${[...index.keys()].map(escape).join('|')})$`) }, (args) => ({ path: index.get(args.path)!, namespace: 'ingest-left-out' }));
+      build.onLoad({ filter: /.*/, namespace: 'ingest-left-out' }, (args) => {
+        const left = LEFT_OUT_PACKAGES[Number(args.path)]!;
+        return { contents: standIn(`ingest: ${left.reason} (${left.packages.join(', ')})`, left.names), loader: 'js' };
+      });
     },
   };
 }
@@ -150,8 +193,12 @@ async function exportsOf(module: string): Promise<string[]> {
   return Object.values(metafile.outputs).flatMap((output) => output.exports).sort();
 }
 
-/** A module exporting `names`, each a function that says what the package left out, and throws. */
-function standIn(optional: OptionalModule, names: readonly string[]): string {
-  const message = `ingest: this function was packaged without ${optional.purpose} (${optional.module}), which its spec does not use: it cannot run another spec; package the spec it runs again`;
+/** A module exporting `names`, each a function that throws `message`. */
+function standIn(message: string, names: readonly string[]): string {
   return `function leftOut() { throw new Error(${JSON.stringify(message)}); }\nexport { ${names.map((name) => `leftOut as ${name}`).join(', ')} };\n`;
+}
+
+/** What the stand-in of a left-out optional module says: what the package left out, and why it cannot run another spec. */
+function leftOutModule(optional: OptionalModule): string {
+  return `ingest: this function was packaged without ${optional.purpose} (${optional.module}), which its spec does not use: it cannot run another spec; package the spec it runs again`;
 }

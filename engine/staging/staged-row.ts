@@ -14,7 +14,8 @@
  * Converting them for the target's types is the spec's `cast`, never the sink's guess.
  */
 import type { RecordValue } from '../pipeline/record.ts';
-import { csvFormat, encodeJsonLine } from './encode.ts';
+import { csvFormat } from './csv-format.ts';
+import { encodeJsonLine } from './encode.ts';
 import type { ObjectFormat, RecordEncoder } from './encode.ts';
 import type { StagedIdentity } from './record-identity.ts';
 

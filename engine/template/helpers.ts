@@ -5,10 +5,18 @@
  * instead of printing ''.
  */
 import { createHash } from 'node:crypto';
-import { utc } from '@date-fns/utc';
+import { UTCDateMini } from '@date-fns/utc/date/mini';
 import { format as formatDate, parseISO } from 'date-fns';
 import { epochDate } from '../time/epoch-instant.ts';
 import { TemplateRenderError } from './errors.ts';
+
+/**
+ * date-fns' context for UTC: `utc` of @date-fns/utc, with its minimal date class. Its `UTCDate`
+ * adds only `toString` and the like, which date-fns never calls, and builds three
+ * `Intl.DateTimeFormat` when its module loads, a third of what a cold start does beyond a bare
+ * handler (loading ICU's locale data; docs/decisions/0058-smaller-cold-start.md).
+ */
+const utc = (value: Date | number | string) => new UTCDateMini(+new Date(value));
 
 /** What Handlebars passes as the last argument of every helper call (the part we read). */
 export interface HelperCallOptions {

@@ -12,7 +12,8 @@ import type { SinkConfig } from '../../spec/spec-types.ts';
 import { compileTemplate } from '../../template/index.ts';
 import type { CompiledTemplate } from '../../template/index.ts';
 import { GzipObjectBody, ObjectBody, objectFormat, objectPutOptions, objectSuffix } from '../../staging/encode.ts';
-import type { Compression, CsvOutputOptions, ObjectFormat, RecordEncoder } from '../../staging/encode.ts';
+import type { CsvOutputOptions } from '../../staging/csv-format.ts';
+import type { Compression, ObjectFormat, RecordEncoder } from '../../staging/encode.ts';
 import { MAX_PREFIX_BYTES, ObjectIdentity } from '../../staging/object-name.ts';
 
 /** A resolved `s3` sink (engine/spec/spec-types.ts, `ResolvedS3Sink`): defaults applied, sizes in bytes. */

@@ -1,42 +1,29 @@
 import { createHash } from 'node:crypto';
-import protobuf from 'protobufjs';
+import { PbfReader } from 'pbf';
 
 /**
  * The KPL aggregated record format (awslabs/amazon-kinesis-producer, aggregation-format.md):
  * 4 magic bytes, a protobuf `AggregatedRecord`, then the MD5 digest of the protobuf bytes.
+ * The messages, as the format publishes them (proto2):
+ *
+ *   message AggregatedRecord {
+ *     repeated string partition_key_table     = 1;
+ *     repeated string explicit_hash_key_table = 2;
+ *     repeated Record records                 = 3;
+ *   }
+ *   message Tag { required string key = 1; optional string value = 2; }
+ *   message Record {
+ *     required uint64 partition_key_index     = 1;
+ *     optional uint64 explicit_hash_key_index = 2;
+ *     required bytes  data                    = 3;
+ *     repeated Tag    tags                    = 4;
+ *   }
+ *
+ * pbf decodes the wire format; the readers below name the fields de-aggregation uses and let pbf
+ * skip the others (docs/decisions/0058-smaller-cold-start.md).
  */
 const KPL_MAGIC = [0xf3, 0x89, 0x9a, 0xc2] as const;
 const MD5_BYTES = 16;
-
-// The message definitions exactly as the format publishes them; `keepCase` keeps their field names.
-const KPL_PROTO = `
-syntax = "proto2";
-
-message AggregatedRecord {
-  repeated string partition_key_table     = 1;
-  repeated string explicit_hash_key_table = 2;
-  repeated Record records                 = 3;
-}
-
-message Tag {
-  required string key   = 1;
-  optional string value = 2;
-}
-
-message Record {
-  required uint64 partition_key_index     = 1;
-  optional uint64 explicit_hash_key_index = 2;
-  required bytes  data                    = 3;
-  repeated Tag    tags                    = 4;
-}
-`;
-
-// Parsed on the first aggregate: most streams carry none, and every process that loads the Kinesis
-// source (each `ingest run`, each cold start) would pay for the parse.
-let aggregatedRecord: protobuf.Type | undefined;
-function aggregatedRecordType(): protobuf.Type {
-  return (aggregatedRecord ??= protobuf.parse(KPL_PROTO, { keepCase: true }).root.lookupType('AggregatedRecord'));
-}
 
 /** One user record of an aggregate, or why it cannot be used (its partition key index is out of range). */
 export type UserRecord =
@@ -56,8 +43,39 @@ export type Deaggregated =
   | { kind: 'invalid'; message: string };
 
 interface DecodedAggregate {
-  partition_key_table: string[];
-  records: { partition_key_index: number; data: Uint8Array }[];
+  partitionKeys: string[];
+  records: DecodedRecord[];
+}
+
+interface DecodedRecord {
+  partitionKeyIndex: number;
+  data: Uint8Array;
+}
+
+function readAggregateField(field: number, aggregate: DecodedAggregate, pbf: PbfReader): void {
+  if (field === 1) aggregate.partitionKeys.push(pbf.readString());
+  else if (field === 3) aggregate.records.push(complete(readMessage(pbf, pbf.readVarint() + pbf.pos, readRecordField, {}), aggregate.records.length));
+}
+
+function readRecordField(field: number, record: Partial<DecodedRecord>, pbf: PbfReader): void {
+  if (field === 1) record.partitionKeyIndex = pbf.readVarint();
+  else if (field === 3) record.data = pbf.readBytes();
+}
+
+function complete({ partitionKeyIndex, data }: Partial<DecodedRecord>, index: number): DecodedRecord {
+  if (partitionKeyIndex === undefined || data === undefined) throw new Error(`user record ${index} lacks its required partition_key_index or data`);
+  return { partitionKeyIndex, data };
+}
+
+/**
+ * Reads the fields of the message that ends at `end`. pbf trusts the lengths it reads; here a
+ * message or field that runs past its end makes the aggregate undecodable.
+ */
+function readMessage<T>(pbf: PbfReader, end: number, readField: (field: number, message: T, pbf: PbfReader) => void, message: T): T {
+  if (end > pbf.length) throw new Error(`a message runs ${end - pbf.length} bytes past the end of the aggregate`);
+  pbf.readFields(readField, message, end);
+  if (pbf.pos !== end) throw new Error(`a field runs ${pbf.pos - end} bytes past the end of its message`);
+  return message;
 }
 
 /**
@@ -75,21 +93,20 @@ export function deaggregate(payload: Uint8Array): Deaggregated {
 
   let aggregate: DecodedAggregate;
   try {
-    const AggregatedRecord = aggregatedRecordType();
-    const message = AggregatedRecord.decode(body);
-    aggregate = AggregatedRecord.toObject(message, { longs: Number, arrays: true }) as DecodedAggregate;
+    const pbf = new PbfReader(body);
+    aggregate = readMessage(pbf, pbf.length, readAggregateField, { partitionKeys: [], records: [] });
   } catch (error) {
     return { kind: 'invalid', message: `KPL aggregate with a valid digest holds an undecodable protobuf: ${(error as Error).message}` };
   }
 
   const records = aggregate.records.map((record, subSequence): UserRecord => {
     const data = toPlainBytes(record.data);
-    const partitionKey = aggregate.partition_key_table[record.partition_key_index];
+    const partitionKey = aggregate.partitionKeys[record.partitionKeyIndex];
     if (partitionKey === undefined) {
       return {
         subSequence,
         data,
-        error: `user record ${subSequence} names partition key ${record.partition_key_index}, but the table has ${aggregate.partition_key_table.length}`,
+        error: `user record ${subSequence} names partition key ${record.partitionKeyIndex}, but the table has ${aggregate.partitionKeys.length}`,
       };
     }
     return { subSequence, data, partitionKey };
@@ -97,7 +114,7 @@ export function deaggregate(payload: Uint8Array): Deaggregated {
   return { kind: 'aggregate', records };
 }
 
-// protobufjs hands out Buffer slices under Node; records expose plain Uint8Array views.
+// pbf hands out slices of the payload, a Buffer under Node; records expose plain Uint8Array views.
 function toPlainBytes(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -269,6 +269,31 @@ describe('decodeKinesisRecord with KPL aggregated records', () => {
     ]);
   });
 
+  it('reads user records that carry explicit hash keys and tags, which it does not use', () => {
+    const aggregate = kplAggregate(
+      ['k0', 'k1'],
+      [
+        { partition_key_index: 1, explicit_hash_key_index: 0, tags: [{ key: 'origin', value: 'web' }, { key: 'bare' }], data: '{"n":1}' },
+        { partition_key_index: 0, explicit_hash_key_index: 1, data: '{"n":2}' },
+      ],
+      ['170141183460469231731687303715884105728', '42'],
+    );
+
+    const items = decodeKinesisRecord(kinesisRecord(aggregate, { sequence: '777' }), 'orders', config());
+
+    expect(items.map((item) => item.outcome === 'record' && item.value)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(items.map((item) => item.meta)).toMatchObject([{ sub_sequence: 0, partition_key: 'k1' }, { sub_sequence: 1, partition_key: 'k0' }]);
+  });
+
+  it('dead-letters an aggregate whose user record runs past the end of its message as invalid-aggregate', () => {
+    // records (field 3) of 4 bytes: partition_key_index 0, then data (field 3) claiming 5 bytes of which 2 are inside the record.
+    const aggregate = framedWithDigest(Uint8Array.of(0x1a, 0x04, 0x08, 0x00, 0x1a, 0x05, 0x7b, 0x7d, 0x20, 0x20, 0x20));
+
+    const item = only(decodeKinesisRecord(kinesisRecord(aggregate), 'orders', config()));
+
+    expect(item).toMatchObject({ outcome: 'dead_letter', code: 'invalid-aggregate' });
+  });
+
   it('keeps each user record’s own bytes as raw', () => {
     const aggregate = kplAggregate(['k'], [{ partition_key_index: 0, data: '{"n":1}' }]);
 

@@ -62,15 +62,17 @@ const MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
 export interface UserRecordSpec {
   partition_key_index: number;
   data: string | Uint8Array;
+  explicit_hash_key_index?: number;
+  tags?: { key: string; value?: string }[];
 }
 
 /** A KPL aggregate: magic bytes, the encoded AggregatedRecord, and its MD5 digest. */
-export function kplAggregate(partitionKeys: string[], records: UserRecordSpec[]): Uint8Array {
+export function kplAggregate(partitionKeys: string[], records: UserRecordSpec[], explicitHashKeys: string[] = []): Uint8Array {
   const message = AggregatedRecord.fromObject({
     partition_key_table: partitionKeys,
-    explicit_hash_key_table: [],
+    explicit_hash_key_table: explicitHashKeys,
     records: records.map((record) => ({
-      partition_key_index: record.partition_key_index,
+      ...record,
       data: typeof record.data === 'string' ? Buffer.from(record.data, 'utf8') : record.data,
     })),
   });
