@@ -8,11 +8,15 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  process.stderr.write(`ingest: internal error: ${(error as Error)?.message ?? String(error)}\n`);
-  if (process.env.INGEST_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
-  else process.stderr.write('Set INGEST_DEBUG=1 for details, and please report this.\n');
-  process.exitCode = 70;
-}
+// No top-level await: the build makes this module a CommonJS bundle (docs/decisions/0059-cli-code-cache.md).
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`ingest: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+    if (process.env.INGEST_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+    else process.stderr.write('Set INGEST_DEBUG=1 for details, and please report this.\n');
+    process.exitCode = 70;
+  },
+);
