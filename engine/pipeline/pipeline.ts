@@ -37,11 +37,17 @@ export interface BatchItem {
   id: string | undefined;
   /**
    * An array when the item was decoded whole before its first record is delivered (stream
-   * records): final as it arrives, so sinks are never asked to commit it. An iterator when records are read as they
-   * are delivered (S3 objects): staged, committed only once the iterator completes, and aborted
-   * when it throws (docs/decisions/0010-item-commit-point.md).
+   * records): final as it arrives, so sinks are never asked to commit it. An async iterator of
+   * chunks when records are read as they are delivered (S3 objects): each chunk holds the next
+   * records in order (those decoded from one piece of the input, possibly none), and the pipeline
+   * asks for the next chunk only once every record of the one before is routed and every sink
+   * write it waited on has resolved, so back-pressure from sinks reaches the reader. Such an item
+   * is staged: committed only once the iterator completes, and aborted when it throws
+   * (docs/decisions/0010-item-commit-point.md). Chunks rather than single records because a
+   * promise per record through the reader's generators cost a tenth of reading a large object
+   * (docs/decisions/0060-chunked-object-reading.md).
    */
-  records: readonly Decoded[] | Iterable<Decoded> | AsyncIterable<Decoded>;
+  records: readonly Decoded[] | AsyncIterable<readonly Decoded[]>;
   /** The source of the item's records when known before reading: an item that fails before its first record is counted under it. */
   source?: string;
 }
@@ -103,20 +109,21 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
   };
 
   const results: ItemOutcome[] = [];
-  // Stream sources decode to arrays: iterated synchronously, waiting only for sink writes.
+  // Stream items, and each chunk of an object's records, are arrays: iterated synchronously, waiting only for sink writes.
   const settleArray = (records: readonly Decoded[], item: ItemOutcome, from = 0): Promise<void> | void => {
     for (let index = from; index < records.length; index++) {
       const pending = settle(records[index]!, item);
       if (pending) return pending.then(() => settleArray(records, item, index + 1));
     }
   };
-  // Objects stream: records arrive as they are read, so memory stays bounded by the sinks' batches.
-  const settleStream = async (records: Iterable<Decoded> | AsyncIterable<Decoded>, item: ItemOutcome, source: string | undefined): Promise<void> => {
+  // Objects stream: records arrive a chunk at a time as they are read, so memory stays bounded by the sinks' batches.
+  const settleStream = async (chunks: AsyncIterable<readonly Decoded[]>, item: ItemOutcome, source: string | undefined): Promise<void> => {
     let last: RecordMeta | undefined;
     try {
-      for await (const decoded of records) {
-        last = decoded.meta;
-        const pending = settle(decoded, item);
+      for await (const chunk of chunks) {
+        if (chunk.length === 0) continue;
+        last = chunk[chunk.length - 1]!.meta;
+        const pending = settleArray(chunk, item);
         if (pending) await pending;
       }
     } catch (error) {
@@ -190,7 +197,7 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     const staged = !Array.isArray(batchItem.records);
     const item = new ItemOutcome(batchItem.id, results.length, staged, staged ? new InvocationMetrics() : metrics);
     results.push(item);
-    if (staged) return settleStream(batchItem.records as Iterable<Decoded> | AsyncIterable<Decoded>, item, batchItem.source);
+    if (staged) return settleStream(batchItem.records as AsyncIterable<readonly Decoded[]>, item, batchItem.source);
     const pending = settleArray(batchItem.records as readonly Decoded[], item);
     // An item decoded whole is final once routed: sinks treat its records as committed on arrival.
     return pending;

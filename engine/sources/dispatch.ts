@@ -129,11 +129,12 @@ function* decodeInChunks<T>(records: readonly T[], decode: (record: T) => BatchI
   }
 }
 
-async function* objectRecords(objects: S3ObjectRef[], sources: [string, Extract<SourceConfig, { type: 's3' }>][], store: ObjectStore, contentsRead: Set<string>): AsyncIterable<Decoded> {
+/** The records of an item's objects, in chunks (see `BatchItem.records`). */
+async function* objectRecords(objects: S3ObjectRef[], sources: [string, Extract<SourceConfig, { type: 's3' }>][], store: ObjectStore, contentsRead: Set<string>): AsyncIterable<Decoded[]> {
   for (const ref of objects) {
     const match = sources.find(([, source]) => matchesSource(ref, source));
     if (!match) {
-      yield unmatchedObject(ref, sources[0]![0]);
+      yield [unmatchedObject(ref, sources[0]![0])];
       continue;
     }
     yield* readObjectRecords(store, ref, match[0], match[1], contentsRead);

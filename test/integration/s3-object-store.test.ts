@@ -102,10 +102,12 @@ describe('S3ObjectStore against moto', () => {
 
     let count = 0;
     let last: unknown;
-    for await (const item of readObjectRecords(store, { bucket, key: 'in/clicks 1.json.gz', eventTime: '2026-11-27T10:00:00Z' }, 'clicks', resolvedSource({ type: 's3', bucket, format: 'jsonl', compression: 'auto' }))) {
-      expect(item.outcome).toBe('record');
-      count += 1;
-      last = item;
+    for await (const chunk of readObjectRecords(store, { bucket, key: 'in/clicks 1.json.gz', eventTime: '2026-11-27T10:00:00Z' }, 'clicks', resolvedSource({ type: 's3', bucket, format: 'jsonl', compression: 'auto' }))) {
+      for (const item of chunk) {
+        expect(item.outcome).toBe('record');
+        count += 1;
+        last = item;
+      }
     }
 
     expect(count).toBe(1000);

@@ -41,20 +41,27 @@ export async function* decodeCsvObject(
   chunks: AsyncIterable<Uint8Array>,
   context: ObjectContext,
   csv: S3SourceConfig['csv'],
-): AsyncGenerator<Decoded> {
+): AsyncGenerator<Decoded[]> {
   const decoder = new CsvDecoder(context, csv);
   try {
     for await (const chunk of contentDefinedPieces(withoutBom(chunks))) {
-      yield* decoder.push(chunk, false);
+      yield await chunkOf(decoder.push(chunk, false));
       if (decoder.stopped) return;
     }
-    yield* decoder.finish();
+    yield await chunkOf(decoder.finish());
   } catch (error) {
     if (!(error instanceof ObjectReadError)) throw error;
-    yield* decoder.readFailed(error);
+    throw decoder.readFailed(error);
   } finally {
     decoder.close();
   }
+}
+
+/** The records of one piece, as one chunk of the object's records. */
+async function chunkOf(records: AsyncIterable<Decoded>): Promise<Decoded[]> {
+  const chunk: Decoded[] = [];
+  for await (const record of records) chunk.push(record);
+  return chunk;
 }
 
 interface Completed {
@@ -152,10 +159,11 @@ class CsvDecoder {
   }
 
   /** The dead letters that end the object when reading it failed. */
-  *readFailed(error: ObjectReadError): Generator<Decoded> {
+  /** The error that ends the object when reading it failed. */
+  readFailed(error: ObjectReadError): ItemReadError {
     const { line, raw } = this.frame(this.retained.subarray(0, this.maxBytes));
     // The rows read so far cannot be trusted either: the pipeline discards the object's output (ADR 0010).
-    throw new ItemReadError(error.code, `${error.message}; stopped in the CSV record starting at line ${line}`, this.context.meta(0), raw, { cause: error });
+    return new ItemReadError(error.code, `${error.message}; stopped in the CSV record starting at line ${line}`, this.context.meta(0), raw, { cause: error });
   }
 
   close(): void {

@@ -6,8 +6,8 @@ import { decodeCsvObject } from './decode-csv-object.ts';
 import type { S3ObjectRef } from './event.ts';
 import { streamJsonElements } from './stream-json-elements.ts';
 import { DEFAULT_MAX_DEPTH, parseJsonValue } from '../parse-json-record.ts';
-import { splitLines, type Line } from './split-lines.ts';
-import { objectBytes } from './object-bytes.ts';
+import { LineSplitter, type Line } from './split-lines.ts';
+import { ObjectReadError, objectBytes } from './object-bytes.ts';
 import { contentIdentity, ObjectContext, objectPosition } from './object-context.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -18,9 +18,11 @@ const BOM = [0xef, 0xbb, 0xbf] as const;
  * and it is the version the event names when it names one (a later upload or delete marker does
  * not change what an event's records are). Every record's meta carries the object's content
  * identity (`version_id`, `etag`, and `position`; see `objectPosition`).
- * Nothing is read ahead of what the consumer pulls beyond one chunk and one record, so
- * memory is bounded by the consumer's batch and `max_record_bytes`. Stopping the iteration
- * early closes the object.
+ * Records come in chunks, in order: those decoded from one chunk of the content (`jsonl`, `text`),
+ * from one piece of it (`csv`), or one element (`json`); a chunk may be empty of records and is
+ * then not yielded. Nothing is read ahead of what the consumer pulls beyond one chunk, so memory
+ * is bounded by the consumer's batch, the chunk size and `max_record_bytes`. Stopping the
+ * iteration early closes the object (docs/decisions/0060-chunked-object-reading.md).
  *
  * Formats (all UTF-8; a byte-order mark at the start is ignored; gzip per `compression`):
  * - `jsonl`: one JSON object per line; blank lines skipped. Per line: `invalid-utf8`,
@@ -42,7 +44,7 @@ const BOM = [0xef, 0xbb, 0xbf] as const;
  *   bring it back. Empty raw.
  * - `invalid-gzip`: corrupt gzip data, or gzip data that ends before its end marker.
  * - `truncated-object`: the body stream failed, or ended short of the size the store announced.
- * The last two are thrown as an `ItemReadError` mid-iteration, after records that turn out to be
+ * The last two are thrown as an `ItemReadError` mid-iteration, after chunks that turn out to be
  * untrustworthy (a corrupt gzip stream inflates to garbage before its checksum is checked): the
  * pipeline discards the object's output and dead-letters it whole
  * (docs/decisions/0010-item-commit-point.md).
@@ -62,13 +64,13 @@ export async function* readObjectRecords(
   sourceId: string,
   config: S3SourceConfig,
   contentsRead?: Set<string>,
-): AsyncGenerator<Decoded> {
+): AsyncGenerator<Decoded[]> {
   const maxRecordBytes = config.max_record_bytes;
   const stored = await store.get(ref.bucket, ref.key, ref.versionId === undefined ? {} : { versionId: ref.versionId });
   if (stored === undefined) {
     const context = new ObjectContext(ref, sourceId, {}, maxRecordBytes);
     const what = ref.versionId === undefined ? `s3://${ref.bucket}/${ref.key}` : `version ${ref.versionId} of s3://${ref.bucket}/${ref.key}`;
-    yield context.deadLetter(0, undefined, 'object-not-found', `${what} does not exist: it was deleted after the event was sent`);
+    yield [context.deadLetter(0, undefined, 'object-not-found', `${what} does not exist: it was deleted after the event was sent`)];
     return;
   }
   const context = new ObjectContext(ref, sourceId, stored, maxRecordBytes);
@@ -102,25 +104,38 @@ async function* decodeLines(
   bytes: AsyncIterable<Uint8Array>,
   context: ObjectContext,
   decodeLine: (line: Line) => Decoded | undefined,
-): AsyncGenerator<Decoded> {
-  for await (const item of splitLines(bytes, context.maxRecordBytes)) {
-    if (item.kind === 'stopped') {
-      // The lines read so far cannot be trusted either: the pipeline discards the object's output (ADR 0010).
-      throw new ItemReadError(item.error.code, `${item.error.message}; stopped in line ${item.number}`, context.meta(0), item.partial, { cause: item.error });
-    }
-    if (item.number === 1 && startsWithBom(item.bytes)) item.bytes = item.bytes.subarray(BOM.length);
-    if (item.oversized) {
-      yield context.deadLetter(
-        item.number,
-        item.bytes,
+): AsyncGenerator<Decoded[]> {
+  const lines = new LineSplitter(context.maxRecordBytes);
+  const decode = (line: Line, into: Decoded[]) => {
+    if (line.number === 1 && startsWithBom(line.bytes)) line.bytes = line.bytes.subarray(BOM.length);
+    if (line.oversized) {
+      into.push(context.deadLetter(
+        line.number,
+        line.bytes,
         'record-too-large',
-        `line ${item.number} is ${item.length} bytes, larger than max_record_bytes (${context.maxRecordBytes}); raw holds its first ${item.bytes.byteLength} bytes`,
-      );
-      continue;
+        `line ${line.number} is ${line.length} bytes, larger than max_record_bytes (${context.maxRecordBytes}); raw holds its first ${line.bytes.byteLength} bytes`,
+      ));
+      return;
     }
-    const decoded = decodeLine(item);
-    if (decoded !== undefined) yield decoded;
+    const decoded = decodeLine(line);
+    if (decoded !== undefined) into.push(decoded);
+  };
+  try {
+    for await (const chunk of bytes) {
+      const decoded: Decoded[] = [];
+      for (const line of lines.push(chunk)) decode(line, decoded);
+      if (decoded.length > 0) yield decoded;
+    }
+  } catch (error) {
+    if (!(error instanceof ObjectReadError)) throw error;
+    // The lines read so far cannot be trusted either: the pipeline discards the object's output (ADR 0010).
+    throw new ItemReadError(error.code, `${error.message}; stopped in line ${lines.number}`, context.meta(0), lines.partial(), { cause: error });
   }
+  const last = lines.end();
+  if (last === undefined) return;
+  const decoded: Decoded[] = [];
+  decode(last, decoded);
+  if (decoded.length > 0) yield decoded;
 }
 
 function decodeJsonLine(line: Line, context: ObjectContext, maxDepth: number): Decoded | undefined {
@@ -148,29 +163,29 @@ function decodeTextLine(line: Line, context: ObjectContext): Decoded | undefined
   }
 }
 
-async function* decodeJsonDocument(bytes: AsyncIterable<Uint8Array>, context: ObjectContext, maxDepth: number): AsyncGenerator<Decoded> {
+async function* decodeJsonDocument(bytes: AsyncIterable<Uint8Array>, context: ObjectContext, maxDepth: number): AsyncGenerator<Decoded[]> {
   for await (const element of streamJsonElements(bytes, context.maxRecordBytes, maxDepth)) {
     switch (element.kind) {
       case 'value': {
         const raw = Buffer.from(JSON.stringify(element.value));
-        yield context.recordOrNotAnObject(element.index, element.value, raw, `element ${element.index}`);
+        yield [context.recordOrNotAnObject(element.index, element.value, raw, `element ${element.index}`)];
         break;
       }
       case 'too-large':
-        yield context.deadLetter(
+        yield [context.deadLetter(
           element.index,
           undefined,
           'record-too-large',
           `element ${element.index} is larger than max_record_bytes (${context.maxRecordBytes}); it was skipped unread`,
-        );
+        )];
         break;
       case 'refused':
-        yield context.deadLetter(element.index, undefined, element.code, element.message);
+        yield [context.deadLetter(element.index, undefined, element.code, element.message)];
         break;
       case 'stopped':
         if (element.code === 'invalid-gzip' || element.code === 'truncated-object') throw new ItemReadError(element.code, element.message, context.meta(0));
         // One dead letter for the rest of the document, at the element the error is in, with that element's bytes on.
-        yield context.deadLetter(element.index, element.raw, element.code, element.message);
+        yield [context.deadLetter(element.index, element.raw, element.code, element.message)];
         return;
     }
   }

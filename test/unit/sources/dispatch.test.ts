@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { dynamoDbInsertEvent, kinesisEvent, s3ObjectCreatedEvent } from '../../../engine/local/events.ts';
 import { MemoryObjectStore } from '../../../engine/ports/memory-object-store.ts';
+import type { BatchItem } from '../../../engine/pipeline/pipeline.ts';
 import { dispatchEvent, UnknownEventError } from '../../../engine/sources/dispatch.ts';
 import type { SourceConfig } from '../../../engine/sources/dispatch.ts';
+import { eachRecord } from './s3/fixtures.ts';
 
 const store = new MemoryObjectStore();
 const kinesis = (stream: string) => ({ type: 'kinesis', stream, format: 'json', deaggregate: true }) as SourceConfig;
@@ -14,7 +16,7 @@ const usersStream = (table: string) => `arn:aws:dynamodb:us-east-1:123456789012:
 /** The source ids of the records the dispatched event yields, S3 objects read from the store. */
 async function sourcesOf(dispatched: ReturnType<typeof dispatchEvent>): Promise<string[]> {
   const ids: string[] = [];
-  for await (const item of dispatched.items) for await (const record of item.records) ids.push(record.meta.source);
+  for await (const item of dispatched.items) for await (const record of eachRecord(item.records)) ids.push(record.meta.source);
   return ids;
 }
 
@@ -122,9 +124,9 @@ describe('dispatchEvent', () => {
     objects.set('raw', 'clicks/a.jsonl', '{"n":1}\n');
     const event = s3ObjectCreatedEvent([{ bucket: 'raw', key: 'clicks/a.jsonl', size: 8 }, { bucket: 'elsewhere', key: 'x.jsonl', size: 8 }]);
 
-    const items = [...(dispatchEvent(event, { clicks: s3('raw') }, objects).items as Iterable<{ records: AsyncIterable<{ outcome: string; code?: string }> }>)];
+    const items = [...(dispatchEvent(event, { clicks: s3('raw') }, objects).items as Iterable<BatchItem>)];
     const outcomes: string[] = [];
-    for (const item of items) for await (const record of item.records) outcomes.push(record.code ?? record.outcome);
+    for (const item of items) for await (const record of eachRecord(item.records)) outcomes.push(record.outcome === 'dead_letter' ? record.code : record.outcome);
 
     expect(outcomes).toEqual(['record', 'unmatched-object']);
   });
@@ -167,7 +169,7 @@ describe('dispatchEvent on malformed records', () => {
   async function outcomesOf(event: unknown): Promise<string[]> {
     const outcomes: string[] = [];
     for await (const item of dispatchEvent(event, sources, objects).items) {
-      for await (const record of item.records) outcomes.push(record.outcome === 'dead_letter' ? record.code : record.outcome);
+      for await (const record of eachRecord(item.records)) outcomes.push(record.outcome === 'dead_letter' ? record.code : record.outcome);
     }
     return outcomes;
   }

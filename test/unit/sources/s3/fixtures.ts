@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { BatchItem } from '../../../../engine/pipeline/pipeline.ts';
 import type { Decoded } from '../../../../engine/pipeline/record.ts';
 import type { S3ObjectRef } from '../../../../engine/sources/s3/event.ts';
 
@@ -12,10 +13,20 @@ export function objectRef(key: string, overrides: Partial<S3ObjectRef> = {}): S3
   return { bucket: 'raw', key, eventTime: '2026-11-27T10:00:00.000Z', ...overrides };
 }
 
-export async function collect(items: AsyncIterable<Decoded>): Promise<Decoded[]> {
+/** The records of an object's chunks, in order. */
+export async function collect(chunks: AsyncIterable<readonly Decoded[]>): Promise<Decoded[]> {
   const out: Decoded[] = [];
-  for await (const item of items) out.push(item);
+  for await (const chunk of chunks) out.push(...chunk);
   return out;
+}
+
+/** Each record of a batch item: its array (a stream item), or its chunks as they are read (an object). */
+export async function* eachRecord(records: BatchItem['records']): AsyncGenerator<Decoded> {
+  if (Symbol.asyncIterator in records) {
+    for await (const chunk of records) yield* chunk;
+    return;
+  }
+  yield* records;
 }
 
 /** A compact view of outcomes: values of records, codes of dead letters, each with its line. */

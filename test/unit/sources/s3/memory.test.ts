@@ -52,10 +52,12 @@ async function readMeasuringHeap(store: ObjectStore, config: Omit<S3Source, 'typ
   const baseline = retainedHeap();
   let peak = baseline;
   let records = 0;
-  for await (const item of readObjectRecords(store, objectRef('big'), 'big', resolvedSource({ type: 's3', ...config }))) {
-    if (item.outcome !== 'record') throw new Error(`unexpected ${item.outcome}: ${JSON.stringify(item.meta)}`);
-    records += 1;
-    if (records % 10_000 === 0) peak = Math.max(peak, retainedHeap());
+  for await (const chunk of readObjectRecords(store, objectRef('big'), 'big', resolvedSource({ type: 's3', ...config }))) {
+    for (const item of chunk) {
+      if (item.outcome !== 'record') throw new Error(`unexpected ${item.outcome}: ${JSON.stringify(item.meta)}`);
+      records += 1;
+      if (records % 10_000 === 0) peak = Math.max(peak, retainedHeap());
+    }
   }
   if (process.env.INGEST_PRINT_HEAP) console.log(`${config.format}: ${records} records, heap grew ${((peak - baseline) / MIB).toFixed(1)} MiB`);
   return { records, growth: peak - baseline };

@@ -19,10 +19,10 @@ function storeServing(open: () => StoredObject | undefined): ObjectStore {
 }
 
 /** The records an object's iterator yields before it throws, and the `ItemReadError` it throws. */
-async function collectUntilUnreadable(records: AsyncIterable<Decoded>): Promise<{ items: Decoded[]; error: ItemReadError }> {
+async function collectUntilUnreadable(chunks: AsyncIterable<readonly Decoded[]>): Promise<{ items: Decoded[]; error: ItemReadError }> {
   const items: Decoded[] = [];
   try {
-    for await (const item of records) items.push(item);
+    for await (const chunk of chunks) items.push(...chunk);
   } catch (error) {
     if (error instanceof ItemReadError) return { items, error };
     throw error;
@@ -185,8 +185,8 @@ describe('readObjectRecords on whole objects', () => {
     const body = Readable.from([gzipSync(lines(10_000))]);
     const store = storeServing(() => ({ body }));
 
-    for await (const item of readObjectRecords(store, objectRef('in/data.gz'), 'clicks', jsonl)) {
-      expect(item.outcome).toBe('record');
+    for await (const chunk of readObjectRecords(store, objectRef('in/data.gz'), 'clicks', jsonl)) {
+      expect(chunk[0]!.outcome).toBe('record');
       break;
     }
 
@@ -197,8 +197,8 @@ describe('readObjectRecords on whole objects', () => {
     const body = Readable.from(lines(10_000).match(/[^]{1,1000}/g)!.map((part) => Buffer.from(part)));
     const store = storeServing(() => ({ body }));
 
-    for await (const item of readObjectRecords(store, objectRef('in/data'), 'clicks', jsonl)) {
-      expect(item.outcome).toBe('record');
+    for await (const chunk of readObjectRecords(store, objectRef('in/data'), 'clicks', jsonl)) {
+      expect(chunk[0]!.outcome).toBe('record');
       break;
     }
 
