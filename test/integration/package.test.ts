@@ -106,6 +106,21 @@ describe('packageFunction', () => {
     expect(await linesIn(buckets.errors)).toEqual([expect.objectContaining({ stage: 'transform', code: 'invalid-record', record: { id: 'b', amount: -1 } })]);
   });
 
+  it('takes its credentials from the variables the Lambda runtime sets, and without them fails its records naming them', async () => {
+    const directory = join(work, 'package');
+    await packageFunction(join(work, 'spec.yaml'), directory);
+    const eventFile = join(work, 'event-without-credentials.json');
+    writeFileSync(eventFile, JSON.stringify(kinesisEvent('orders', [Buffer.from(JSON.stringify({ id: 'z', amount: 1 }))])));
+
+    const failure = await invokePackage(directory, eventFile, { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }).then(
+      () => undefined,
+      (error: { stdout: string; stderr: string }) => error,
+    );
+
+    expect(failure?.stderr).toContain('InvocationFailedError');
+    expect(failure?.stdout).toContain('a Lambda function takes its AWS credentials from the environment variables the Lambda runtime sets (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)');
+  });
+
   it('refuses a spec with errors, with its diagnostics', async () => {
     writeFileSync(join(work, 'broken.yaml'), SPEC.replace('type: kinesis', 'type: kinesiss'));
 
