@@ -4,7 +4,7 @@
 // Runs from `prepare`, so `npm ci` leaves it ready.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { compileSpecValidators } from './compile-spec-validators.mjs';
@@ -42,11 +42,13 @@ const { outputFiles } = await build({
   // dynamically load through `require`, as CommonJS (each ships a CommonJS build).
   supported: { 'dynamic-import': false },
   sourcemap: 'linked',
-  // Strict, as the ES modules it is made of are; and modules find the repository's files relative
-  // to their own URL, which is the bundle's: it sits in dist/ as they sit one level down.
+  // Strict, as the ES modules it is made of are. Modules name the repository's files relative to
+  // their own URL (`new URL('../package.json', import.meta.url)` in cli/main.ts), which becomes
+  // the bundle's: dist/ is one level below the repository, as cli/ is.
   banner: { js: '"use strict";\nconst importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': 'importMetaUrl' },
 });
+await mkdir('dist', { recursive: true });
 await Promise.all(outputFiles.map((file) => writeFile(file.path, file.contents)));
 const bundle = basename(outputFiles.find((file) => file.path.endsWith('.cjs')).path);
 

@@ -12,10 +12,13 @@ export interface IngestRun {
   stderr: string;
 }
 
-/** Runs `ingest <argv>` in a child process with `cwd` and `env` (the whole environment of the child), collecting its output. */
-export function runIngest(argv: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<IngestRun> {
+/**
+ * Runs `ingest <argv>` in a child process with `cwd` and `env` (the whole environment of the child),
+ * collecting its output; `binary` is another copy of `dist/cli.js` to run.
+ */
+export function runIngest(argv: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; binary?: string }): Promise<IngestRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [INGEST_CLI, ...argv], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [options.binary ?? INGEST_CLI, ...argv], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
