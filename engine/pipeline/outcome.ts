@@ -74,6 +74,15 @@ export class ItemOutcome implements ItemScope {
     this.reason ??= reason;
   }
 
+  /**
+   * The item was committed: its records are final, so a dead letter that comes later (a sink
+   * failing a write it started at the commit) is stored as a committed record's would be, not
+   * held for a commit that has passed.
+   */
+  committed(): void {
+    this.deadLetterScope = { index: this.index, staged: false };
+  }
+
   /** Replaces everything the item's records did so far; the caller gives the item its one outcome. */
   abort(reason: string, metrics: InvocationMetrics): void {
     this.generation++;

@@ -155,6 +155,7 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     } catch (error) {
       commitFailed(item, 'the dead-letter writer', error);
     }
+    item.committed();
     if (promise) (pending ??= []).push(promise.catch((error: unknown) => commitFailed(item, 'the dead-letter writer', error)));
     return whenAll(pending);
   };

@@ -1,8 +1,10 @@
 /**
  * Staged files of a warehouse sink, built row by row (docs/decisions/0031-exactly-once-warehouse-loads.md,
  * sections 1, 2 and 7). Rows are encoded as they arrive into the body of their *group*'s open
- * file (a stream shard's records, or one S3 object's), so no record is held as an object; a file
- * is cut when it reaches `maxRecords` rows or `maxBytes` uncompressed bytes.
+ * file (a stream shard's records, or one S3 object's), so no record is held as an object, and the
+ * body is gzip-compressed as it grows (`GzipObjectBody`), so an open file holds its compressed
+ * bytes rather than its rows; a file is cut when it reaches `maxRecords` rows or `maxBytes`
+ * uncompressed bytes.
  *
  * A group's rows arrive in position order, so every file holds a contiguous stretch of each
  * partition it touches: what the loaded ranges of the load transaction rely on. Each row carries
@@ -15,7 +17,7 @@
  */
 import type { RecordMeta, RecordValue } from '../pipeline/record.ts';
 import type { ItemScope } from '../plugin/types.ts';
-import { ObjectBody } from './encode.ts';
+import { GzipObjectBody } from './encode.ts';
 import { ObjectIdentity } from './object-name.ts';
 import type { StagedIdentity } from './record-identity.ts';
 import { stagedFileId } from './staged-row.ts';
@@ -72,7 +74,7 @@ export class StagingFile<Tag> {
   readonly tags: Tag[] = [];
   /** Set with the first row. */
   id = '';
-  private body: ObjectBody | undefined = new ObjectBody();
+  private body: GzipObjectBody | undefined = new GzipObjectBody();
   private bytes = 0;
   /** The rows' size before compression, so far. */
   get dataBytes(): number {
@@ -118,12 +120,18 @@ export class StagingFile<Tag> {
     return this.rowEnds !== undefined;
   }
 
-  /** The uncompressed bytes, once: the file lets go of its body, so only its row bookkeeping stays in memory. */
-  takeBody(): Buffer {
+  /** The bytes to store, gzip-compressed, once: the file lets go of its body, so only its row bookkeeping stays in memory. */
+  compressedBody(): Promise<Buffer> {
     if (this.body === undefined) throw new TypeError(`the body of staged file ${this.id} was already taken`);
-    const body = this.body.toBuffer();
+    const body = this.body;
     this.body = undefined;
-    return body;
+    return body.finish();
+  }
+
+  /** Lets go of the body unstored (its item was aborted). */
+  discard(): void {
+    this.body?.discard();
+    this.body = undefined;
   }
 
   /** The row's text in this file. Throws when the record cannot be encoded. */
@@ -156,7 +164,7 @@ export class StagingFile<Tag> {
   /**
    * The uncompressed bytes and name of a run of this file: the rows of its segments, moved to a
    * file of their own (their file id becomes the run's first row's). Needs a rewritable file and
-   * its uncompressed `body`.
+   * its `body`, uncompressed.
    */
   runObject(run: FileRun, body: Buffer, suffix: string): { name: string; body: Buffer; records: number } {
     const { metas, rowEnds } = this;

@@ -1,5 +1,5 @@
 import type { RecordValue } from '../pipeline/record.ts';
-import type { Sink, SinkWriter, Ticket } from '../plugin/types.ts';
+import type { Sink, SinkWriter } from '../plugin/types.ts';
 
 /**
  * A sink that keeps what it receives in memory and acknowledges every record. `ingest test`
@@ -9,26 +9,24 @@ export class CaptureSink implements Sink {
   readonly records: RecordValue[] = [];
 
   open(): SinkWriter {
-    // Records of a staged item wait for its commit, as a real sink's output would.
-    const held = new Map<number, { record: RecordValue; ticket: Ticket }[]>();
+    // Records of a staged item wait for its commit, as a real sink's output would; their tickets
+    // settle on arrival, as real sinks settle a staged item's (docs/decisions/0055-staged-items-hold-no-records.md).
+    const held = new Map<number, RecordValue[]>();
     return {
       add: ({ record, ticket, item }) => {
         // A JSON round trip: what a real sink would serialize, and immune to later mutation.
         const copy = JSON.parse(JSON.stringify(record)) as RecordValue;
         if (item.staged) {
           const records = held.get(item.index) ?? [];
-          records.push({ record: copy, ticket });
+          records.push(copy);
           held.set(item.index, records);
-          return;
+        } else {
+          this.records.push(copy);
         }
-        this.records.push(copy);
         ticket.written();
       },
       commit: (item) => {
-        for (const { record, ticket } of held.get(item.index) ?? []) {
-          this.records.push(record);
-          ticket.written();
-        }
+        for (const record of held.get(item.index) ?? []) this.records.push(record);
         held.delete(item.index);
       },
       abort: (item) => {

@@ -148,7 +148,7 @@ export class WarehouseWriter implements SinkWriter {
 
   async abort(item: ItemScope): Promise<void> {
     const held = this.items.get(item.index);
-    this.staging.closeGroup(itemGroup(item));
+    this.staging.closeGroup(itemGroup(item))?.discard();
     if (held === undefined) return;
     held.aborted = true;
     await this.discard(held);
@@ -157,7 +157,7 @@ export class WarehouseWriter implements SinkWriter {
   async close(): Promise<void> {
     // An item neither committed nor aborted has no verified input: retried, never registered.
     for (const held of [...this.items.values()]) {
-      this.staging.closeGroup(itemGroup(held.scope));
+      this.staging.closeGroup(itemGroup(held.scope))?.discard();
       await this.discard(held);
       this.failures.push({ held, reason: `sink ${this.settings.sinkId} closed before its batch item was committed` });
     }
@@ -263,7 +263,7 @@ export class WarehouseWriter implements SinkWriter {
     const key = filesPrefix + file.name(suffix);
     let body: Buffer;
     try {
-      body = await compressBody(file.takeBody(), 'gzip');
+      body = await file.compressedBody();
       await store.put(bucket, key, body, putOptions);
     } catch (error) {
       this.fail(file, key, error, held);
@@ -277,7 +277,7 @@ export class WarehouseWriter implements SinkWriter {
   private stage(file: StagingFile<Ticket>, held: HeldItem): Promise<void> {
     const { bucket, filesPrefix, putOptions, store, suffix } = this.settings;
     const key = filesPrefix + file.name(suffix);
-    const compressed = compressBody(file.takeBody(), 'gzip');
+    const compressed = file.compressedBody();
     const entry = { file, key, bytes: 0, object: Promise.resolve<StagedObject | undefined>(undefined) };
     entry.object = (async () => {
       try {

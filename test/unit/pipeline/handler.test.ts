@@ -10,6 +10,7 @@ import type { BatchItem } from '../../../engine/pipeline/pipeline.ts';
 import type { KinesisMeta } from '../../../engine/pipeline/record.ts';
 import type { ObjectStore } from '../../../engine/ports/object-store.ts';
 import { resolveSpec } from '../../../engine/spec/resolve.ts';
+import { FailingBucketStore, storeError } from '../../support/failing-bucket-store.ts';
 import { reconciling } from '../../support/reconciliation.ts';
 
 const NOW = new Date('2026-11-27T10:00:00Z');
@@ -48,29 +49,6 @@ function objectsIn(store: MemoryObjectStore, bucket: string) {
     key: id.slice(bucket.length + 1),
     lines: (object.contentEncoding === 'gzip' ? gunzipSync(object.body) : Buffer.from(object.body)).toString('utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>),
   }));
-}
-
-/** An error shaped as SDK v3 throws them: a name and the HTTP status. */
-function storeError(name: string, status: number): Error {
-  return Object.assign(new Error(`${name}: refused`), { name, $metadata: { httpStatusCode: status } });
-}
-
-/** A store whose writes to one bucket fail, as a throttled (503 SlowDown, by default) or denied bucket would. */
-class FailingBucketStore extends MemoryObjectStore {
-  constructor(
-    private readonly failing: string,
-    private readonly error: () => Error = () => storeError('SlowDown', 503),
-  ) {
-    super();
-  }
-  override async put(...args: Parameters<MemoryObjectStore['put']>) {
-    if (args[0] === this.failing) throw this.error();
-    return super.put(...args);
-  }
-  override async stage(...args: Parameters<MemoryObjectStore['stage']>) {
-    if (args[0] === this.failing) throw this.error();
-    return super.stage(...args);
-  }
 }
 
 describe('createHandler with a Kinesis source and an S3 sink', () => {
@@ -424,6 +402,35 @@ describe('the item commit point: an S3 object reaches sinks only once it was rea
 
     expect(objectsIn(store, 'out').flatMap((object) => object.lines)).toHaveLength(300);
     expect(summary.counts).toEqual({ records_in: 301, written: 300, filtered: 0, dead_lettered: 1, failed: 0 });
+  });
+
+  it('stores the dead letters of records a sink rejects after their object committed, and reconciles', async () => {
+    // A sink that writes an object's records at its commit and has them refused there (as a search cluster may).
+    const atCommit: Sink = {
+      open: () => {
+        const held: Ticket[] = [];
+        let written: Promise<void> | undefined;
+        return {
+          add: ({ ticket }) => void held.push(ticket),
+          commit: () => {
+            written = Promise.resolve().then(() => {
+              for (const ticket of held.splice(0)) ticket.failed({ code: 'sink-rejected', message: 'mapper_parsing_exception', retryable: false });
+            });
+          },
+          abort: () => void held.splice(0),
+          close: async () => written,
+        };
+      },
+    };
+    const store = new MemoryObjectStore();
+    store.set('raw', 'clicks/day.jsonl.gz', gzipLines(30));
+    const { handler } = handlerFor(s3Spec(), store, { sinkOverride: () => atCommit });
+
+    const summary = await handler.invoke(s3ObjectCreatedEvent([{ bucket: 'raw', key: 'clicks/day.jsonl.gz', size: 1 }]));
+
+    expect(summary.counts).toEqual({ records_in: 30, written: 0, filtered: 0, dead_lettered: 30, failed: 0 });
+    expect(summary.failures).toEqual([]);
+    expect(objectsIn(store, 'errors').flatMap((object) => object.lines)).toHaveLength(30);
   });
 
   it('retries an object whose store refuses the read, naming the store error in the summary', async () => {

@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { KinesisMeta } from '../../../engine/pipeline/record.ts';
 import type { ItemScope } from '../../../engine/plugin/types.ts';
@@ -27,9 +28,15 @@ function writer(maxRecords = 1000, maxBytes = 1024 * 1024) {
   return new StagedWriter<number>({ sinkId: 'warehouse', format: FORMAT, maxRecords, maxBytes });
 }
 
+/** The uncompressed bytes of a closed file. */
+async function bodyOf(file: StagingFile<number>): Promise<Buffer> {
+  return gunzipSync(await file.compressedBody());
+}
+
 /** Every row of `files` parsed, with the file it is in. */
-function rowsOf(files: StagingFile<number>[]): { file: number; id: number; fileId: string }[] {
-  return files.flatMap((file, fileIndex) => file.takeBody().toString('utf8').trimEnd().split('\n').map((line) => {
+async function rowsOf(files: StagingFile<number>[]): Promise<{ file: number; id: number; fileId: string }[]> {
+  const bodies = await Promise.all(files.map(bodyOf));
+  return bodies.flatMap((body, fileIndex) => body.toString('utf8').trimEnd().split('\n').map((line) => {
     const parsed = JSON.parse(line) as { id: number; _ingest: string[] };
     return { file: fileIndex, id: parsed.id, fileId: parsed._ingest[5]! };
   }));
@@ -46,7 +53,7 @@ describe('StagedWriter', () => {
     expect(files.flatMap((file) => file.tags)).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
-  it('starts a new file with a row that would take the open one past maxBytes, and stamps it with its own id', () => {
+  it('starts a new file with a row that would take the open one past maxBytes, and stamps it with its own id', async () => {
     const oneRow = Buffer.byteLength(FORMAT.begin()({ id: 0, text: 'x'.repeat(100) }, row(0, item(0)).identity, stagedFileId(row(0, item(0)).identity)));
     const staged = writer(1000, oneRow * 2 + 10);
 
@@ -54,7 +61,7 @@ describe('StagedWriter', () => {
     const files = [...closed, ...staged.closeAll()];
 
     expect(files.map((file) => file.records)).toEqual([2, 1]);
-    const rows = rowsOf(files);
+    const rows = await rowsOf(files);
     expect(rows.map((entry) => entry.fileId)).toEqual([files[0]!.id, files[0]!.id, files[1]!.id]);
     expect(files[1]!.id).toBe(stagedFileId(row(2, item(2)).identity));
   });
@@ -68,7 +75,7 @@ describe('StagedWriter', () => {
     expect(files.map((file) => file.tags)).toEqual([[0], [1], [2]]);
   });
 
-  it('keeps groups in separate files, each stamped with its own first row', () => {
+  it('keeps groups in separate files, each stamped with its own first row', async () => {
     const staged = writer();
 
     staged.add('a', row(0, item(0)));
@@ -77,7 +84,7 @@ describe('StagedWriter', () => {
     const files = staged.closeAll();
 
     expect(files.map((file) => [file.group, file.tags])).toEqual([['a', [0, 2]], ['b', [1]]]);
-    expect(rowsOf(files).map((entry) => entry.fileId)).toEqual([files[0]!.id, files[0]!.id, files[1]!.id]);
+    expect((await rowsOf(files)).map((entry) => entry.fileId)).toEqual([files[0]!.id, files[0]!.id, files[1]!.id]);
   });
 
   it('records consecutive rows of one item as one segment', () => {
@@ -89,15 +96,15 @@ describe('StagedWriter', () => {
     expect(file!.segments.map((segment) => [segment.item.index, segment.start, segment.records])).toEqual([[0, 0, 2], [1, 2, 1], [2, 3, 2]]);
   });
 
-  it('names and fills a file the same way for the same rows', () => {
-    const build = () => {
+  it('names and fills a file the same way for the same rows', async () => {
+    const build = async () => {
       const staged = writer();
       for (let index = 0; index < 5; index++) staged.add('shard', row(index, item(index)));
       const [file] = staged.closeAll();
-      return { name: file!.name('.jsonl.gz'), body: file!.takeBody().toString('utf8') };
+      return { name: file!.name('.jsonl.gz'), body: (await bodyOf(file!)).toString('utf8') };
     };
 
-    expect(build()).toEqual(build());
+    expect(await build()).toEqual(await build());
   });
 
   it('names apart files that hold different records of one input record (explode, fan-out)', () => {
@@ -143,10 +150,10 @@ describe('settledRuns', () => {
     expect(result.map((run) => run.whole)).toEqual(whole);
   });
 
-  it('rewrites a settled head with its rows unchanged, under a name of its own', () => {
+  it('rewrites a settled head with its rows unchanged, under a name of its own', async () => {
     const file = fileOfItems([0, 1, 2]);
     const name = file.name('.jsonl.gz');
-    const body = file.takeBody();
+    const body = await bodyOf(file);
     const [run] = settledRuns(file, (scope) => scope.index < 2);
 
     const part = file.runObject(run!, body, '.jsonl.gz');
@@ -157,9 +164,9 @@ describe('settledRuns', () => {
     expect(part.name).not.toBe(name);
   });
 
-  it('rewrites a later run with every row moved to the id of the run\'s first row', () => {
+  it('rewrites a later run with every row moved to the id of the run\'s first row', async () => {
     const file = fileOfItems([0, 1, 2]);
-    const body = file.takeBody();
+    const body = await bodyOf(file);
     const runs = settledRuns(file, (scope) => scope.index !== 1);
 
     const tail = file.runObject(runs[1]!, body, '.jsonl.gz');
@@ -169,23 +176,23 @@ describe('settledRuns', () => {
     expect(parsed[0]!._ingest[5]).toBe(stagedFileId(row(2, item(2)).identity));
   });
 
-  it('names a rewritten part as a file staged with the same rows directly would be named', () => {
+  it('names a rewritten part as a file staged with the same rows directly would be named', async () => {
     const file = fileOfItems([0, 1, 2]);
-    const body = file.takeBody();
+    const body = await bodyOf(file);
     const [head] = settledRuns(file, (scope) => scope.index < 2);
     const direct = fileOfItems([0, 1]);
 
     const part = file.runObject(head!, body, '.jsonl.gz');
 
     expect(part.name).toBe(direct.name('.jsonl.gz'));
-    expect(part.body).toEqual(direct.takeBody());
+    expect(part.body).toEqual(await bodyOf(direct));
   });
 
-  it('refuses to rewrite a file that was not kept rewritable', () => {
+  it('refuses to rewrite a file that was not kept rewritable', async () => {
     const staged = writer();
     staged.add('object', { ...row(0, { index: 0, staged: true }), rewritable: false });
     const [file] = staged.closeAll();
-    const body = file!.takeBody();
+    const body = await bodyOf(file!);
 
     expect(() => file!.runObject(settledRuns(file!, () => true)[0]!, body, '.jsonl.gz')).toThrow(TypeError);
   });
