@@ -98,12 +98,12 @@ export class HeldItem {
       this.memory = [];
       return;
     }
+    const gunzip = createGunzip();
     try {
       if (!spill.gzip.destroyed) spill.gzip.end(spill.chunk);
       await spill.written;
       if (this.problem !== undefined) throw new Error(this.problem);
       const input = createReadStream(spill.path);
-      const gunzip = createGunzip();
       // Errors of the file or of the gunzip stream reach the line iterator through `gunzip`.
       const reading = pipeline(input, gunzip).catch((error: unknown) => {
         this.problem ??= `the documents of the item spilled to ${spill.path} could not be read back: ${messageOf(error)}`;
@@ -115,6 +115,7 @@ export class HeldItem {
       await reading;
       if (this.problem !== undefined) throw new Error(this.problem);
     } finally {
+      gunzip.destroy(); // and with it the file, when reading stopped early
       await this.discard();
     }
   }
