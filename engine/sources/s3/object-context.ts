@@ -26,14 +26,21 @@ export function contentIdentity(content: ObjectContent): string | undefined {
  * content of the same key (a re-upload) gets new ones.
  */
 export function objectPosition(bucket: string, key: string, content: ObjectContent, line: number): string {
+  return `${positionPrefix(bucket, key, content)}${line}`;
+}
+
+/** `meta.position` of the object's records up to the line. */
+function positionPrefix(bucket: string, key: string, content: ObjectContent): string {
   const identity = contentIdentity(content);
-  return identity === undefined ? `${bucket}/${key}:${line}` : `${bucket}/${key}@${identity}:${line}`;
+  return identity === undefined ? `${bucket}/${key}:` : `${bucket}/${key}@${identity}:`;
 }
 
 /** Builds the `Decoded` items of one object: the meta every record of it shares, plus its line. */
 export class ObjectContext {
   /** Version and ETag of the content actually read, each falling back to the event's. */
   readonly content: ObjectContent;
+  /** Made once per object rather than per record. */
+  private readonly positionPrefix: string;
 
   constructor(
     readonly ref: S3ObjectRef,
@@ -45,6 +52,7 @@ export class ObjectContext {
       versionId: realVersion(ref.versionId) ?? realVersion(read.versionId),
       etag: read.etag?.replace(/^"|"$/g, '') ?? ref.etag,
     };
+    this.positionPrefix = positionPrefix(ref.bucket, ref.key, this.content);
   }
 
   meta(line: number): S3Meta {
@@ -52,7 +60,7 @@ export class ObjectContext {
       event: 's3',
       source: this.sourceId,
       arrival_time: this.ref.eventTime,
-      position: objectPosition(this.ref.bucket, this.ref.key, this.content, line),
+      position: this.positionPrefix + line,
       bucket: this.ref.bucket,
       key: this.ref.key,
       line,

@@ -1,4 +1,5 @@
 import { createHmac, hash } from 'node:crypto';
+import type { Hmac } from 'node:crypto';
 import type { StepPlugin } from '../../plugin/types.ts';
 import type { StepConfig } from '../../spec/spec-types.ts';
 import { parseFieldPaths, leafOf, parentOf } from '../field-path.ts';
@@ -33,7 +34,7 @@ export const hashStep: StepPlugin<HashConfig> = {
     const algorithm = config.algorithm ?? 'sha256';
     if (algorithm !== 'sha256') throw new Error(`hash: unsupported algorithm ${JSON.stringify(algorithm)} (supported: sha256)`);
     const salt = config.salt === undefined ? undefined : resolveSalt(config.salt, environment.parameters);
-    const digest = salt === undefined ? (text: string) => hash('sha256', text, 'hex') : (text: string) => createHmac('sha256', salt).update(text).digest('hex');
+    const digest = salt === undefined ? (text: string) => hash('sha256', text, 'hex') : (text: string) => hmacHex(salt, text);
     const paths = parseFieldPaths(config.fields);
     const leaves = paths.map(leafOf);
     const count = paths.length;
@@ -83,4 +84,18 @@ function canonicalJson(value: unknown): string {
   }
   if (typeof value === 'bigint') return value.toString();
   return JSON.stringify(value) ?? 'null';
+}
+
+/** The first HMAC object `hmacHex` made; see there. */
+let firstHmac: Hmac | undefined;
+
+/**
+ * The salted digest of `text`. Node's HMAC objects are made per value; the first is kept, so that
+ * a full collection between invocations leaves their hidden classes, and the code compiled
+ * against them, in place (docs/decisions/0057-stable-layouts.md).
+ */
+function hmacHex(salt: string, text: string): string {
+  const hmac = createHmac('sha256', salt);
+  firstHmac ??= hmac;
+  return hmac.update(text).digest('hex');
 }
