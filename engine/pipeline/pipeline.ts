@@ -44,7 +44,7 @@ export interface BatchItem {
    * write it waited on has resolved, so back-pressure from sinks reaches the reader. Such an item
    * is staged: committed only once the iterator completes, and aborted when it throws
    * (docs/decisions/0010-item-commit-point.md). Chunks rather than single records because a
-   * promise per record through the reader's generators cost a tenth of reading a large object
+   * promise per record through the reader's generators cost over a quarter of reading an object
    * (docs/decisions/0060-chunked-object-reading.md).
    */
   records: readonly Decoded[] | AsyncIterable<readonly Decoded[]>;

@@ -158,7 +158,6 @@ class CsvDecoder {
     }
   }
 
-  /** The dead letters that end the object when reading it failed. */
   /** The error that ends the object when reading it failed. */
   readFailed(error: ObjectReadError): ItemReadError {
     const { line, raw } = this.frame(this.retained.subarray(0, this.maxBytes));
