@@ -1,5 +1,5 @@
 import { Readable, pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
 import type { StoredObject } from '../../ports/object-store.ts';
 import type { S3SourceConfig } from './config.ts';
 
@@ -21,13 +21,21 @@ export class ObjectReadError extends Error {
  */
 const GUNZIP_CHUNK_BYTES = 64 * 1024;
 
+/**
+ * Decompressed bytes gunzip may hold ahead of the reader: the thread pool inflates the next
+ * chunks while the records of the last one are routed. With the stream's default (16 KiB, less
+ * than a chunk) it inflated a chunk only once the one before was taken, and the reader waited.
+ */
+const GUNZIP_READ_AHEAD_BYTES = 4 * GUNZIP_CHUNK_BYTES;
+
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
 
 /**
  * The content of an object as a lazy sequence of byte chunks, gunzipped as `compression`
  * says (`auto`: when the object starts with the gzip magic bytes 1f 8b). Nothing is read ahead
- * beyond one chunk; stopping the iteration early destroys the body, releasing the connection.
+ * beyond one chunk, and for gzip `GUNZIP_READ_AHEAD_BYTES` of decompressed bytes; stopping the
+ * iteration early destroys the body, releasing the connection.
  *
  * Throws {@link ObjectReadError} when the content stops short: `truncated-object` when the body
  * stream fails or ends before the size the store announced, `invalid-gzip` when the gzip data
@@ -69,7 +77,8 @@ async function* gunzip(
   stored: StoredObject,
   progress: { compressedBytes: number; sourceError: unknown },
 ): AsyncGenerator<Uint8Array> {
-  const gunzipper = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
+  // zlib streams hand stream options to their Transform; @types/node leaves them out of ZlibOptions.
+  const gunzipper = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES, readableHighWaterMark: GUNZIP_READ_AHEAD_BYTES } as ZlibOptions);
   const compressed = Readable.from((async function* () {
     yield* head;
     yield* source;

@@ -20,8 +20,8 @@ const BOM = [0xef, 0xbb, 0xbf] as const;
  * identity (`version_id`, `etag`, and `position`; see `objectPosition`).
  * Records come in chunks, in order: those decoded from one chunk of the content (`jsonl`, `text`),
  * from one piece of it (`csv`, possibly none), or one element (`json`). Nothing is read ahead
- * of what the consumer pulls beyond one chunk, so memory is bounded by the consumer's batch, the
- * chunk size and `max_record_bytes`. Stopping the iteration early closes the object
+ * of what the consumer pulls beyond a few chunks (see `objectBytes`), so memory is bounded by the
+ * consumer's batch, the chunk size and `max_record_bytes`. Stopping the iteration early closes the object
  * (docs/decisions/0060-chunked-object-reading.md).
  *
  * Formats (all UTF-8; a byte-order mark at the start is ignored; gzip per `compression`):
