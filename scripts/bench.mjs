@@ -5,6 +5,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { basename } from 'node:path';
+import { yamlEnvPlugin } from './yaml-env-plugin.mjs';
 
 const entry = process.argv[2];
 if (!entry) {
@@ -24,6 +25,7 @@ await build({
   external: ['esbuild'],
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
+  plugins: [yamlEnvPlugin],
 });
 const { status } = spawnSync(process.execPath, ['--expose-gc', outfile, ...process.argv.slice(3)], { stdio: 'inherit' });
 process.exit(status ?? 1);

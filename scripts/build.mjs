@@ -8,6 +8,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { compileSpecValidators } from './compile-spec-validators.mjs';
+import { yamlEnvPlugin } from './yaml-env-plugin.mjs';
 
 // First: the CLI bundles the spec schema's validators as code instead of compiling the schema.
 await compileSpecValidators();
@@ -47,6 +48,7 @@ const { outputFiles } = await build({
   // the bundle's: dist/ is one level below the repository, as cli/ is.
   banner: { js: '"use strict";\nconst importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': 'importMetaUrl' },
+  plugins: [yamlEnvPlugin],
 });
 await mkdir('dist', { recursive: true });
 await Promise.all(outputFiles.map((file) => writeFile(file.path, file.contents)));

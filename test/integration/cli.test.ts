@@ -29,6 +29,13 @@ describe('the ingest binary', { timeout: 60_000 }, () => {
     expect(run.stdout).toMatch(/^(examples\/[\w-]+\.yaml: note: source \w+: the stack does not create bucket .*\n)*6 specs valid\n$/);
   });
 
+  it("prints the same with yaml's own debugging switches set, which the build turns off (ADR 0065)", async () => {
+    const plain = await ingest('validate', 'examples/');
+    const switched = await runIngest(['validate', 'examples/'], { cwd: ROOT, env: { ...process.env, INGEST_DEBUG: '', NO_COLOR: '1', LOG_TOKENS: '1', LOG_STREAM: '1' } });
+
+    expect(switched).toEqual(plain);
+  });
+
   it('exits 1 on the invalid corpus with one located line per problem and no stack trace', async () => {
     const run = await ingest('validate', 'test/fixtures/invalid');
 
