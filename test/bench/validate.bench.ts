@@ -153,6 +153,6 @@ summaryRow({
   ingest: `${perSecond(validateMs)} specs/s`,
   baseline: `${perSecond(parseMs)} specs/s`,
   ratio,
-  goal: `≥ ${GOAL} specs/s`,
+  goal: `≥ ${GOAL} specs/s (not pursued past one YAML parser: ADR 0065)`,
   met: perSecond(validateMs) >= GOAL,
 });
