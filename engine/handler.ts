@@ -180,10 +180,11 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
   const finish = (run: ReturnType<typeof begin>, kind: string, result: InvocationResult, partialBatch: boolean): InvocationSummary => {
     const { logger, metrics } = run;
     const duration = Math.round(performance.now() - run.started);
-    // One pass over the items: a stream event has one per record.
+    // One indexed pass over the items: a stream event has one per record (see runInvocation's totals).
     const failures: ItemFailureReport[] = [];
     const failedIds: { itemIdentifier: string }[] = [];
-    for (const item of result.items) {
+    for (let index = 0; index < result.items.length; index++) {
+      const item = result.items[index]!;
       if (!item.failed && !item.aborted) continue;
       failures.push({ item: item.id, retried: item.failed, reason: item.reason ?? 'a record of the item failed' });
       if (item.failed && item.id !== undefined) failedIds.push({ itemIdentifier: item.id });

@@ -87,62 +87,149 @@ export interface RunContext {
  * and the dead letters are closed; the counts are then final.
  */
 export async function runInvocation(context: RunContext, items: Iterable<BatchItem> | AsyncIterable<BatchItem>): Promise<InvocationResult> {
-  const { graph, invocation, metrics, logger, deadLetters } = context;
+  const { graph, invocation, metrics, deadLetters } = context;
   const writers = new Map<CompiledSink, SinkWriter>();
   for (const sink of graph.sinks) writers.set(sink, sink.sink.open(invocation));
-  const outcomeContext: OutcomeContext = { deadLetters, logger };
-  const router = new Router(context, writers);
+  const run = new InvocationRun(context, writers);
 
-  let lastTracker: RecordTracker | undefined;
-  let lastDecoded: Decoded | undefined;
-  const settle = (decoded: Decoded, item: ItemOutcome): Promise<void> | void => {
-    const tracker = new RecordTracker(item, outcomeContext, decoded.meta, decoded.raw);
-    lastTracker = tracker;
-    lastDecoded = decoded;
+  if (Symbol.iterator in items) {
+    // Stream events: no await per item (a microtask each, for thousands of items) unless one waits.
+    for (const item of items) {
+      const pending = run.runItem(item);
+      if (pending) await pending;
+    }
+  } else {
+    for await (const item of items) {
+      const pending = run.runItem(item);
+      if (pending) await pending;
+    }
+  }
+
+  for (const [sink, writer] of writers) {
+    const started = performance.now();
+    await writer.close();
+    metrics.count(sink.id, 'duration_ms', performance.now() - started);
+  }
+  await deadLetters.close();
+  const results = run.results;
+  // A staged item's letters settled as the writer took them; one that could not then be stored
+  // fails its item before any sink registers the item's output. Only S3 objects are staged, and
+  // they are redelivered per item or as a whole invocation, never from a checkpoint.
+  for (const { item, reason } of deadLetters.failedItems()) results[item.index]?.fail(`the dead-letter writer: ${reason}`);
+  const sealed = await settleWriters(context, writers, results);
+  // Indexed, as the loops over every item that run once per invocation are: such code runs
+  // unoptimized, where `for...of` makes an iterator result per item, and a stream event has an
+  // item per record (docs/decisions/0061-fewer-objects-per-record.md).
+  const counts = emptyCounts();
+  for (let index = 0; index < results.length; index++) {
+    const item = results[index]!.counts;
+    counts.records_in += item.records_in;
+    counts.written += item.written;
+    counts.filtered += item.filtered;
+    counts.dead_lettered += item.dead_lettered;
+    counts.failed += item.failed;
+  }
+  // The writers are done: each sink decides what of its writer outlives the invocation (a
+  // warehouse writer holds its stored files), so the retained run keeps none of them, and of
+  // its items only the last.
+  writers.clear();
+  run.results = results.slice(-1);
+  retained = run;
+  return { items: results, counts, sealed };
+}
+
+/**
+ * The last invocation's run, alive until the next one ends: through it one object of each layout
+ * that invocation made (its router, run context, invocation and metrics, its last item, and its
+ * last record's tracker and decoded value). V8 collects a hidden class once no object has it, and
+ * deoptimizes every function compiled against it; a full collection between two invocations
+ * (Lambda's idle-time GC, the runtime benchmark's `gc()`) then made the next invocation run the
+ * hot path unoptimized and compile it again (docs/decisions/0057-stable-layouts.md).
+ */
+let retained: unknown;
+
+/**
+ * One invocation's items, settled and committed or aborted. A class rather than closures made by
+ * `runInvocation`: a function made per invocation was optimized again in every invocation (the
+ * loop settling a stream item's records took some 20 ms of compilation each time), while a
+ * method's code is compiled once (docs/decisions/0061-fewer-objects-per-record.md).
+ */
+class InvocationRun {
+  results: ItemOutcome[] = [];
+  private readonly outcomeContext: OutcomeContext;
+  private readonly router: Router;
+  /** The last record's tracker and decoded value: kept with the run for their layouts (see `retained`). */
+  private lastTracker: RecordTracker | undefined;
+  private lastDecoded: Decoded | undefined;
+
+  constructor(
+    private readonly context: RunContext,
+    private readonly writers: Map<CompiledSink, SinkWriter>,
+  ) {
+    this.outcomeContext = { deadLetters: context.deadLetters, logger: context.logger };
+    this.router = new Router(context, writers);
+  }
+
+  /** Settles the records of one item and commits it; returns a promise only when it has to wait. */
+  runItem(batchItem: BatchItem): Promise<void> | void {
+    const staged = !Array.isArray(batchItem.records);
+    const { results } = this;
+    const item = new ItemOutcome(batchItem.id, results.length, staged, staged ? new InvocationMetrics() : this.context.metrics);
+    results.push(item);
+    if (staged) return this.settleStream(batchItem.records as AsyncIterable<readonly Decoded[]>, item, batchItem.source);
+    // An item decoded whole is final once routed: sinks treat its records as committed on arrival.
+    return this.settleArray(batchItem.records as readonly Decoded[], item, 0);
+  }
+
+  private settle(decoded: Decoded, item: ItemOutcome): Promise<void> | void {
+    const tracker = new RecordTracker(item, this.outcomeContext, decoded.meta, decoded.raw);
+    this.lastTracker = tracker;
+    this.lastDecoded = decoded;
     try {
-      const pending = router.settle(decoded, tracker);
+      const pending = this.router.settle(decoded, tracker);
       if (pending) return pending.then(() => tracker.doneRouting(), (error: unknown) => tracker.unexpected(error));
       tracker.doneRouting();
     } catch (error) {
       tracker.unexpected(error);
     }
-  };
+  }
 
-  const results: ItemOutcome[] = [];
   // Stream items, and each chunk of an object's records, are arrays: iterated synchronously, waiting only for sink writes.
-  const settleArray = (records: readonly Decoded[], item: ItemOutcome, from = 0): Promise<void> | void => {
+  private settleArray(records: readonly Decoded[], item: ItemOutcome, from: number): Promise<void> | void {
     for (let index = from; index < records.length; index++) {
-      const pending = settle(records[index]!, item);
-      if (pending) return pending.then(() => settleArray(records, item, index + 1));
+      const pending = this.settle(records[index]!, item);
+      if (pending) return pending.then(() => this.settleArray(records, item, index + 1));
     }
-  };
+  }
+
   // Objects stream: records arrive a chunk at a time as they are read, so memory stays bounded by the sinks' batches.
-  const settleStream = async (chunks: AsyncIterable<readonly Decoded[]>, item: ItemOutcome, source: string | undefined): Promise<void> => {
+  private async settleStream(chunks: AsyncIterable<readonly Decoded[]>, item: ItemOutcome, source: string | undefined): Promise<void> {
     let last: RecordMeta | undefined;
     try {
       for await (const chunk of chunks) {
         if (chunk.length === 0) continue;
         last = chunk[chunk.length - 1]!.meta;
-        const pending = settleArray(chunk, item);
+        const pending = this.settleArray(chunk, item, 0);
         if (pending) await pending;
       }
     } catch (error) {
-      await abort(item, error, last, source);
+      await this.abort(item, error, last, source);
       return;
     }
-    await commit(item);
-  };
+    await this.commit(item);
+  }
 
-  const commit = (item: ItemOutcome): Promise<void> | void => {
+  private commit(item: ItemOutcome): Promise<void> | void {
+    const { deadLetters, metrics } = this.context;
     if (item.scope.staged) {
       metrics.merge(item.metrics);
       item.metrics = metrics;
     }
     let pending: Promise<void>[] | undefined;
-    for (const [sink, writer] of writers) {
+    for (const [sink, writer] of this.writers) {
       let promise: Promise<void> | void;
       try {
-        promise = writer.commit(item.scope, new LateFailures(item, outcomeContext, sink.id, sink.onError));
+        promise = writer.commit(item.scope, new LateFailures(item, this.outcomeContext, sink.id, sink.onError));
       } catch (error) {
         commitFailed(item, `sink ${sink.id}`, error);
         continue;
@@ -158,20 +245,21 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     item.committed();
     if (promise) (pending ??= []).push(promise.catch((error: unknown) => commitFailed(item, 'the dead-letter writer', error)));
     return whenAll(pending);
-  };
+  }
 
-  const abort = async (item: ItemOutcome, error: unknown, last: RecordMeta | undefined, declared: string | undefined): Promise<void> => {
+  private async abort(item: ItemOutcome, error: unknown, last: RecordMeta | undefined, declared: string | undefined): Promise<void> {
+    const { deadLetters, metrics, logger } = this.context;
     const readError = error instanceof ItemReadError ? error : undefined;
     const reason = readError ? `${readError.code}: ${readError.message}` : describeItemError(error);
     item.abort(reason, metrics);
-    for (const [sink, writer] of writers) {
+    for (const [sink, writer] of this.writers) {
       await guarded(() => writer.abort(item.scope), (abortError) => logger.log('error', 'sink could not discard an aborted item', { sink: sink.id, error: messageOf(abortError) }));
     }
     await guarded(() => deadLetters.abort(item.scope), (abortError) => logger.log('error', 'dead letters could not discard an aborted item', { error: messageOf(abortError) }));
     const meta = readError?.meta ?? last;
     if (readError && meta) {
       logger.log('warn', 'batch item is unreadable; its records were discarded and it is dead-lettered as a whole', { item: item.id, code: readError.code, error: readError.message });
-      const tracker = new RecordTracker(item, outcomeContext, meta, readError.raw);
+      const tracker = new RecordTracker(item, this.outcomeContext, meta, readError.raw);
       const counters = metrics.counters(meta.source);
       counters.records_in++;
       counters.bytes += readError.raw.byteLength;
@@ -191,65 +279,8 @@ export async function runInvocation(context: RunContext, items: Iterable<BatchIt
     } else {
       item.unattributed = true;
     }
-  };
-
-  /** Settles the records of one item and commits it; returns a promise only when it has to wait. */
-  const runItem = (batchItem: BatchItem): Promise<void> | void => {
-    const staged = !Array.isArray(batchItem.records);
-    const item = new ItemOutcome(batchItem.id, results.length, staged, staged ? new InvocationMetrics() : metrics);
-    results.push(item);
-    if (staged) return settleStream(batchItem.records as AsyncIterable<readonly Decoded[]>, item, batchItem.source);
-    const pending = settleArray(batchItem.records as readonly Decoded[], item);
-    // An item decoded whole is final once routed: sinks treat its records as committed on arrival.
-    return pending;
-  };
-
-  if (Symbol.iterator in items) {
-    // Stream events: no await per item (a microtask each, for thousands of items) unless one waits.
-    for (const item of items) {
-      const pending = runItem(item);
-      if (pending) await pending;
-    }
-  } else {
-    for await (const item of items) {
-      const pending = runItem(item);
-      if (pending) await pending;
-    }
   }
-
-  for (const [sink, writer] of writers) {
-    const started = performance.now();
-    await writer.close();
-    metrics.count(sink.id, 'duration_ms', performance.now() - started);
-  }
-  await deadLetters.close();
-  // A staged item's letters settled as the writer took them; one that could not then be stored
-  // fails its item before any sink registers the item's output. Only S3 objects are staged, and
-  // they are redelivered per item or as a whole invocation, never from a checkpoint.
-  for (const { item, reason } of deadLetters.failedItems()) results[item.index]?.fail(`the dead-letter writer: ${reason}`);
-  const sealed = await settleWriters(context, writers, results);
-  const counts = emptyCounts();
-  for (const item of results) {
-    for (const outcome of OUTCOME_COUNTERS) counts[outcome] += item.counts[outcome];
-  }
-  // The writers are done: each sink decides what of its writer outlives the invocation (a
-  // warehouse writer holds its stored files), so the retained router keeps none of them.
-  writers.clear();
-  retained = { router, item: results[results.length - 1], tracker: lastTracker, decoded: lastDecoded };
-  return { items: results, counts, sealed };
 }
-
-/**
- * One object of each layout the last invocation made, alive until the next one ends: its
- * router (and through it the run context, invocation and metrics), its last item, and its
- * last record's tracker and decoded value. V8 collects a hidden class once no object has it, and
- * deoptimizes every function compiled against it; a full collection between two invocations
- * (Lambda's idle-time GC, the runtime benchmark's `gc()`) then made the next invocation run the
- * hot path unoptimized and compile it again (docs/decisions/0057-stable-layouts.md).
- */
-let retained: unknown;
-
-const OUTCOME_COUNTERS = ['records_in', 'written', 'filtered', 'dead_lettered', 'failed'] as const;
 
 /**
  * Once every outcome is final, lets each batching sink publish what it holds of the items that

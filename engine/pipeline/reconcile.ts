@@ -27,7 +27,9 @@ export function reconciliationErrors(result: InvocationResult, metrics: Invocati
   const { counts } = result;
   const settled = (value: { written: number; filtered: number; dead_lettered: number; failed: number }) => value.written + value.filtered + value.dead_lettered + value.failed;
   if (settled(counts) !== counts.records_in) errors.push(`headline: ${counts.records_in} in but ${settled(counts)} settled (${JSON.stringify(counts)})`);
-  for (const item of result.items) {
+  // Indexed: a stream event has an item per record, and `for...of` in code run once per invocation makes an iterator result for each.
+  for (let index = 0; index < result.items.length; index++) {
+    const item = result.items[index]!;
     if (settled(item.counts) !== item.counts.records_in) errors.push(`item ${item.id ?? '(event)'}: ${item.counts.records_in} in but ${settled(item.counts)} settled (${JSON.stringify(item.counts)})`);
   }
 

@@ -39,8 +39,15 @@ export class ObjectIdentity {
   private readonly hash: Hash;
   private first: RecordMeta | undefined;
   private records = 0;
-  /** Identities not hashed yet, `\0`-separated: the digest covers all of them joined by `\0`. */
-  private pending = '';
+  /**
+   * Sources and positions not hashed yet, in order, the first `pendingCount` entries: the digest
+   * covers all identities joined by `\0`. An array joined once per chunk rather than a string
+   * grown per record, where each `+` made a string object that lived until the chunk was hashed;
+   * it keeps its length across chunks, so that it grows once per object.
+   */
+  private readonly pending: string[] = [];
+  private pendingCount = 0;
+  private pendingChars = 0;
 
   constructor(sinkId: string) {
     this.hash = createHash('sha256').update(`${sinkId}\0`);
@@ -55,21 +62,32 @@ export class ObjectIdentity {
     this.first ??= meta;
     // Ordinal 0 adds nothing, so objects of records that were not fanned out keep their names.
     const position = ordinal === 0 ? meta.position : `${meta.position}#${ordinal}`;
-    this.pending = this.records === 0 ? `${meta.source}\0${position}` : `${this.pending}\0${meta.source}\0${position}`;
+    this.pending[this.pendingCount++] = meta.source;
+    this.pending[this.pendingCount++] = position;
+    this.pendingChars += meta.source.length + position.length;
     this.records++;
     // Hashed in chunks: a native call per record costs more than the digest.
-    if (this.pending.length >= HASH_CHUNK_CHARS) {
-      this.hash.update(this.pending);
-      this.pending = '';
+    if (this.pendingChars >= HASH_CHUNK_CHARS) {
+      this.hash.update(this.takePending());
+      // The next chunk starts with the `\0` that separates it from this one.
+      this.pending[this.pendingCount++] = '';
     }
+  }
+
+  /** The pending identities joined, and none pending any more. */
+  private takePending(): string {
+    const text = this.pending.slice(0, this.pendingCount).join('\0');
+    this.pendingCount = 0;
+    this.pendingChars = 0;
+    return text;
   }
 
   /** The object's name, to append to its prefix. Call once, after the last `add`. */
   name(suffix: string): string {
     const source = readable(this.first?.source ?? 'empty', MAX_SOURCE_CHARS);
     const position = readable(this.first?.position ?? '', MAX_POSITION_CHARS);
-    const digest = this.hash.update(this.pending).digest('hex').slice(0, DIGEST_CHARS);
-    this.pending = '';
+    const digest = this.hash.update(this.takePending()).digest('hex').slice(0, DIGEST_CHARS);
+    this.pending.length = 0;
     return `${source}-${position}-${digest}-${this.records}${suffix}`;
   }
 }

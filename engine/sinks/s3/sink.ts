@@ -31,7 +31,8 @@ const CLOSE_CONCURRENCY = 4;
 interface S3SinkSettings {
   id: string;
   bucket: string;
-  prefix: CompiledTemplate;
+  /** The key template, or its text when it has nothing to render. */
+  prefix: CompiledTemplate | string;
   format: ObjectFormat;
   compression: Compression;
   suffix: string;
@@ -74,12 +75,12 @@ export const s3Sink: SinkPlugin<S3SinkConfig> = {
 
 /**
  * The key template, compiled. A template without `{{` renders to itself, so it is compiled only
- * to be checked and then returned as a constant: Handlebars costs about a microsecond per render
- * even when there is nothing to substitute.
+ * to be checked and then kept as its text: Handlebars costs about a microsecond per render even
+ * when there is nothing to substitute, and a render's context is one more object per record.
  */
-function compilePrefix(source: string): CompiledTemplate {
+function compilePrefix(source: string): CompiledTemplate | string {
   const template = compileTemplate(source);
-  return source.includes('{{') ? template : () => source;
+  return source.includes('{{') ? template : source;
 }
 
 /** An object being filled: one per rendered prefix (and, for a staged item, per item) at a time. */
@@ -246,12 +247,16 @@ class S3SinkWriter implements SinkWriter {
   }
 
   private renderPrefix(record: RecordValue, meta: RecordMeta, ticket: Ticket): string | undefined {
+    const template = this.settings.prefix;
     let prefix: string;
-    try {
-      prefix = this.settings.prefix({ record, meta, now: this.invocation.now });
-    } catch (error) {
-      ticket.failed(rejected(`the key prefix of sink ${this.settings.id} does not render: ${messageOf(error)}`));
-      return undefined;
+    if (typeof template === 'string') prefix = template;
+    else {
+      try {
+        prefix = template({ record, meta, now: this.invocation.now });
+      } catch (error) {
+        ticket.failed(rejected(`the key prefix of sink ${this.settings.id} does not render: ${messageOf(error)}`));
+        return undefined;
+      }
     }
     // Three bytes per UTF-16 unit at most: only long prefixes need measuring.
     if (prefix.length * 3 > MAX_PREFIX_BYTES && Buffer.byteLength(prefix) > MAX_PREFIX_BYTES) {

@@ -42,6 +42,8 @@ export type Deaggregated =
   | { kind: 'aggregate'; records: UserRecord[] }
   | { kind: 'invalid'; message: string };
 
+const PLAIN: Deaggregated = { kind: 'plain' };
+
 interface DecodedAggregate {
   partitionKeys: string[];
   records: DecodedRecord[];
@@ -83,13 +85,14 @@ function readMessage<T>(pbf: PbfReader, end: number, readField: (field: number, 
  * The MD5 digest is verified before the protobuf is decoded, as the KPL and KCL do.
  */
 export function deaggregate(payload: Uint8Array): Deaggregated {
-  if (payload.length < KPL_MAGIC.length + MD5_BYTES || !KPL_MAGIC.every((byte, i) => payload[i] === byte)) {
-    return { kind: 'plain' };
+  // Every plain record of a stream comes through here: it costs no allocation.
+  if (payload.length < KPL_MAGIC.length + MD5_BYTES || payload[0] !== KPL_MAGIC[0] || payload[1] !== KPL_MAGIC[1] || payload[2] !== KPL_MAGIC[2] || payload[3] !== KPL_MAGIC[3]) {
+    return PLAIN;
   }
   const body = payload.subarray(KPL_MAGIC.length, payload.length - MD5_BYTES);
   const digest = payload.subarray(payload.length - MD5_BYTES);
   const computed = createHash('md5').update(body).digest();
-  if (!computed.equals(digest)) return { kind: 'plain' };
+  if (!computed.equals(digest)) return PLAIN;
 
   let aggregate: DecodedAggregate;
   try {
