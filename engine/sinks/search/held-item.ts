@@ -136,7 +136,8 @@ export class HeldItem {
     const gzip = createGzip({ level: constants.Z_BEST_SPEED });
     const written = pipeline(gzip, this.settings.open(path)).catch((error: unknown) => {
       // ENOSPC when /tmp is full: the item is retried, perhaps once other items freed space.
-      this.problem ??= `the documents of the item could not be spilled to ${path}: ${messageOf(error)}; the item is retried (more ephemeral storage, or smaller objects, avoid this)`;
+      const full = (error as NodeJS.ErrnoException).code === 'ENOSPC' ? ' (/tmp is full: raise runtime.ephemeral_storage_mb, or send smaller objects)' : '';
+      this.problem ??= `the documents of the item could not be spilled to ${path}: ${messageOf(error)}; the item is retried${full}`;
     });
     return { path, gzip, chunk: '', written };
   }
