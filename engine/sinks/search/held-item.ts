@@ -22,6 +22,8 @@ import type { BulkAction, BulkOperation } from './request.ts';
 /** One record of a staged item, as the sink holds it until commit. */
 export interface HeldOperation {
   readonly operation: BulkOperation;
+  /** The record's place in its item (`SinkEntry.ordinal`). */
+  readonly ordinal: number;
   readonly meta: RecordMeta;
   readonly raw: Uint8Array;
 }
@@ -38,8 +40,8 @@ export interface SpillSettings {
 export const SPILL_MEMORY_BYTES = 1024 * 1024;
 export const openSpillFile = (path: string): Writable => createWriteStream(path, { flags: 'wx' });
 
-/** One spilled operation: action, versioned (0/1), key, bytes, text, record JSON when `text` does not hold it, meta, raw as latin1. */
-type SpilledLine = [BulkAction, 0 | 1, string | null, number, string, string | null, RecordMeta, string];
+/** One spilled operation: action, versioned (0/1), key, bytes, text, record JSON when `text` does not hold it, ordinal, meta, raw as latin1. */
+type SpilledLine = [BulkAction, 0 | 1, string | null, number, string, string | null, number, RecordMeta, string];
 
 /** A spill file's name: the pid of the process that writes it, and a UUID. */
 const SPILL_FILE = /^ingest-search-(\d+)-[0-9a-f-]{36}\.jsonl\.gz$/;
@@ -166,7 +168,7 @@ export class HeldItem {
   }
 
   /** Writes one operation to the file; false when the file is behind. */
-  private write({ operation, meta, raw }: HeldOperation): boolean {
+  private write({ operation, ordinal, meta, raw }: HeldOperation): boolean {
     const spill = this.spill!;
     if (spill.gzip.destroyed) return true;
     const line: SpilledLine = [
@@ -176,6 +178,7 @@ export class HeldItem {
       operation.bytes,
       operation.text,
       holdsRecord(operation.action) ? null : operation.recordJson,
+      ordinal,
       meta,
       Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1'),
     ];
@@ -238,7 +241,7 @@ function holdsRecord(action: BulkAction): boolean {
   return action === 'index' || action === 'create';
 }
 
-function revive([action, versioned, key, bytes, text, recordJson, meta, raw]: SpilledLine): HeldOperation {
+function revive([action, versioned, key, bytes, text, recordJson, ordinal, meta, raw]: SpilledLine): HeldOperation {
   const operation: BulkOperation = {
     action,
     text,
@@ -248,5 +251,5 @@ function revive([action, versioned, key, bytes, text, recordJson, meta, raw]: Sp
     // The source line: after the action line, without its final newline.
     recordJson: recordJson ?? text.slice(text.indexOf('\n') + 1, -1),
   };
-  return { operation, meta, raw: Buffer.from(raw, 'latin1') };
+  return { operation, ordinal, meta, raw: Buffer.from(raw, 'latin1') };
 }

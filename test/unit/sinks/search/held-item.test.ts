@@ -16,7 +16,7 @@ const builder = new OperationBuilder({ index: 'orders', id: '{{record.id}}', act
 
 function held(index: number): HeldOperation {
   const record = { id: `d${index % 7}`, n: index };
-  return { operation: builder.build(record, kinesisMeta(index), new Date()), meta: kinesisMeta(index), raw: Buffer.from(JSON.stringify(record)) };
+  return { operation: builder.build(record, kinesisMeta(index), new Date()), ordinal: index, meta: kinesisMeta(index), raw: Buffer.from(JSON.stringify(record)) };
 }
 
 async function hold(item: HeldItem, count: number): Promise<void> {
@@ -25,7 +25,10 @@ async function hold(item: HeldItem, count: number): Promise<void> {
 
 async function replayed(item: HeldItem): Promise<number[]> {
   const numbers: number[] = [];
-  await item.replay(({ operation }) => void numbers.push((JSON.parse(operation.recordJson) as { n: number }).n));
+  await item.replay(({ operation, ordinal }) => {
+    const { n } = JSON.parse(operation.recordJson) as { n: number };
+    numbers.push(ordinal === n ? n : NaN);
+  });
   return numbers;
 }
 
