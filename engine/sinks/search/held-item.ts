@@ -36,8 +36,12 @@ export interface SpillSettings {
   open: (path: string) => Writable;
 }
 
-/** The defaults: `os.tmpdir()` (Lambda's /tmp), 1 MiB in memory, a new file that must not exist. */
-export const SPILL_MEMORY_BYTES = 1024 * 1024;
+/**
+ * The defaults: `os.tmpdir()` (Lambda's /tmp), 8 MiB of operations in memory (an object of up to
+ * about 6 MiB of JSON lines never spills; docs/decisions/0063-search-spill-threshold-and-leftovers.md
+ * gives the trade-off), a new file that must not exist.
+ */
+export const SPILL_MEMORY_BYTES = 8 * 1024 * 1024;
 export const openSpillFile = (path: string): Writable => createWriteStream(path, { flags: 'wx' });
 
 /** One spilled operation: action, versioned (0/1), key, bytes, text, record JSON when `text` does not hold it, ordinal, meta, raw as latin1. */

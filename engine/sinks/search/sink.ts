@@ -31,7 +31,7 @@ export interface SearchSinkDependencies extends AuthDependencies {
   index?: SearchIndex;
   /** Uniform in [0, 1): the jitter of backoff waits. */
   random?: () => number;
-  /** Where and when staged items spill (tests): `os.tmpdir()`, past 1 MiB, by default. */
+  /** Where and when staged items spill (tests): `os.tmpdir()`, past 8 MiB, by default. */
   spill?: Partial<SpillSettings>;
 }
 

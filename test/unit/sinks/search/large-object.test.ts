@@ -75,7 +75,7 @@ describe('a large S3 object through the handler into an opensearch sink', () => 
       files: { exists: () => false, read: () => undefined },
       write: (entry) => lines.push(entry),
       sinkOverride: (id, config) => {
-        const sink = createSearchSink(id, config as SearchSinkConfig, { spill: { directory: () => directory, ...spill } });
+        const sink = createSearchSink(id, config as SearchSinkConfig, { spill: { directory: () => directory, memoryBytes: 1024 * 1024, ...spill } });
         return {
           open: (invocation): SinkWriter => {
             const writer = sink.open(invocation);
