@@ -285,6 +285,7 @@ function core(spec: ResolvedSpec, options: TemplateOptions): Contribution & { pa
           Handler: 'index.handler',
           Architectures: [runtime.architecture],
           MemorySize: runtime.memory_mb,
+          EphemeralStorage: { Size: runtime.ephemeral_storage_mb },
           Timeout: runtime.timeout_seconds,
           ...(runtime.reserved_concurrency === undefined ? {} : { ReservedConcurrentExecutions: runtime.reserved_concurrency }),
           Code: code,

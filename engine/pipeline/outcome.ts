@@ -42,10 +42,13 @@ export class ItemOutcome implements ItemScope {
   /** True when the item failed before any of its records named a source: no component counts it. */
   unattributed = false;
   /**
-   * Records of a committed item that a sink refused after settling them written (`CommittedItem`),
-   * by position, with the outcome they moved to: only those, never one per record of the item.
+   * For a staged item: the outcome of each record, by ordinal, that a sink may have settled
+   * `written` early but that ended dead-lettered or failed (another path's letter or failure, or a
+   * refusal at commit): one byte per record (0 written, 1 dead-lettered, 2 failed), made when the
+   * first such record finishes. `LateFailures` reads it, so that a refusal at commit follows the
+   * precedence failed > dead_lettered > written, and writes it, so that a record moves once.
    */
-  lateOutcomes: Map<string, 'dead_lettered' | 'failed'> | undefined;
+  private outcomes: Uint8Array | undefined;
 
   constructor(
     readonly id: string | undefined,
@@ -92,8 +95,27 @@ export class ItemOutcome implements ItemScope {
     this.counts = emptyCounts();
     this.metrics = metrics;
     this.deadLetterScope = { index: this.index, staged: false };
+    this.outcomes = undefined;
+  }
+
+  /** The outcome of record `ordinal` as `setOutcome` left it: written unless it said otherwise. */
+  outcomeOf(ordinal: number): 'written' | 'dead_lettered' | 'failed' {
+    return OUTCOME_CODES[this.outcomes?.[ordinal] ?? 0]!;
+  }
+
+  setOutcome(ordinal: number, outcome: 'written' | 'dead_lettered' | 'failed'): void {
+    let outcomes = this.outcomes;
+    if (outcomes === undefined || ordinal >= outcomes.length) {
+      const grown = new Uint8Array(Math.max(1024, ordinal + 1, (outcomes?.length ?? 0) * 2));
+      if (outcomes !== undefined) grown.set(outcomes);
+      this.outcomes = outcomes = grown;
+    }
+    outcomes[ordinal] = OUTCOME_CODES.indexOf(outcome);
   }
 }
+
+/** `ItemOutcome.outcomes` codes, in order of precedence. */
+const OUTCOME_CODES = ['written', 'dead_lettered', 'failed'] as const;
 
 /**
  * The ticket the pipeline hands a sink with a record: a `Ticket` the pipeline also tells when the
@@ -193,6 +215,8 @@ export class RecordTracker implements DeliveryTicket {
   /** The first delivery, ticketed by the tracker itself: its sink and record (as `SinkTicket` keeps them); `on_error` is a flag. */
   private sinkId = '';
   private delivered: RecordValue | undefined;
+  /** The record's place in its item (`SinkEntry.ordinal`). */
+  readonly ordinal: number;
 
   constructor(
     private readonly item: ItemOutcome,
@@ -203,7 +227,7 @@ export class RecordTracker implements DeliveryTicket {
     readonly raw: Uint8Array,
   ) {
     this.generation = item.generation;
-    item.counts.records_in++;
+    this.ordinal = item.counts.records_in++;
   }
 
   /** Where this record is counted per component (see `ItemOutcome.metrics`). */
@@ -359,6 +383,8 @@ export class RecordTracker implements DeliveryTicket {
     const outcome: Outcome = (flags & FAILED) !== 0 ? 'failed' : (flags & DEAD_LETTERED) !== 0 ? 'dead_lettered' : (flags & WRITTEN) !== 0 ? 'written' : 'filtered';
     this.item.counts[outcome]++;
     if (outcome === 'failed') this.item.failed = true;
+    // A sink may refuse this record at the item's commit after settling it written: it must not count as moving from written.
+    if ((flags & WRITTEN) !== 0 && (outcome === 'dead_lettered' || outcome === 'failed') && this.item.staged) this.item.setOutcome(this.ordinal, outcome);
     // A flag rather than an infinite `pending`: a double there would change every tracker's layout.
     this.flags = flags | FINISHED;
   }
@@ -381,7 +407,7 @@ export class LateFailures implements CommittedItem {
   /** Set once a retryable failure failed the item: the rest of a failing request need not be logged one by one. */
   private retrying = false;
 
-  failed(delivered: { meta: RecordMeta; raw: Uint8Array; record?: RecordValue }, failure: SinkFailure): Promise<void> | void {
+  failed(delivered: { ordinal: number; meta: RecordMeta; raw: Uint8Array; record?: RecordValue }, failure: SinkFailure): Promise<void> | void {
     const { item, sinkId } = this;
     if (failure.retryable && this.onError === 'retry') {
       // As when a write of the whole item fails (ADR 0052): the item is retried, its records keep their counts.
@@ -391,21 +417,21 @@ export class LateFailures implements CommittedItem {
       this.context.logger.log('warn', 'record of a committed item failed; the item will be retried', { component: sinkId, code: failure.code, error: failure.message });
       return;
     }
-    const { meta, raw, record } = delivered;
+    const { ordinal, meta, raw, record } = delivered;
     const letter = { stage: 'sink' as const, code: failure.code, message: failure.message, component: sinkId, source: meta.source, position: meta.position, meta, raw, ...(record ? { record } : {}) };
     let settled = false;
     const ticket: Ticket = {
       written: () => {
         if (settled) return;
         settled = true;
-        this.move(meta.position, 'dead_lettered');
+        this.move(ordinal, 'dead_lettered');
       },
       failed: (letterFailure) => {
         if (settled) return;
         settled = true;
         this.context.logger.log('error', 'dead letter could not be stored; the record will be retried', { stage: 'sink', code: failure.code, reason: failure.message, component: sinkId, position: meta.position, error: letterFailure.message });
         item.fail(`${failure.code} at ${sinkId}: ${failure.message}; its dead letter could not be stored: ${letterFailure.message}`);
-        this.move(meta.position, 'failed');
+        this.move(ordinal, 'failed');
       },
     };
     const unwritable = (error: unknown) => ticket.failed({ code: 'sink-error', message: `the dead letter could not be written: ${messageOf(error)}`, retryable: true });
@@ -419,19 +445,19 @@ export class LateFailures implements CommittedItem {
   }
 
   /**
-   * The sink counted the delivery written: it becomes `outcome` at the sink, and the input record
-   * (once, however many of its deliveries are refused) moves from written to `outcome`, or from
-   * dead-lettered to failed.
+   * The sink counted the delivery written: it becomes `outcome` at the sink. The input record
+   * moves to `outcome` from the outcome it had (written, or what its other paths or an earlier
+   * refusal made it) when `outcome` takes precedence: once, however many of its deliveries are
+   * refused.
    */
-  private move(position: string, outcome: 'dead_lettered' | 'failed'): void {
+  private move(ordinal: number, outcome: 'dead_lettered' | 'failed'): void {
     const { item } = this;
     const counters = item.metrics.counters(this.sinkId);
     counters.records_out--;
     counters[outcome]++;
-    const outcomes = (item.lateOutcomes ??= new Map<string, 'dead_lettered' | 'failed'>());
-    const before: 'written' | 'dead_lettered' | 'failed' = outcomes.get(position) ?? 'written';
+    const before = item.outcomeOf(ordinal);
     if (before === outcome || before === 'failed') return;
-    outcomes.set(position, outcome);
+    item.setOutcome(ordinal, outcome);
     item.counts[before]--;
     item.counts[outcome]++;
   }

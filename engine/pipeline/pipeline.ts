@@ -436,7 +436,7 @@ class Router {
     const ticket = tracker.sinkTicket(sink.id, sink.onError, record);
     let pending: Promise<void> | void;
     try {
-      pending = this.writers.get(sink)!.add({ record, meta, ticket, item: tracker.scope, raw: tracker.raw });
+      pending = this.writers.get(sink)!.add({ record, meta, ticket, item: tracker.scope, raw: tracker.raw, ordinal: tracker.ordinal });
     } catch (error) {
       ticket.failIfOpen(sinkThrew(sink, error));
       return;

@@ -155,6 +155,11 @@ export interface SinkEntry {
    * `CommittedItem.failed` after settling its ticket early.
    */
   raw?: Uint8Array;
+  /**
+   * The record's place in its item, from 0 (set by the pipeline; absent in hand-built entries):
+   * what a sink passes back to `CommittedItem.failed` with `meta` and `raw`.
+   */
+  ordinal?: number;
 }
 
 /**
@@ -164,16 +169,16 @@ export interface SinkEntry {
  * stored that way, so that it keeps nothing per record for a whole S3 object; a write that then
  * fails for the whole item fails the item (a rejected `commit`, or `settle`). When instead ONE
  * record is refused at or after `commit` (a search cluster rejects a document), the sink passes
- * it here with the `meta` and `raw` it kept, and the pipeline gives it the outcome a ticket
+ * it here with the `ordinal`, `meta` and `raw` it kept, and the pipeline gives it the outcome a ticket
  * failure would have: a failure the sink's `on_error` retries fails the item for retry (its
  * records keep their counts, as for a failed `commit`); any other is dead-lettered with
  * `record`, and the input record moves from written to dead-lettered (to failed when its letter
- * cannot be stored), once however many of its deliveries are refused. A record whose other paths
- * already made it dead-lettered or failed is not told apart: see the ADR.
+ * cannot be stored), once however many of its deliveries are refused; a record its other paths
+ * already made dead-lettered or failed keeps the outcome that takes precedence.
  */
 export interface CommittedItem {
   /** Never throws; resolves once the dead letter is handed to its writer (its outcome follows when stored). */
-  failed(delivered: { meta: RecordMeta; raw: Uint8Array; record?: RecordValue }, failure: SinkFailure): Promise<void> | void;
+  failed(delivered: { ordinal: number; meta: RecordMeta; raw: Uint8Array; record?: RecordValue }, failure: SinkFailure): Promise<void> | void;
 }
 
 /** A sink's work within one invocation. */

@@ -161,6 +161,10 @@ export interface Runtime {
    */
   memory_mb?: number;
   /**
+   * Size of the function's `/tmp` in MB, 512 to 10240. A search sink keeps a large S3 object's documents there until the object is read whole: about a fifth of the object's uncompressed size.
+   */
+  ephemeral_storage_mb?: number;
+  /**
    * Longest run of one invocation in seconds, 1 to 900.
    */
   timeout_seconds?: number;
@@ -1277,6 +1281,10 @@ export interface ResolvedRuntime {
    * Memory of the function in MB, 128 to 10240; CPU grows with it.
    */
   memory_mb: number;
+  /**
+   * Size of the function's `/tmp` in MB, 512 to 10240. A search sink keeps a large S3 object's documents there until the object is read whole: about a fifth of the object's uncompressed size.
+   */
+  ephemeral_storage_mb: number;
   /**
    * Longest run of one invocation in seconds, 1 to 900.
    */

@@ -171,7 +171,7 @@ export function featureSpecs(): NamedSpec[] {
     validSpec('runtime-options', {
       name: 'runtime',
       parameters: { level: { type: 'number', default: 3 }, token: { type: 'string', secret: true } },
-      runtime: { memory_mb: 256, timeout_seconds: 30, architecture: 'x86_64', reserved_concurrency: 2, log_retention_days: 7, environment: { MODE: 'strict', LEVEL: 'n${param.level}', LITERAL: 'a ${AWS::Region} b' } },
+      runtime: { memory_mb: 256, ephemeral_storage_mb: 4096, timeout_seconds: 30, architecture: 'x86_64', reserved_concurrency: 2, log_retention_days: 7, environment: { MODE: 'strict', LEVEL: 'n${param.level}', LITERAL: 'a ${AWS::Region} b' } },
       sources: kinesis('orders'),
       sinks: { out: archive() },
     }),

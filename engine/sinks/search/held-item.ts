@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
@@ -22,6 +22,8 @@ import type { BulkAction, BulkOperation } from './request.ts';
 /** One record of a staged item, as the sink holds it until commit. */
 export interface HeldOperation {
   readonly operation: BulkOperation;
+  /** The record's place in its item (`SinkEntry.ordinal`). */
+  readonly ordinal: number;
   readonly meta: RecordMeta;
   readonly raw: Uint8Array;
 }
@@ -34,12 +36,22 @@ export interface SpillSettings {
   open: (path: string) => Writable;
 }
 
-/** The defaults: `os.tmpdir()` (Lambda's /tmp), 1 MiB in memory, a new file that must not exist. */
-export const SPILL_MEMORY_BYTES = 1024 * 1024;
+/**
+ * The defaults: `os.tmpdir()` (Lambda's /tmp), 8 MiB of operations in memory (an object of up to
+ * about 6 MiB of JSON lines never spills; docs/decisions/0063-search-spill-threshold-and-leftovers.md
+ * gives the trade-off), a new file that must not exist.
+ */
+export const SPILL_MEMORY_BYTES = 8 * 1024 * 1024;
 export const openSpillFile = (path: string): Writable => createWriteStream(path, { flags: 'wx' });
 
-/** One spilled operation: action, versioned (0/1), key, bytes, text, record JSON when `text` does not hold it, meta, raw as latin1. */
-type SpilledLine = [BulkAction, 0 | 1, string | null, number, string, string | null, RecordMeta, string];
+/** One spilled operation: action, versioned (0/1), key, bytes, text, record JSON when `text` does not hold it, ordinal, meta, raw as latin1. */
+type SpilledLine = [BulkAction, 0 | 1, string | null, number, string, string | null, number, RecordMeta, string];
+
+/** A spill file's name: the pid of the process that writes it, and a UUID. */
+const SPILL_FILE = /^ingest-search-(\d+)-[0-9a-f-]{36}\.jsonl\.gz$/;
+
+/** The spill files this process has opened and not yet removed: each is owned by a live item. */
+const owned = new Set<string>();
 
 /** Spilled lines are written to the gzip stream in chunks of about this many characters: one write per line costs a thread-pool round trip each. */
 const CHUNK_CHARACTERS = 64 * 1024;
@@ -52,7 +64,7 @@ interface Spill {
   readonly gzip: Gzip;
   /** Lines not yet written to `gzip`. */
   chunk: string;
-  /** Settles once the file is written (or failed); never rejects. */
+  /** Settles once the file is written (or failed) and leftovers beside it are removed; never rejects. */
   readonly written: Promise<void>;
 }
 
@@ -60,6 +72,8 @@ export class HeldItem {
   private memory: HeldOperation[] = [];
   private memoryBytes = 0;
   private spill: Spill | undefined;
+  /** The writing of the operations held in memory to the file, once the item spills; `memory` is its queue until it is done. */
+  private flushing: Promise<void> | undefined;
   /** Why the item's operations could not be kept: `commit` fails the item with it. */
   private problem: string | undefined;
 
@@ -76,12 +90,11 @@ export class HeldItem {
       this.memoryBytes += held.operation.bytes;
       if (this.memoryBytes < this.settings.memoryBytes) return;
       this.spill = this.startSpill();
-      const memory = this.memory;
-      this.memory = [];
-      this.memoryBytes = 0;
-      let full = false;
-      for (const each of memory) full = !this.write(each) || full;
-      return full ? this.drained() : undefined;
+      return (this.flushing = this.flush());
+    }
+    if (this.memory.length > 0) {
+      this.memory.push(held); // behind the flush, in order
+      return this.flushing;
     }
     return this.write(held) ? undefined : this.drained();
   }
@@ -100,6 +113,7 @@ export class HeldItem {
     }
     const gunzip = createGunzip();
     try {
+      await this.flushing;
       if (!spill.gzip.destroyed) spill.gzip.end(spill.chunk);
       await spill.written;
       if (this.problem !== undefined) throw new Error(this.problem);
@@ -129,20 +143,36 @@ export class HeldItem {
     spill.gzip.destroy();
     await spill.written;
     await rm(spill.path, { force: true }).catch(() => {});
+    owned.delete(spill.path);
   }
 
   private startSpill(): Spill {
-    const path = join(this.settings.directory(), `ingest-search-${randomUUID()}.jsonl.gz`);
+    const directory = this.settings.directory();
+    const path = join(directory, `ingest-search-${process.pid}-${randomUUID()}.jsonl.gz`);
+    owned.add(path);
     const gzip = createGzip({ level: constants.Z_BEST_SPEED });
-    const written = pipeline(gzip, this.settings.open(path)).catch((error: unknown) => {
+    const writing = pipeline(gzip, this.settings.open(path)).catch((error: unknown) => {
       // ENOSPC when /tmp is full: the item is retried, perhaps once other items freed space.
-      this.problem ??= `the documents of the item could not be spilled to ${path}: ${messageOf(error)}; the item is retried (more ephemeral storage, or smaller objects, avoid this)`;
+      const full = (error as NodeJS.ErrnoException).code === 'ENOSPC' ? ' (/tmp is full: raise runtime.ephemeral_storage_mb, or send smaller objects)' : '';
+      this.problem ??= `the documents of the item could not be spilled to ${path}: ${messageOf(error)}; the item is retried${full}`;
     });
+    const written = Promise.all([writing, removeLeftovers(directory)]).then(() => {});
     return { path, gzip, chunk: '', written };
   }
 
+  /**
+   * Writes the operations held in memory to the file, in order, waiting for the file when it is
+   * behind: written at once, the whole threshold's worth would queue for the gzip stream, and
+   * peak memory would hold it twice.
+   */
+  private async flush(): Promise<void> {
+    for (let at = 0; at < this.memory.length; at++) if (!this.write(this.memory[at]!)) await this.drained();
+    this.memory = [];
+    this.memoryBytes = 0;
+  }
+
   /** Writes one operation to the file; false when the file is behind. */
-  private write({ operation, meta, raw }: HeldOperation): boolean {
+  private write({ operation, ordinal, meta, raw }: HeldOperation): boolean {
     const spill = this.spill!;
     if (spill.gzip.destroyed) return true;
     const line: SpilledLine = [
@@ -152,6 +182,7 @@ export class HeldItem {
       operation.bytes,
       operation.text,
       holdsRecord(operation.action) ? null : operation.recordJson,
+      ordinal,
       meta,
       Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1'),
     ];
@@ -181,12 +212,40 @@ export class HeldItem {
   }
 }
 
+/**
+ * Removes the spill files in `directory` that no live item owns: those named with this process's
+ * pid that it did not open (left by an earlier process with the same pid: Lambda restarts its
+ * runtime after a timeout or crash, in the same /tmp), and those of processes that no longer run.
+ * Files of another running process are left alone. Never rejects.
+ */
+async function removeLeftovers(directory: string): Promise<void> {
+  const names = await readdir(directory).catch(() => [] as string[]);
+  await Promise.all(
+    names.map(async (name) => {
+      const pid = Number(SPILL_FILE.exec(name)?.[1] ?? NaN);
+      const path = join(directory, name);
+      if (Number.isNaN(pid) || owned.has(path) || (pid !== process.pid && running(pid))) return;
+      await rm(path, { force: true }).catch(() => {});
+    }),
+  );
+}
+
+/** Whether a process with this pid exists (EPERM: it does, as another user's). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Index and create operations carry the record itself as their source line. */
 function holdsRecord(action: BulkAction): boolean {
   return action === 'index' || action === 'create';
 }
 
-function revive([action, versioned, key, bytes, text, recordJson, meta, raw]: SpilledLine): HeldOperation {
+function revive([action, versioned, key, bytes, text, recordJson, ordinal, meta, raw]: SpilledLine): HeldOperation {
   const operation: BulkOperation = {
     action,
     text,
@@ -196,5 +255,5 @@ function revive([action, versioned, key, bytes, text, recordJson, meta, raw]: Sp
     // The source line: after the action line, without its final newline.
     recordJson: recordJson ?? text.slice(text.indexOf('\n') + 1, -1),
   };
-  return { operation, meta, raw: Buffer.from(raw, 'latin1') };
+  return { operation, ordinal, meta, raw: Buffer.from(raw, 'latin1') };
 }

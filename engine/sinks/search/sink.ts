@@ -8,7 +8,6 @@
  */
 import type { RecordValue } from '../../pipeline/record.ts';
 import { tmpdir } from 'node:os';
-import type { RecordMeta } from '../../pipeline/record.ts';
 import type { CommittedItem, Invocation, ItemScope, SettleResult, Sink, SinkEntry, SinkFailure, SinkPlugin, SinkWriter, Ticket } from '../../plugin/types.ts';
 import { HttpSearchIndex } from '../../ports/search-index.ts';
 import type { SearchIndex } from '../../ports/search-index.ts';
@@ -32,7 +31,7 @@ export interface SearchSinkDependencies extends AuthDependencies {
   index?: SearchIndex;
   /** Uniform in [0, 1): the jitter of backoff waits. */
   random?: () => number;
-  /** Where and when staged items spill (tests): `os.tmpdir()`, past 1 MiB, by default. */
+  /** Where and when staged items spill (tests): `os.tmpdir()`, past 8 MiB, by default. */
   spill?: Partial<SpillSettings>;
 }
 
@@ -154,7 +153,7 @@ export class SearchSinkWriter implements SinkWriter {
       if (held === undefined) this.held.set(item.index, (held = new HeldItem(item, this.settings.spill)));
       // Provisional, as every outcome of a staged item is until its commit.
       entry.ticket.written();
-      return held.add({ operation, meta: entry.meta, raw: entry.raw ?? NO_BYTES });
+      return held.add({ operation, ordinal: entry.ordinal ?? 0, meta: entry.meta, raw: entry.raw ?? NO_BYTES });
     }
     return this.laneOf(operation).push({ operation, ticket: entry.ticket });
   }
@@ -164,7 +163,7 @@ export class SearchSinkWriter implements SinkWriter {
     const held = this.held.get(item.index);
     if (held === undefined) return;
     this.held.delete(item.index);
-    return held.replay(({ operation, meta, raw }) => this.laneOf(operation).push(new CommittedOperation(operation, committed, meta, raw)));
+    return held.replay((each) => this.laneOf(each.operation).push(new CommittedOperation(each, committed)));
   }
 
   /** Drops a staged item's operations unsent: its records' outcomes were replaced by the pipeline. */
@@ -325,12 +324,14 @@ const NO_BYTES = new Uint8Array(0);
  * the operation was held, so a refusal goes to the pipeline through `CommittedItem`.
  */
 class CommittedOperation implements Pending, Ticket {
+  readonly operation: BulkOperation;
+
   constructor(
-    readonly operation: BulkOperation,
+    private readonly held: HeldOperation,
     private readonly committed: CommittedItem,
-    private readonly meta: RecordMeta,
-    private readonly raw: Uint8Array,
-  ) {}
+  ) {
+    this.operation = held.operation;
+  }
 
   get ticket(): Ticket {
     return this;
@@ -339,7 +340,8 @@ class CommittedOperation implements Pending, Ticket {
   written(): void {}
 
   failed(failure: SinkFailure): void {
-    void this.committed.failed({ meta: this.meta, raw: this.raw, record: failure.record ?? (JSON.parse(this.operation.recordJson) as RecordValue) }, failure);
+    const { ordinal, meta, raw } = this.held;
+    void this.committed.failed({ ordinal, meta, raw, record: failure.record ?? (JSON.parse(this.operation.recordJson) as RecordValue) }, failure);
   }
 }
 

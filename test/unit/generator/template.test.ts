@@ -64,7 +64,7 @@ describe('generateTemplate', () => {
     expect(Object.keys(after).filter((id) => !(id in before)).every((id) => id.startsWith('Orders'))).toBe(true);
   });
 
-  it('makes the function from the runtime settings: current Node.js runtime, architecture, memory, timeout, reserved concurrency', () => {
+  it('makes the function from the runtime settings: current Node.js runtime, architecture, memory, /tmp size, timeout, reserved concurrency', () => {
     const template = generateTemplate(byName('runtime-options'));
 
     expect(properties(template, 'Function')).toMatchObject({
@@ -72,6 +72,7 @@ describe('generateTemplate', () => {
       Handler: 'index.handler',
       Architectures: ['x86_64'],
       MemorySize: 256,
+      EphemeralStorage: { Size: 4096 },
       Timeout: 30,
       ReservedConcurrentExecutions: 2,
       Role: { 'Fn::GetAtt': ['FunctionRole', 'Arn'] },
@@ -80,10 +81,11 @@ describe('generateTemplate', () => {
     expect(properties(template, 'FunctionLogGroup').RetentionInDays).toBe(7);
   });
 
-  it('defaults to arm64 and no reserved concurrency', () => {
+  it("defaults to arm64, Lambda's default 512 MB of /tmp and no reserved concurrency", () => {
     const function_ = properties(generateTemplate(byName('kinesis-by-name')), 'Function');
 
     expect(function_.Architectures).toEqual(['arm64']);
+    expect(function_.EphemeralStorage).toEqual({ Size: 512 });
     expect(function_).not.toHaveProperty('ReservedConcurrentExecutions');
   });
 

@@ -63,7 +63,7 @@ describe('valid specs', () => {
         pg_url: { secret: true },
         batch_size: { type: 'number', default: 500 },
       },
-      runtime: { memory_mb: 2048, log_retention_days: 14, environment: { NODE_OPTIONS: '--enable-source-maps' } },
+      runtime: { memory_mb: 2048, ephemeral_storage_mb: 10240, log_retention_days: 14, environment: { NODE_OPTIONS: '--enable-source-maps' } },
       dead_letter: { bucket: '${param.dead_letters}', create: false },
       notifications: { create: true, on: ['load_failed'] },
       state: { table: 'ingest-ledger' },
@@ -323,6 +323,14 @@ describe('ranges taken from AWS limits', () => {
     });
 
     expect(errorsOf(spec)).toEqual(['maximum /runtime/memory_mb', 'enum /runtime/log_retention_days']);
+  });
+
+  it("rejects /tmp sizes outside Lambda's range, 512 to 10240 MB", () => {
+    const size = (ephemeral_storage_mb: number) => specWith((s) => (s.runtime = { ephemeral_storage_mb }));
+
+    expect(errorsOf(size(511))).toEqual(['minimum /runtime/ephemeral_storage_mb']);
+    expect(errorsOf(size(10241))).toEqual(['maximum /runtime/ephemeral_storage_mb']);
+    expect(errorsOf(size(512))).toEqual([]);
   });
 
   it('rejects a warehouse load window under 60 seconds', () => {

@@ -75,7 +75,7 @@ describe('a large S3 object through the handler into an opensearch sink', () => 
       files: { exists: () => false, read: () => undefined },
       write: (entry) => lines.push(entry),
       sinkOverride: (id, config) => {
-        const sink = createSearchSink(id, config as SearchSinkConfig, { spill: { directory: () => directory, ...spill } });
+        const sink = createSearchSink(id, config as SearchSinkConfig, { spill: { directory: () => directory, memoryBytes: 1024 * 1024, ...spill } });
         return {
           open: (invocation): SinkWriter => {
             const writer = sink.open(invocation);
@@ -177,7 +177,7 @@ describe('a large S3 object through the handler into an opensearch sink', () => 
 
     expect(failed).toBeInstanceOf(InvocationFailedError);
     const { summary } = failed as InvocationFailedError;
-    expect(summary.failures).toEqual([{ item: summary.items[0]!.id, retried: true, reason: expect.stringMatching(/sink search could not commit the item: the documents of the item could not be spilled to .*: ENOSPC/) }]);
+    expect(summary.failures).toEqual([{ item: summary.items[0]!.id, retried: true, reason: expect.stringMatching(/sink search could not commit the item: the documents of the item could not be spilled to .*: ENOSPC.*raise runtime\.ephemeral_storage_mb/) }]);
     expect(summary.response).toEqual({ batchItemFailures: [{ itemIdentifier: summary.items[0]!.id }] });
     expect(server.requests).toHaveLength(0);
     expect(readdirSync(directory)).toEqual([]);
