@@ -180,15 +180,7 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
   const finish = (run: ReturnType<typeof begin>, kind: string, result: InvocationResult, partialBatch: boolean): InvocationSummary => {
     const { logger, metrics } = run;
     const duration = Math.round(performance.now() - run.started);
-    // One indexed pass over the items: a stream event has one per record (see runInvocation's totals).
-    const failures: ItemFailureReport[] = [];
-    const failedIds: { itemIdentifier: string }[] = [];
-    for (let index = 0; index < result.items.length; index++) {
-      const item = result.items[index]!;
-      if (!item.failed && !item.aborted) continue;
-      failures.push({ item: item.id, retried: item.failed, reason: item.reason ?? 'a record of the item failed' });
-      if (item.failed && item.id !== undefined) failedIds.push({ itemIdentifier: item.id });
-    }
+    const { failures, failedIds } = itemFailures(result.items);
     const failedItems = failures.filter((failure) => failure.retried);
     logger.log('info', 'invocation complete', { event: kind, items: result.items.length, failed_items: failedItems.length, ...result.counts, duration_ms: duration });
     for (const line of metrics.toEmbeddedMetricFormat(spec.name, run.invocation.now.getTime())) (options.write ?? writeStdout)(line);
@@ -225,6 +217,26 @@ export function createHandler(spec: ResolvedSpec, options: HandlerOptions): Inge
   };
   handler.maintain = (reason, context = {}) => maintain(begin(context.awsRequestId ?? randomUUID(), context), reason);
   return handler;
+}
+
+/**
+ * The items that failed (retried) or were aborted (dead-lettered whole), and the identifiers of
+ * those Lambda retries, in one indexed pass: a stream event has an item per record, and
+ * `for...of` in code run once per invocation makes an iterator result for each. A function of its
+ * own so that V8 optimizes the loop alone; inside the handler's `finish`, whose code after the
+ * loop runs once, it was optimized and thrown away again and again
+ * (docs/decisions/0061-fewer-objects-per-record.md).
+ */
+function itemFailures(items: InvocationResult['items']): { failures: ItemFailureReport[]; failedIds: { itemIdentifier: string }[] } {
+  const failures: ItemFailureReport[] = [];
+  const failedIds: { itemIdentifier: string }[] = [];
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index]!;
+    if (!item.failed && !item.aborted) continue;
+    failures.push({ item: item.id, retried: item.failed, reason: item.reason ?? 'a record of the item failed' });
+    if (item.failed && item.id !== undefined) failedIds.push({ itemIdentifier: item.id });
+  }
+  return { failures, failedIds };
 }
 
 /** Least time left after the writers for an invocation to start loading the batches it sealed; the sweep loads them otherwise. */
