@@ -27,8 +27,12 @@ export const flattenStep: StepPlugin<FlattenConfig> = {
     const separator = config?.separator ?? '_';
     if (typeof separator !== 'string' || separator === '') throw new Error('flatten: separator must be a non-empty string');
     const path = config?.field === undefined ? undefined : parseFieldPath(config.field);
-    if (path === undefined) return (record) => flattenObject(record, separator);
+    if (path === undefined) {
+      const keys = new FlatKeys(separator, '');
+      return (record) => flattenObject(record, keys);
+    }
     const leaf = leafOf(path);
+    const keys = new FlatKeys(separator, leaf);
     return (record) => {
       const parent = parentOf(record, path);
       if (parent === undefined || !Object.hasOwn(parent, leaf)) return record;
@@ -39,21 +43,22 @@ export const flattenStep: StepPlugin<FlattenConfig> = {
       }
       if (!isNonEmptyObject(value)) return record;
       const flat: RecordValue = {};
-      addEntries(flat, value, leaf, separator);
+      addEntries(flat, value, keys.root, keys);
+      const flatKeys = Object.keys(flat);
       // Check every key before changing anything, so a failed record is left as it was.
-      for (const key of Object.keys(flat)) {
+      for (const key of flatKeys) {
         if (key !== leaf && Object.hasOwn(parent, key)) {
           throw new RecordError('field-collision', `two fields flatten to the same key \`${key}\``);
         }
       }
       delete parent[leaf];
-      for (const key of Object.keys(flat)) defineField(parent, key, flat[key]);
+      for (const key of flatKeys) defineField(parent, key, flat[key]);
       return record;
     };
   },
 };
 
-function flattenObject(source: RecordValue, separator: string): RecordValue {
+function flattenObject(source: RecordValue, keys: FlatKeys): RecordValue {
   // Nothing to do for an already flat object: return it without copying.
   let nested = false;
   for (const key in source) {
@@ -64,18 +69,19 @@ function flattenObject(source: RecordValue, separator: string): RecordValue {
   }
   if (!nested) return source;
   const target: RecordValue = {};
-  addEntries(target, source, '', separator);
+  addEntries(target, source, keys.root, keys);
   return target;
 }
 
-function addEntries(target: RecordValue, source: RecordValue, prefix: string, separator: string): void {
+function addEntries(target: RecordValue, source: RecordValue, prefix: FlatKey, keys: FlatKeys): void {
   for (const key of Object.keys(source)) {
     const value = source[key];
-    const flatKey = prefix === '' ? key : prefix + separator + key;
+    const flat = keys.inside(prefix, key);
     if (isNonEmptyObject(value)) {
-      addEntries(target, value, flatKey, separator);
+      addEntries(target, value, flat, keys);
       continue;
     }
+    const flatKey = flat.text;
     if (Object.hasOwn(target, flatKey)) {
       throw new RecordError('field-collision', `two fields flatten to the same key \`${flatKey}\``);
     }
@@ -94,4 +100,44 @@ function isNonEmptyObject(value: unknown): value is RecordValue {
   if (!isPlainObject(value)) return false;
   for (const key in value) if (Object.hasOwn(value, key)) return true;
   return false;
+}
+
+/** A flat key, and the keys of the fields inside the object it names by their key there. */
+interface FlatKey {
+  readonly text: string;
+  inner: Map<string, FlatKey> | undefined;
+}
+
+/** How many flat keys a step remembers at most; keys of records are data, so they are bounded. */
+const MAX_FLAT_KEYS = 1024;
+
+/**
+ * The flat keys a step has made, by the path of keys they come from. Records of a stream mostly
+ * share their keys, so each flat key is joined once rather than for every record (a joined key
+ * used as a field name costs a lookup in V8's table of names every time it is made).
+ */
+class FlatKeys {
+  readonly root: FlatKey;
+  private count = 0;
+
+  constructor(
+    private readonly separator: string,
+    prefix: string,
+  ) {
+    this.root = { text: prefix, inner: undefined };
+  }
+
+  /** The flat key of field `key` of the object that `outer` names. */
+  inside(outer: FlatKey, key: string): FlatKey {
+    const known = outer.inner?.get(key);
+    if (known !== undefined) return known;
+    const made: FlatKey = { text: outer.text === '' ? key : outer.text + this.separator + key, inner: undefined };
+    if (this.count >= MAX_FLAT_KEYS) {
+      this.root.inner = undefined;
+      this.count = 0;
+    }
+    (outer.inner ??= new Map()).set(key, made);
+    this.count++;
+    return made;
+  }
 }

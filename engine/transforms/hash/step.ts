@@ -1,5 +1,5 @@
-import { createHmac, hash } from 'node:crypto';
-import type { Hmac } from 'node:crypto';
+import { createHmac, createSecretKey, hash } from 'node:crypto';
+import type { Hmac, KeyObject } from 'node:crypto';
 import type { StepPlugin } from '../../plugin/types.ts';
 import type { StepConfig } from '../../spec/spec-types.ts';
 import { parseFieldPaths, leafOf, parentOf } from '../field-path.ts';
@@ -34,7 +34,9 @@ export const hashStep: StepPlugin<HashConfig> = {
     const algorithm = config.algorithm ?? 'sha256';
     if (algorithm !== 'sha256') throw new Error(`hash: unsupported algorithm ${JSON.stringify(algorithm)} (supported: sha256)`);
     const salt = config.salt === undefined ? undefined : resolveSalt(config.salt, environment.parameters);
-    const digest = salt === undefined ? (text: string) => hash('sha256', text, 'hex') : (text: string) => hmacHex(salt, text);
+    // The salt becomes a key object once: given as text, every HMAC would convert it again.
+    const key = salt === undefined ? undefined : createSecretKey(Buffer.from(salt, 'utf8'));
+    const digest = key === undefined ? (text: string) => hash('sha256', text, 'hex') : (text: string) => hmacHex(key, text);
     const paths = parseFieldPaths(config.fields);
     const leaves = paths.map(leafOf);
     const count = paths.length;
@@ -94,8 +96,8 @@ let firstHmac: Hmac | undefined;
  * a full collection between invocations leaves their hidden classes, and the code compiled
  * against them, in place (docs/decisions/0057-stable-layouts.md).
  */
-function hmacHex(salt: string, text: string): string {
-  const hmac = createHmac('sha256', salt);
+function hmacHex(key: KeyObject, text: string): string {
+  const hmac = createHmac('sha256', key);
   firstHmac ??= hmac;
   return hmac.update(text).digest('hex');
 }

@@ -36,6 +36,16 @@ describe('flatten', () => {
     expect(run(compile(flattenStep, { field: 'geo' }), { geo: { lat: 1 }, user: { id: 2 } })).toEqual({ user: { id: 2 }, geo_lat: 1 });
   });
 
+  it('flattens records of ever new keys, past the keys a step remembers, as records of one shape', () => {
+    const step = compile(flattenStep, { field: 'geo' });
+    const whole = compile(flattenStep, {});
+    for (let index = 0; index < 3000; index++) {
+      const key = `k${index % 1500}`;
+      expect(run(step, { geo: { [key]: { x: index }, lat: 1 } })).toEqual({ [`geo_${key}_x`]: index, geo_lat: 1 });
+      expect(run(whole, { [key]: { y: { z: index } }, a: { b: 2 } })).toEqual({ [`${key}_y_z`]: index, a_b: 2 });
+    }
+  });
+
   it('flattens a dotted field inside its parent object', () => {
     expect(run(compile(flattenStep, { field: 'event.geo' }), { event: { id: 1, geo: { lat: 1 } } })).toEqual({ event: { id: 1, geo_lat: 1 } });
   });

@@ -51,6 +51,12 @@ describe('hash', () => {
     expect(run(hashWith({ fields: ['v'], salt: 'pepper' }), { v: 'x' })).toEqual({ v: hmac('pepper', 'x') });
   });
 
+  it('keys the HMAC with the UTF-8 bytes of any salt, empty or not ASCII', () => {
+    for (const salt of ['', 'pfeffer-ä-€-😀']) {
+      expect(run(hashWith({ fields: ['v'], salt }), { v: 'x' })).toEqual({ v: hmac(salt, 'x') });
+    }
+  });
+
   it('uses plain SHA-256 when no salt is configured', () => {
     expect(run(compile(hashStep, { fields: ['v'], algorithm: 'sha256' }), { v: 'x' })).toEqual({ v: sha256('x') });
   });
