@@ -9,6 +9,8 @@
 import { spawn } from 'node:child_process';
 import type { SpawnOptions } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { kinesisEvent } from '../../engine/local/events.ts';
 
 /** The variable naming the file a part appends its summary rows to. */
 export const ROWS_VARIABLE = 'INGEST_BENCH_ROWS';
@@ -92,4 +94,13 @@ export function orderRecord(index: number) {
     client: { ip: `10.0.${index % 256}.${(index * 13) % 256}`, agent: { name: 'Firefox', version: `${100 + (index % 30)}` } },
     debug: { trace: `t-${index}`, host: 'web-03' },
   };
+}
+
+/**
+ * A Kinesis event of `records` order records (`orderRecord`), as Lambda hands it to a handler:
+ * parsed from JSON, so its strings are flat rather than concatenations.
+ */
+export function orderEvent(records: number): KinesisStreamEvent {
+  const built = kinesisEvent('orders', Array.from({ length: records }, (_, index) => Buffer.from(JSON.stringify(orderRecord(index)))));
+  return JSON.parse(JSON.stringify(built)) as KinesisStreamEvent;
 }

@@ -25,11 +25,10 @@ import { parseArgs } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { createHandler } from '../../engine/handler.ts';
-import { kinesisEvent } from '../../engine/local/events.ts';
 import { MemoryObjectStore } from '../../engine/ports/memory-object-store.ts';
 import { GZIP_LEVEL } from '../../engine/staging/encode.ts';
 import { resolveSpec } from '../../engine/spec/resolve.ts';
-import { median, orderRecord, pairedRatio, positiveInteger, spread, summaryRow } from './measure.ts';
+import { median, orderEvent, pairedRatio, positiveInteger, spread, summaryRow } from './measure.ts';
 
 const RECORDS = 10_000;
 
@@ -181,10 +180,6 @@ const CASES: Case[] = [
   },
 ];
 
-function event(): KinesisStreamEvent {
-  return kinesisEvent('orders', Array.from({ length: RECORDS }, (_, index) => Buffer.from(JSON.stringify(orderRecord(index)))));
-}
-
 /** Every record line both sides wrote, and the object count, so a baseline that skips work is caught. */
 function written(store: MemoryObjectStore): { objects: number; lines: string[] } {
   const lines = [...store.objects.values()].flatMap((object) => gunzipSync(object.body).toString('utf8').split('\n').filter(Boolean));
@@ -270,7 +265,7 @@ function selected(only: string | undefined): Case[] {
   return CASES.filter((benchCase) => names.includes(benchCase.name));
 }
 
-const input = event();
+const input = orderEvent(RECORDS);
 const bytes = input.Records.reduce((total, item) => total + Buffer.from(item.kinesis.data, 'base64').length, 0);
 console.log(`throughput: ${RECORDS} records, ${(bytes / RECORDS).toFixed(0)} bytes each; medians (min–max) of ${ROUNDS} interleaved rounds after ${WARMUP} warm-up, gc() before each sample`);
 for (const benchCase of selected(options.only)) await throughput(input, benchCase);

@@ -43,4 +43,15 @@ describe('benchmark', () => {
       expect(goal, name).toMatch(/ (met|NOT MET)$/);
     }
   }, 300_000);
+
+  it('runs one round of every rung of the light case ladder, each writing what the hand-written handler writes', async () => {
+    const { stdout } = await run(process.execPath, ['scripts/bench.mjs', 'test/bench/layers.bench.ts', '--rounds', '1'], { timeout: 110_000 });
+
+    const rungs = stdout
+      .split('\n')
+      .map((line) => /^(\S.*?)\s+(\d+\.\d) +(\d+\.\d) +(\d+\.\d\d)x +[+-]\d+\.\d %$/.exec(line))
+      .filter((match) => match !== null);
+    expect(rungs.map((match) => match[1])).toEqual(['strict JSON', 'CEL filter', 'Kinesis decoding', 'S3 sink writer', 'engine']);
+    for (const match of rungs) expect(Number(match[4]), match[1]).toBeGreaterThan(0);
+  }, 120_000);
 });
