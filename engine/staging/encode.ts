@@ -87,6 +87,8 @@ export async function compressBody(body: Buffer, compression: Compression): Prom
 
 const FIRST_SLAB_BYTES = 16 * 1024;
 const MAX_SLAB_BYTES = 1024 * 1024;
+/** UTF-16 units of deferred text (`ObjectBody.defer`) encoded in one write. */
+const DEFERRED_CHARS = 64 * 1024;
 
 /**
  * The uncompressed bytes of one object under construction. Text is UTF-8 encoded straight into
@@ -98,14 +100,84 @@ export class ObjectBody {
   protected slab: Buffer | undefined;
   protected offset = 0;
   private length = 0;
+  /** Texts given to `defer` and not encoded yet, in order, and their length in UTF-16 units. */
+  private readonly deferred: string[] = [];
+  private deferredChars = 0;
 
-  /** Uncompressed size so far, in bytes. */
+  /** Uncompressed size so far, in bytes: encodes the deferred texts to know it. */
   get byteLength(): number {
+    this.encodeDeferred();
     return this.length;
   }
 
-  /** Appends `text` as UTF-8 and returns its length in bytes. */
+  /** A lower bound of the uncompressed size, without encoding: a deferred UTF-16 unit counts one byte (exact for ASCII). */
+  get minByteLength(): number {
+    return this.length + this.deferredChars;
+  }
+
+  /** An upper bound of the uncompressed size, without encoding: a deferred UTF-16 unit counts three bytes. */
+  get maxByteLength(): number {
+    return this.length + this.deferredChars * 3;
+  }
+
+  /** Appends `text` as UTF-8 now, after any deferred text, and returns its length in bytes. */
   append(text: string): number {
+    this.encodeDeferred();
+    return this.write(text);
+  }
+
+  /**
+   * Appends `text`, to be encoded with the texts deferred after it: one write per 64 Ki UTF-16
+   * units rather than per record. A write is a native call, and for the text `JSON.stringify`
+   * returns (a concatenation, not a flat string) it first made a flat copy of it; joining the
+   * deferred texts copies each once, as a hand-written handler's `lines.join` does.
+   */
+  defer(text: string): void {
+    this.deferred.push(text);
+    this.deferredChars += text.length;
+    if (this.deferredChars >= DEFERRED_CHARS) this.encodeDeferred();
+  }
+
+  /**
+   * The whole body as one buffer, once: the body lets go of its slabs, so that keeping the body
+   * does not keep its bytes (the S3 sink keeps its last one, docs/decisions/0057-stable-layouts.md).
+   */
+  toBuffer(): Buffer {
+    this.encodeDeferred();
+    const last = this.slab === undefined ? [] : [this.slab.subarray(0, this.offset)];
+    const whole = this.slabs.length === 0 && last.length === 1 ? last[0]! : Buffer.concat([...this.slabs, ...last], this.length);
+    this.slabs.length = 0;
+    this.slab = undefined;
+    return whole;
+  }
+
+  /** The bytes to store, once the last text is appended; a failure rejects. */
+  async finish(): Promise<Buffer> {
+    return this.toBuffer();
+  }
+
+  /** Lets go of the body unstored. */
+  discard(): void {
+    this.deferred.length = 0;
+    this.deferredChars = 0;
+  }
+
+  /** A slab is full: keeps it. */
+  protected seal(slab: Buffer): void {
+    this.slabs.push(slab);
+  }
+
+  /** Encodes the deferred texts, if any. */
+  protected encodeDeferred(): void {
+    const { deferred } = this;
+    if (deferred.length === 0) return;
+    const text = deferred.length === 1 ? deferred[0]! : deferred.join('');
+    deferred.length = 0;
+    this.deferredChars = 0;
+    this.write(text);
+  }
+
+  private write(text: string): number {
     let slab = this.slab;
     // A UTF-16 unit takes at most 3 bytes: only a text that may not fit the slab is measured.
     if (slab === undefined || slab.length - this.offset < text.length * 3) {
@@ -122,31 +194,6 @@ export class ObjectBody {
     this.offset += written;
     this.length += written;
     return written;
-  }
-
-  /**
-   * The whole body as one buffer, once: the body lets go of its slabs, so that keeping the body
-   * does not keep its bytes (the S3 sink keeps its last one, docs/decisions/0057-stable-layouts.md).
-   */
-  toBuffer(): Buffer {
-    const last = this.slab === undefined ? [] : [this.slab.subarray(0, this.offset)];
-    const whole = this.slabs.length === 0 && last.length === 1 ? last[0]! : Buffer.concat([...this.slabs, ...last], this.length);
-    this.slabs.length = 0;
-    this.slab = undefined;
-    return whole;
-  }
-
-  /** The bytes to store, once the last text is appended; a failure rejects. */
-  async finish(): Promise<Buffer> {
-    return this.toBuffer();
-  }
-
-  /** Lets go of the body unstored. */
-  discard(): void {}
-
-  /** A slab is full: keeps it. */
-  protected seal(slab: Buffer): void {
-    this.slabs.push(slab);
   }
 }
 
@@ -175,6 +222,7 @@ export class GzipObjectBody extends ObjectBody {
   private sealedBytes = 0;
 
   override async finish(): Promise<Buffer> {
+    this.encodeDeferred();
     const stream = this.stream;
     if (stream === undefined) return compressBody(this.toBuffer(), 'gzip');
     if (this.error !== undefined) throw this.error;
@@ -190,6 +238,7 @@ export class GzipObjectBody extends ObjectBody {
   }
 
   override discard(): void {
+    super.discard();
     this.stream?.destroy();
     this.slab = undefined;
   }

@@ -96,6 +96,8 @@ interface OpenObject {
   readonly container: Map<string, OpenObject>;
   /** Its staged item, when it holds one item's records only. */
   readonly item: HeldItem | undefined;
+  /** Its body's size as `openBytes` counts it: `body.minByteLength` when last counted (`S3SinkWriter.count`). */
+  counted: number;
 }
 
 /** What the sink holds of one staged item until the pipeline commits or aborts it: its objects, nothing per record. */
@@ -161,7 +163,7 @@ class S3SinkWriter implements SinkWriter {
     let text = this.encode(object, record, ticket);
     if (text === undefined) return;
     let pending: Promise<void>[] | undefined;
-    if (object.records > 0 && wouldExceed(object.body.byteLength, text, maxBytes)) {
+    if (object.records > 0 && wouldExceed(object.body, text, maxBytes)) {
       pending = [this.finish(object)];
       // Encoded again for the new object: a CSV object starts with its header.
       object = this.startObject(prefix, container, held);
@@ -169,14 +171,17 @@ class S3SinkWriter implements SinkWriter {
       if (text === undefined) return pending[0];
     }
 
-    this.openBytes += object.body.append(text);
+    object.body.defer(text);
     object.identity.add(meta, ordinal);
     if (++object.records === 1) container.set(prefix, object);
     // A staged item's outcome is provisional until commit: nothing of the record needs keeping.
     if (held === undefined) object.tickets.push(ticket);
     else ticket.written();
 
-    if (object.records >= maxRecords || object.body.byteLength >= maxBytes) {
+    // Measured exactly only once it may be full: measuring encodes the body's deferred text.
+    const full = object.records >= maxRecords || (object.body.maxByteLength >= maxBytes && object.body.byteLength >= maxBytes);
+    this.count(object);
+    if (full) {
       (pending ??= []).push(this.finish(object));
     } else if (this.openBytes > this.settings.openBytesBudget) {
       (pending ??= []).push(this.finish(this.largestOpenObject()));
@@ -239,7 +244,7 @@ class S3SinkWriter implements SinkWriter {
   private async discard(held: HeldItem): Promise<void> {
     this.items.delete(held.scope.index);
     for (const object of held.open.values()) {
-      this.openBytes -= object.body.byteLength;
+      this.openBytes -= object.counted;
       object.body.discard();
     }
     held.open.clear();
@@ -279,13 +284,24 @@ class S3SinkWriter implements SinkWriter {
   private startObject(prefix: string, container: Map<string, OpenObject>, item: HeldItem | undefined): OpenObject {
     const { format, id } = this.settings;
     const body = this.settings.compression === 'gzip' ? new GzipObjectBody() : new ObjectBody();
-    return { prefix, encode: format.begin(), body, identity: new ObjectIdentity(id), records: 0, tickets: [], container, item };
+    return { prefix, encode: format.begin(), body, identity: new ObjectIdentity(id), records: 0, tickets: [], container, item, counted: 0 };
+  }
+
+  /**
+   * Brings `openBytes` up to date with `object`'s body. It counts deferred text a byte per UTF-16
+   * unit (exact for ASCII, at most 2 bytes a unit short otherwise, and only until the text is
+   * encoded: 64 Ki units at a time), so that a record costs no measuring.
+   */
+  private count(object: OpenObject): void {
+    const now = object.body.minByteLength;
+    this.openBytes += now - object.counted;
+    object.counted = now;
   }
 
   private largestOpenObject(): OpenObject {
     let largest: OpenObject | undefined;
     const consider = (object: OpenObject) => {
-      if (largest === undefined || object.body.byteLength > largest.body.byteLength) largest = object;
+      if (largest === undefined || object.counted > largest.counted) largest = object;
     };
     for (const object of this.open.values()) consider(object);
     for (const held of this.items.values()) for (const object of held.open.values()) consider(object);
@@ -301,7 +317,7 @@ class S3SinkWriter implements SinkWriter {
   private take(object: OpenObject): { body: Promise<Buffer>; key: string } | undefined {
     if (object.container.get(object.prefix) !== object) return undefined;
     object.container.delete(object.prefix);
-    this.openBytes -= object.body.byteLength;
+    this.openBytes -= object.counted;
     // Compression runs in libuv's thread pool: the object is named on this thread meanwhile.
     const body = object.body.finish();
     const key = object.prefix + object.identity.name(this.settings.suffix);
@@ -380,10 +396,10 @@ class S3SinkWriter implements SinkWriter {
   }
 }
 
-/** Whether appending `text` to a body of `bytes` bytes makes it larger than `maxBytes`. */
-function wouldExceed(bytes: number, text: string, maxBytes: number): boolean {
-  // Three bytes per UTF-16 unit at most: only a text near the limit needs measuring.
-  return bytes + text.length * 3 > maxBytes && bytes + Buffer.byteLength(text) > maxBytes;
+/** Whether appending `text` to `body` makes it larger than `maxBytes`. */
+function wouldExceed(body: ObjectBody, text: string, maxBytes: number): boolean {
+  // Three bytes per UTF-16 unit at most: only near the limit are the body and the text measured.
+  return body.maxByteLength + text.length * 3 > maxBytes && body.byteLength + Buffer.byteLength(text) > maxBytes;
 }
 
 function rejected(message: string): SinkFailure {

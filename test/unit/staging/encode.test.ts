@@ -45,6 +45,48 @@ describe('ObjectBody', () => {
   it('is empty until something is appended', () => {
     expect(new ObjectBody().toBuffer().byteLength).toBe(0);
   });
+
+  it('encodes deferred texts in order with appended ones, and measures them exactly', () => {
+    const body = new ObjectBody();
+    const texts = ['abc\n', 'é✓\n', '😀\n', 'plain\n'];
+
+    body.defer(texts[0]!);
+    body.defer(texts[1]!);
+    body.append(texts[2]!);
+    body.defer(texts[3]!);
+
+    const exact = Buffer.byteLength(texts.join(''));
+    expect(body.minByteLength).toBeLessThanOrEqual(exact);
+    expect(body.maxByteLength).toBeGreaterThanOrEqual(exact);
+    expect(body.byteLength).toBe(exact);
+    expect(body.minByteLength).toBe(exact);
+    expect(body.toBuffer().toString('utf8')).toBe(texts.join(''));
+  });
+
+  it('encodes deferred text in pieces of at most 64 Ki UTF-16 units', () => {
+    const body = new ObjectBody();
+    const lines = Array.from({ length: 3000 }, (_, index) => `{"n":${index},"text":"${'ü'.repeat(index % 90)}"}\n`);
+
+    let mostDeferred = 0;
+    for (const line of lines) {
+      body.defer(line);
+      // Deferred units are what the two bounds disagree on: two bytes each.
+      mostDeferred = Math.max(mostDeferred, (body.maxByteLength - body.minByteLength) / 2);
+    }
+
+    expect(mostDeferred).toBeLessThan(64 * 1024);
+    expect(body.byteLength).toBe(Buffer.byteLength(lines.join('')));
+    expect(body.toBuffer().toString('utf8')).toBe(lines.join(''));
+  });
+
+  it('drops deferred text it discards', () => {
+    const body = new ObjectBody();
+    body.defer('gone\n');
+
+    body.discard();
+
+    expect(body.byteLength).toBe(0);
+  });
 });
 
 describe('object content', () => {
@@ -74,6 +116,15 @@ describe('GzipObjectBody', () => {
 
     expect(body.byteLength).toBe(Buffer.byteLength(lines.join('')));
     expect(gunzipSync(stored).toString('utf8')).toBe(lines.join(''));
+    expect(stored.equals(await compressBody(Buffer.from(lines.join('')), 'gzip'))).toBe(true);
+  });
+
+  it('compresses deferred text as it grows into the same gzip data', async () => {
+    const body = new GzipObjectBody();
+    for (const line of lines) body.defer(line);
+
+    const stored = await body.finish();
+
     expect(stored.equals(await compressBody(Buffer.from(lines.join('')), 'gzip'))).toBe(true);
   });
 

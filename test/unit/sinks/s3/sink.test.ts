@@ -231,6 +231,17 @@ describe('s3 sink', () => {
       expect(sizes.sort((a, b) => a - b)).toEqual([lineBytes, lineBytes * 2, lineBytes * 2]);
     });
 
+    it('measures records of multi-byte text exactly against max_bytes', async () => {
+      const store = new MemoryObjectStore();
+      const entries = inputs(5, (index) => clickRecord(index, { payload: 'é✓😀'.repeat(20) }));
+      const lineBytes = Buffer.byteLength(JSON.stringify(entries[0]!.record) + '\n');
+
+      await runSink(sinkConfig({ compression: 'none', batch: { max_bytes: lineBytes * 2 } }), entries, store);
+
+      const sizes = storedKeys(store).map((key) => store.objects.get(key)!.body.byteLength);
+      expect(sizes.sort((a, b) => a - b)).toEqual([lineBytes, lineBytes * 2, lineBytes * 2]);
+    });
+
     it('writes a record larger than max_bytes alone in its own object', async () => {
       const store = new MemoryObjectStore();
       const entries = inputs(3, (index) => clickRecord(index, { payload: index === 1 ? 'x'.repeat(500) : 'small' }));
