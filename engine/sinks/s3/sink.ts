@@ -21,8 +21,9 @@ export type S3SinkConfig = SinkConfig<'s3'>;
 
 /**
  * Bound on the uncompressed bytes held by all open objects of one invocation together: twice
- * `max_bytes`, at least 64 MiB. Past it the largest open object is written early, so records
- * spread over many prefixes cannot exhaust the function's memory.
+ * `max_bytes`, at least 64 MiB (text not encoded yet counts a byte per UTF-16 unit, see
+ * `S3SinkWriter.count`). Past it the largest open object is written early, so records spread over
+ * many prefixes cannot exhaust the function's memory.
  */
 const MIN_OPEN_BYTES_BUDGET = 64 * 1024 * 1024;
 /** Objects written at once when an invocation ends. */
