@@ -128,9 +128,10 @@ export class ObjectBody {
 
   /**
    * Appends `text`, to be encoded with the texts deferred after it: one write per 64 Ki UTF-16
-   * units rather than per record. A write is a native call, and for the text `JSON.stringify`
-   * returns (a concatenation, not a flat string) it first made a flat copy of it; joining the
-   * deferred texts copies each once, as a hand-written handler's `lines.join` does.
+   * units rather than one per record. Each write is a native call, and writing the text
+   * `JSON.stringify` returns (a concatenation, not a flat string) first makes a flat copy of it;
+   * joining the deferred texts copies each once, as a hand-written handler's `lines.join` does
+   * (docs/decisions/0067-where-the-light-case-goes.md).
    */
   defer(text: string): void {
     this.deferred.push(text);
