@@ -120,6 +120,17 @@ export class ObjectBody {
     return this.length + this.deferredChars * 3;
   }
 
+  /** Whether appending `text` makes the body larger than `maxBytes`; measured exactly only near the limit. */
+  wouldExceed(text: string, maxBytes: number): boolean {
+    // Three bytes per UTF-16 unit at most: only near the limit are the body and the text measured.
+    return this.maxByteLength + text.length * 3 > maxBytes && this.byteLength + Buffer.byteLength(text) > maxBytes;
+  }
+
+  /** Whether the body holds `maxBytes` or more; measured exactly only once it may. */
+  reaches(maxBytes: number): boolean {
+    return this.maxByteLength >= maxBytes && this.byteLength >= maxBytes;
+  }
+
   /** Appends `text` as UTF-8 now, after any deferred text, and returns its length in bytes. */
   append(text: string): number {
     this.encodeDeferred();

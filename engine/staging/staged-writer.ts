@@ -75,10 +75,11 @@ export class StagingFile<Tag> {
   /** Set with the first row. */
   id = '';
   private body: GzipObjectBody | undefined = new GzipObjectBody();
+  /** The rows' bytes before compression: so far while the file is rewritable (each row's end offset), and once its body is taken. */
   private bytes = 0;
   /** The rows' size before compression, so far. */
   get dataBytes(): number {
-    return this.bytes;
+    return this.byteLength;
   }
   private rows = 0;
   private readonly identity: ObjectIdentity;
@@ -112,7 +113,17 @@ export class StagingFile<Tag> {
 
   /** Uncompressed size in bytes. */
   get byteLength(): number {
-    return this.bytes;
+    return this.body?.byteLength ?? this.bytes;
+  }
+
+  /** Whether appending `text` makes the file larger than `maxBytes` (see `ObjectBody.wouldExceed`). */
+  wouldExceed(text: string, maxBytes: number): boolean {
+    return this.openBody().wouldExceed(text, maxBytes);
+  }
+
+  /** Whether the file holds `maxBytes` or more (see `ObjectBody.reaches`). */
+  reaches(maxBytes: number): boolean {
+    return this.openBody().reaches(maxBytes);
   }
 
   /** Whether the file keeps what {@link runObject} needs. */
@@ -124,6 +135,7 @@ export class StagingFile<Tag> {
   compressedBody(): Promise<Buffer> {
     if (this.body === undefined) throw new TypeError(`the body of staged file ${this.id} was already taken`);
     const body = this.body;
+    this.bytes = body.byteLength;
     this.body = undefined;
     return body.finish();
   }
@@ -146,14 +158,21 @@ export class StagingFile<Tag> {
     const last = this.segments.at(-1);
     if (last !== undefined && last.item.index === input.item.index) last.records++;
     else this.segments.push({ item: input.item, start: this.records, records: 1, firstId });
-    if (this.body === undefined) throw new TypeError(`staged file ${this.id} was closed`);
-    this.bytes += this.body.append(text);
+    const body = this.openBody();
+    // A row's end offset needs its bytes now; the rows of other files are encoded in pieces (ObjectBody.defer).
+    if (this.rowEnds === undefined) body.defer(text);
+    else this.bytes += body.append(text);
     const ordinal = fanOutOrdinal(input.identity);
     this.identity.add(input.meta, ordinal);
     if (input.tag !== undefined) this.tags.push(input.tag);
     this.rows++;
     this.metas?.push([input.meta, ordinal]);
     this.rowEnds?.push(this.bytes);
+  }
+
+  private openBody(): GzipObjectBody {
+    if (this.body === undefined) throw new TypeError(`staged file ${this.id} was closed`);
+    return this.body;
   }
 
   /** The file's name (`ObjectIdentity`) with `suffix`. Call once, when the file is closed. */
@@ -225,7 +244,7 @@ export class StagedWriter<Tag> {
     let file = this.open.get(group) ?? this.start(group, input.rewritable);
     let text = file.encodeRow(input);
     const closed: StagingFile<Tag>[] = [];
-    if (file.records > 0 && wouldExceed(file.byteLength, text, this.options.maxBytes)) {
+    if (file.records > 0 && file.wouldExceed(text, this.options.maxBytes)) {
       closed.push(this.closeGroup(group)!);
       file = this.start(group, input.rewritable);
       // Encoded again: the row now starts its file and carries its own id.
@@ -233,7 +252,7 @@ export class StagedWriter<Tag> {
     }
     file.append(input, text);
     this.open.set(group, file);
-    if (file.records >= this.options.maxRecords || file.byteLength >= this.options.maxBytes) closed.push(this.closeGroup(group)!);
+    if (file.records >= this.options.maxRecords || file.reaches(this.options.maxBytes)) closed.push(this.closeGroup(group)!);
     return closed;
   }
 
@@ -262,10 +281,4 @@ const ORDINAL_DIGITS = 9;
 /** The ordinal among the records the sink received from one input record (explode, fan-out): the sub-position's last digits. */
 function fanOutOrdinal(identity: StagedIdentity): number {
   return Number(identity.subPosition.slice(-ORDINAL_DIGITS));
-}
-
-/** Whether appending `text` to a body of `bytes` bytes makes it larger than `maxBytes`. */
-function wouldExceed(bytes: number, text: string, maxBytes: number): boolean {
-  // Three bytes per UTF-16 unit at most: only a text near the limit needs measuring.
-  return bytes + text.length * 3 > maxBytes && bytes + Buffer.byteLength(text) > maxBytes;
 }

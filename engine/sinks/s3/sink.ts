@@ -164,7 +164,7 @@ class S3SinkWriter implements SinkWriter {
     let text = this.encode(object, record, ticket);
     if (text === undefined) return;
     let pending: Promise<void>[] | undefined;
-    if (object.records > 0 && wouldExceed(object.body, text, maxBytes)) {
+    if (object.records > 0 && object.body.wouldExceed(text, maxBytes)) {
       pending = [this.finish(object)];
       // Encoded again for the new object: a CSV object starts with its header.
       object = this.startObject(prefix, container, held);
@@ -179,8 +179,8 @@ class S3SinkWriter implements SinkWriter {
     if (held === undefined) object.tickets.push(ticket);
     else ticket.written();
 
-    // Measured exactly only once it may be full: measuring encodes the body's deferred text.
-    const full = object.records >= maxRecords || (object.body.maxByteLength >= maxBytes && object.body.byteLength >= maxBytes);
+    // Measuring a body exactly encodes its deferred text: the count follows.
+    const full = object.records >= maxRecords || object.body.reaches(maxBytes);
     this.count(object);
     if (full) {
       (pending ??= []).push(this.finish(object));
@@ -395,12 +395,6 @@ class S3SinkWriter implements SinkWriter {
   private describe(key: string, error: unknown): string {
     return `s3://${this.settings.bucket}/${key} could not be written: ${classifyStoreError(error).reason}: ${messageOf(error)}`;
   }
-}
-
-/** Whether appending `text` to `body` makes it larger than `maxBytes`. */
-function wouldExceed(body: ObjectBody, text: string, maxBytes: number): boolean {
-  // Three bytes per UTF-16 unit at most: only near the limit are the body and the text measured.
-  return body.maxByteLength + text.length * 3 > maxBytes && body.byteLength + Buffer.byteLength(text) > maxBytes;
 }
 
 function rejected(message: string): SinkFailure {

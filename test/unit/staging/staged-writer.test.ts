@@ -66,6 +66,27 @@ describe('StagedWriter', () => {
     expect(files[1]!.id).toBe(stagedFileId(row(2, item(2)).identity));
   });
 
+  it('cuts files of multi-byte rows at the same rows and sizes whether or not they are kept rewritable', async () => {
+    const text = (index: number) => 'é✓😀'.repeat(10 + (index % 7));
+    const cut = async (rewritable: boolean) => {
+      const staged = writer(1000, 700);
+      const closed = Array.from({ length: 40 }, (_, index) => staged.add('object', { ...row(index, item(0), text(index)), rewritable })).flat();
+      const files = [...closed, ...staged.closeAll()];
+      const bodies = await Promise.all(files.map(bodyOf));
+      return files.map((file, index) => ({ records: file.records, dataBytes: file.dataBytes, bytes: bodies[index]!.byteLength }));
+    };
+
+    const kept = await cut(true);
+    const deferred = await cut(false);
+
+    expect(deferred).toEqual(kept);
+    expect(kept.length).toBeGreaterThan(5);
+    for (const file of deferred) {
+      expect(file.dataBytes).toBe(file.bytes);
+      expect(file.bytes).toBeLessThanOrEqual(700);
+    }
+  });
+
   it('puts a single row larger than maxBytes in a file of its own', () => {
     const staged = writer(1000, 200);
 
