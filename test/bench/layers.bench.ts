@@ -98,6 +98,9 @@ function decodedRecord(item: KinesisRecord): Extract<Decoded, { outcome: 'record
 /** Settles nothing: what the pipeline's trackers do for the writer's tickets is the last rung's part. */
 const TICKET: Ticket = { written() {}, failed(failure) { throw new Error(failure.message); } };
 
+// Each rung is written out like the hand-written handler rather than built by a shared helper:
+// the helper's calls to its decoder and filter would serve both sides of a process, turn
+// polymorphic, and cost the rungs more than some of the parts they measure.
 const RUNGS: [string, (store: MemoryObjectStore) => Rung][] = [
   ['hand-written', () => async (input, store) => {
     const lines: string[] = [];
